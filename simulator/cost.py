@@ -1,0 +1,66 @@
+"""Prices: counts -> bytes per memory level, energy (pJ) and seconds.  Plain numpy.
+
+Counts come from kernels as integer events; nothing here re-simulates, so re-pricing an existing
+result under other unit costs is exact.  Works on one counts vector or a matrix of them (rows).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .enums import BOUNDARY_BASE, N_BOUNDARY_COUNTERS, N_VEC_KINDS, BoundaryCounter, Counter
+
+
+def _boundary(counts: np.ndarray, b: int, which: BoundaryCounter) -> np.ndarray:
+    return counts[..., BOUNDARY_BASE + N_BOUNDARY_COUNTERS * b + which]
+
+
+def fills(counts: np.ndarray, b: int) -> np.ndarray:
+    return (_boundary(counts, b, BoundaryCounter.FILL_A) + _boundary(counts, b, BoundaryCounter.FILL_B)
+            + _boundary(counts, b, BoundaryCounter.FILL_C))
+
+
+def level_bytes(counts: np.ndarray, n_levels: int) -> tuple[list, list]:
+    """(reads, writes) in bytes for each memory level, innermost first.
+
+    Level 0 is read and written by the compute units; a fill across boundary b reads level b+1 and
+    writes level b; a drain reads level b and writes level b+1.
+    """
+    n_b = n_levels - 1
+    reads, writes = [], []
+    for lv in range(n_levels):
+        if lv == 0:
+            r = counts[..., Counter.UNIT_READ_A] + counts[..., Counter.UNIT_READ_B] + counts[..., Counter.UNIT_READ_C]
+            w = counts[..., Counter.UNIT_WRITE_C]
+        else:
+            r = fills(counts, lv - 1)
+            w = _boundary(counts, lv - 1, BoundaryCounter.DRAIN_C)
+        if lv < n_b:
+            r = r + _boundary(counts, lv, BoundaryCounter.DRAIN_C)
+            w = w + fills(counts, lv)
+        reads.append(r)
+        writes.append(w)
+    return reads, writes
+
+
+def vector_ops(counts: np.ndarray) -> np.ndarray:
+    return counts[..., Counter.VEC_OPS:Counter.VEC_OPS + N_VEC_KINDS].sum(axis=-1)
+
+
+def energy_breakdown_pj(counts: np.ndarray, hw) -> dict[str, np.ndarray]:
+    """Energy per component: MAC slots issued, vector ops, and each memory level's reads + writes."""
+    out = {
+        "mac": counts[..., Counter.SLOT_MACS] * hw.mac_array.mac_energy_pj,
+        "vector": vector_ops(counts) * hw.vector_unit.op_energy_pj,
+    }
+    reads, writes = level_bytes(counts, len(hw.memories))
+    for level, r, w in zip(hw.memories, reads, writes):
+        out[level.name] = r * level.read_pj_per_byte + w * level.write_pj_per_byte
+    return out
+
+
+def energy_pj(counts: np.ndarray, hw) -> np.ndarray:
+    return sum(energy_breakdown_pj(counts, hw).values())
+
+
+def seconds(cycles, hw):
+    return np.asarray(cycles, dtype=np.float64) / hw.clock_hz

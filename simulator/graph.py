@@ -1,0 +1,190 @@
+"""Primitive operations and the op graph a layer is lowered into.
+
+Tensors are named; in functional mode they live in a dict (the "store") of numpy arrays with a
+leading batch axis: a GEMM reads A (batch, m, k) and B (batch or 1, k, n) and writes C (batch, m, n).
+Every op names the ops it depends on and the phase it belongs to; phases are what the paper's
+"sequential operations" column counts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .enums import VecKind
+
+
+@dataclass(frozen=True, eq=False)
+class RowRanges:
+    """Row i of a masked matrix is valid on columns [lo[i], hi[i]); everything else is masked out."""
+    lo: np.ndarray
+    hi: np.ndarray
+
+    def __post_init__(self):
+        for arr in (self.lo, self.hi):
+            arr.setflags(write=False)
+
+    @classmethod
+    def from_arrays(cls, lo, hi) -> "RowRanges":
+        lo = np.ascontiguousarray(lo, dtype=np.int64)
+        hi = np.ascontiguousarray(hi, dtype=np.int64)
+        hi = np.maximum(hi, lo)
+        return cls(lo, hi)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return self.hi - self.lo
+
+    def valid(self) -> int:
+        return int(self.lengths.sum())
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A tensor of the layer.  role: input | weight | intermediate | output.
+
+    `init` draws the values of an input or weight in functional mode: a function of
+    (numpy Generator, shape) returning float64 values; None means standard normal.
+    """
+    name: str
+    shape: tuple[int, ...]
+    role: str
+    init: Callable | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, eq=False)
+class Gemm:
+    """C = A @ B per batch element, on the MAC array."""
+    name: str
+    a: str
+    b: str
+    c: str
+    m: int
+    k: int
+    n: int
+    batch: int = 1
+    shared_b: bool = False              # B has no batch axis (weights shared by every batch element)
+    mask: RowRanges | None = None       # per-row ranges over the n axis (scores) or the k axis (P @ V)
+    mask_axis: str = "n"
+    phase: str = ""
+    deps: tuple[str, ...] = ()
+    dataflow: object = None             # None: the hardware's dataflow
+    unit = "array"
+
+    @property
+    def useful_macs(self) -> int:
+        if self.mask is None:
+            return self.batch * self.m * self.k * self.n
+        other = self.k if self.mask_axis == "n" else self.n
+        return self.batch * other * self.mask.valid()
+
+
+class VOp:
+    """Vector-unit opcodes.  Each has a fixed kind (what it costs) and arity."""
+    ADD, SUB, MUL, DIV, MAX, EXP, TANH, SIGMOID, SIN, COS, RSQRT, RMAX, RSUM, SCALE, ADD_CONST = range(15)
+    NAMES = ("add", "sub", "mul", "div", "max", "exp", "tanh", "sigmoid", "sin", "cos", "rsqrt",
+             "rowmax", "rowsum", "scale", "add_const")
+    KIND = (VecKind.ADD, VecKind.ADD, VecKind.MUL, VecKind.DIV, VecKind.MAX, VecKind.EXP, VecKind.TANH,
+            VecKind.SIGMOID, VecKind.SIN, VecKind.COS, VecKind.RSQRT, VecKind.MAX, VecKind.ADD, VecKind.MUL,
+            VecKind.ADD)
+    ARITY = (2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+    REDUCTIONS = (11, 12)
+    WITH_CONST = (13, 14)
+
+
+@dataclass(frozen=True)
+class VPass:
+    """One vector pass: dst = opcode(src...), over each row's valid range.
+
+    Reductions (rowmax, rowsum) write one value per row (a tensor of width 1).  A width-1 source of
+    a binary pass is broadcast along the row.
+    """
+    opcode: int
+    dst: str
+    src: tuple[str, ...]
+    const: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class VectorOp:
+    """A program of vector passes over `rows` x `cols` tensors (batch of them), chunked through memory.
+
+    `inputs` are read from memory and `outputs` written back; every other tensor a pass touches is
+    a temporary that lives only on chip.  `widths` gives each tensor's row width (cols, or 1 for a
+    per-row scalar).
+    """
+    name: str
+    passes: tuple[VPass, ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    rows: int
+    cols: int
+    widths: tuple[tuple[str, int], ...]
+    batch: int = 1
+    ranges: RowRanges | None = None
+    phase: str = ""
+    deps: tuple[str, ...] = ()
+    unit = "vector"
+
+    def width(self, tensor: str) -> int:
+        return dict(self.widths)[tensor]
+
+
+@dataclass(frozen=True)
+class OpGraph:
+    """Ops in a topological order, the layer's tensors, and what feeds what."""
+    ops: tuple
+    tensors: tuple[TensorSpec, ...]
+
+    def __post_init__(self):
+        names = [op.name for op in self.ops]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate op names in graph: {names}")
+        seen: set[str] = set()
+        for op in self.ops:
+            missing = [d for d in op.deps if d not in seen]
+            if missing:
+                raise ValueError(f"op {op.name!r} depends on {missing}, which do not precede it")
+            seen.add(op.name)
+
+    def tensor(self, name: str) -> TensorSpec:
+        for t in self.tensors:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def phase_depth(self) -> int:
+        """Length of the longest chain of dependent phases (the table's sequential operations)."""
+        return longest_phase_chain(self.ops)
+
+
+def longest_phase_chain(ops) -> int:
+    """Number of distinct phases on the longest dependency chain through `ops`.
+
+    Ops that share a phase label form one phase; an edge between two ops of different phases
+    orders those phases.  Ops are given in topological order.
+    """
+    phase_of = {op.name: (op.phase or op.name) for op in ops}
+    depth: dict[str, int] = {}
+    for op in ops:
+        ph = phase_of[op.name]
+        d = 1
+        for dep in op.deps:
+            dph = phase_of[dep]
+            d = max(d, depth[dph] + (0 if dph == ph else 1))
+        depth[ph] = max(depth.get(ph, 0), d)
+    return max(depth.values(), default=0)
+
+
+def softmax_passes(scores: str, probs: str, tag: str) -> tuple[tuple[VPass, ...], tuple[tuple[str, int], ...]]:
+    """Max-shifted row softmax: rowmax, subtract, exp, rowsum, divide (spec: SM(m))."""
+    mx, shifted, ex, total = f"{tag}.max", f"{tag}.shifted", f"{tag}.exp", f"{tag}.sum"
+    passes = (
+        VPass(VOp.RMAX, mx, (scores,)),
+        VPass(VOp.SUB, shifted, (scores, mx)),
+        VPass(VOp.EXP, ex, (shifted,)),
+        VPass(VOp.RSUM, total, (ex,)),
+        VPass(VOp.DIV, probs, (ex, total)),
+    )
+    return passes, ((mx, 1), (total, 1))

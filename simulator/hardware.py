@@ -1,0 +1,219 @@
+"""The modeled accelerator: frozen dataclasses built from a validated YAML dict."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import yaml_io
+from .checks import Checker, join
+from .enums import (DATAFLOW_NAMES, FOLD_OVERLAP_NAMES, FORMAT_BYTES, FORMAT_NAMES, VEC_KIND_NAMES,
+                    Dataflow, FoldOverlap, NumberFormat)
+
+
+@dataclass(frozen=True)
+class MacArray:
+    rows: int
+    cols: int
+    dataflow: Dataflow
+    fold_overlap: FoldOverlap
+    mac_energy_pj: float
+
+
+@dataclass(frozen=True)
+class VectorUnit:
+    lanes: int
+    cycles_per_op: tuple[int, ...]   # indexed by VecKind
+    op_energy_pj: float
+
+
+@dataclass(frozen=True)
+class MemoryLevel:
+    name: str
+    size_bytes: int | None           # None: off-chip, unbounded
+    read_bw_bytes_per_cycle: float
+    write_bw_bytes_per_cycle: float
+    read_pj_per_byte: float
+    write_pj_per_byte: float
+    double_buffered: bool
+
+    @property
+    def usable_bytes(self) -> int | None:
+        """Capacity one working set may use: half the level when it is double-buffered."""
+        if self.size_bytes is None:
+            return None
+        return self.size_bytes // 2 if self.double_buffered else self.size_bytes
+
+
+@dataclass(frozen=True)
+class Hardware:
+    name: str
+    clock_hz: float
+    number_format: NumberFormat
+    mac_array: MacArray
+    vector_unit: VectorUnit
+    memories: tuple[MemoryLevel, ...]
+    description: str = ""
+    source: str = "<dict>"
+    sha256: str = ""
+    raw: Any = field(default=None, repr=False, compare=False)   # the validated dict, for sweeps
+
+    @property
+    def bytes_per_element(self) -> int:
+        return FORMAT_BYTES[self.number_format]
+
+    @property
+    def format_name(self) -> str:
+        return FORMAT_NAMES[self.number_format]
+
+    @property
+    def dataflow_name(self) -> str:
+        return DATAFLOW_NAMES[self.mac_array.dataflow]
+
+    @property
+    def on_chip(self) -> tuple[MemoryLevel, ...]:
+        return self.memories[:-1]
+
+    @property
+    def n_boundaries(self) -> int:
+        """Transfer boundaries: one between each adjacent pair of memory levels."""
+        return len(self.memories) - 1
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<dict>", text: str | None = None) -> "Hardware":
+        chk = Checker(source)
+        hw = _parse_hardware(chk, data)
+        chk.raise_if_any()
+        digest = hashlib.sha256(text.encode()).hexdigest() if text is not None else ""
+        return cls(**hw, source=source, sha256=digest, raw=data)
+
+
+def load_hardware(path: str | Path) -> Hardware:
+    """Load and validate a hardware YAML file; raise ConfigError listing every problem."""
+    data, text = yaml_io.load_file(path)
+    return Hardware.from_dict(data, source=str(path), text=text)
+
+
+# --- parsing ---------------------------------------------------------------------------------
+_TOP_REQUIRED = ("name", "clock_hz", "number_format", "mac_array", "vector_unit", "memories")
+_MEM_REQUIRED = ("name", "size_bytes", "read_bw_bytes_per_cycle", "write_bw_bytes_per_cycle",
+                 "read_pj_per_byte", "write_pj_per_byte")
+
+
+def _parse_hardware(chk: Checker, data: Any) -> dict:
+    top = chk.mapping("", data, _TOP_REQUIRED, optional=("description",))
+    fmt = chk.choice("number_format", top.get("number_format"), FORMAT_NAMES) if "number_format" in top else None
+    array = _parse_array(chk, top["mac_array"]) if "mac_array" in top else None
+    vector = _parse_vector(chk, top["vector_unit"]) if "vector_unit" in top else None
+    memories = _parse_memories(chk, top["memories"]) if "memories" in top else None
+    out = {
+        "name": chk.string("name", top.get("name")) if "name" in top else None,
+        "clock_hz": chk.number("clock_hz", top.get("clock_hz"), positive=True) if "clock_hz" in top else None,
+        "number_format": NumberFormat(FORMAT_NAMES.index(fmt)) if fmt else None,
+        "mac_array": array,
+        "vector_unit": vector,
+        "memories": memories,
+        "description": top.get("description", "") if isinstance(top.get("description", ""), str) else "",
+    }
+    if "description" in top and not isinstance(top["description"], str):
+        chk.add("description", f"expected a string, got {top['description']!r}")
+    if array and memories and fmt:
+        _check_array_fits(chk, array, memories, FORMAT_BYTES[FORMAT_NAMES.index(fmt)])
+    return out
+
+
+def _parse_array(chk: Checker, data: Any) -> MacArray | None:
+    p = "mac_array"
+    d = chk.mapping(p, data, ("rows", "cols", "dataflow", "mac_energy_pj"), optional=("fold_overlap",))
+    rows = chk.integer(f"{p}.rows", d["rows"], minimum=1) if "rows" in d else None
+    cols = chk.integer(f"{p}.cols", d["cols"], minimum=1) if "cols" in d else None
+    flow = chk.choice(f"{p}.dataflow", d["dataflow"], DATAFLOW_NAMES) if "dataflow" in d else None
+    overlap = chk.choice(f"{p}.fold_overlap", d.get("fold_overlap", "serial"), FOLD_OVERLAP_NAMES)
+    energy = chk.number(f"{p}.mac_energy_pj", d["mac_energy_pj"], minimum=0.0) if "mac_energy_pj" in d else None
+    if None in (rows, cols, flow, overlap, energy):
+        return None
+    return MacArray(rows, cols, Dataflow(DATAFLOW_NAMES.index(flow)),
+                    FoldOverlap(FOLD_OVERLAP_NAMES.index(overlap)), energy)
+
+
+def _parse_vector(chk: Checker, data: Any) -> VectorUnit | None:
+    p = "vector_unit"
+    d = chk.mapping(p, data, ("lanes", "cycles_per_op", "op_energy_pj"))
+    lanes = chk.integer(f"{p}.lanes", d["lanes"], minimum=1) if "lanes" in d else None
+    energy = chk.number(f"{p}.op_energy_pj", d["op_energy_pj"], minimum=0.0) if "op_energy_pj" in d else None
+    cycles = None
+    if "cycles_per_op" in d:
+        cp = chk.mapping(f"{p}.cycles_per_op", d["cycles_per_op"], VEC_KIND_NAMES)
+        values = [chk.integer(f"{p}.cycles_per_op.{k}", cp[k], minimum=1) if k in cp else None
+                  for k in VEC_KIND_NAMES]
+        cycles = tuple(values) if None not in values else None
+    if None in (lanes, energy, cycles):
+        return None
+    return VectorUnit(lanes, cycles, energy)
+
+
+def _parse_memories(chk: Checker, data: Any) -> tuple[MemoryLevel, ...] | None:
+    items = chk.sequence("memories", data, min_len=2)
+    levels: list[MemoryLevel | None] = []
+    for i, item in enumerate(items):
+        levels.append(_parse_level(chk, join("memories", i), item, off_chip=(i == len(items) - 1)))
+    seen: dict[str, int] = {}
+    for i, lv in enumerate(levels):
+        if lv is not None and lv.name in seen:
+            chk.add(f"memories[{i}].name", f"duplicate level name {lv.name!r} (also memories[{seen[lv.name]}])")
+        elif lv is not None:
+            seen[lv.name] = i
+    if len(items) < 2 or None in levels:
+        return None
+    on_chip = levels[:-1]
+    for i in range(1, len(on_chip)):
+        if on_chip[i].size_bytes < on_chip[i - 1].size_bytes:
+            chk.add(f"memories[{i}].size_bytes",
+                    f"expected at least {on_chip[i - 1].size_bytes} (levels go innermost first, so an outer "
+                    f"level cannot be smaller than the one inside it); got {on_chip[i].size_bytes}")
+    return tuple(levels)
+
+
+def _parse_level(chk: Checker, p: str, data: Any, off_chip: bool) -> MemoryLevel | None:
+    d = chk.mapping(p, data, _MEM_REQUIRED, optional=("double_buffered",))
+    name = chk.string(f"{p}.name", d["name"]) if "name" in d else None
+    size = None
+    size_ok = "size_bytes" in d
+    if size_ok and off_chip:
+        if d["size_bytes"] is not None:
+            chk.add(f"{p}.size_bytes", f"expected null (the last level is off-chip and unbounded), got {d['size_bytes']!r}")
+            size_ok = False
+    elif size_ok:
+        if d["size_bytes"] is None:
+            chk.add(f"{p}.size_bytes", "expected an integer >= 1 (only the last, off-chip level may be null), got null")
+            size_ok = False
+        else:
+            size = chk.integer(f"{p}.size_bytes", d["size_bytes"], minimum=1)
+            size_ok = size is not None
+    vals = {k: chk.number(f"{p}.{k}", d[k], positive=True) if k in d else None
+            for k in ("read_bw_bytes_per_cycle", "write_bw_bytes_per_cycle")}
+    vals.update({k: chk.number(f"{p}.{k}", d[k], minimum=0.0) if k in d else None
+                 for k in ("read_pj_per_byte", "write_pj_per_byte")})
+    dbuf = False
+    if off_chip:
+        if d.get("double_buffered", False) is not False:
+            chk.add(f"{p}.double_buffered", "applies to on-chip levels only; remove it from the off-chip level")
+    else:
+        dbuf = chk.boolean(f"{p}.double_buffered", d.get("double_buffered", True))
+    if name is None or not size_ok or None in vals.values() or dbuf is None:
+        return None
+    return MemoryLevel(name, size, vals["read_bw_bytes_per_cycle"], vals["write_bw_bytes_per_cycle"],
+                       vals["read_pj_per_byte"], vals["write_pj_per_byte"], dbuf)
+
+
+def _check_array_fits(chk: Checker, array: MacArray, memories: tuple[MemoryLevel, ...], elem_bytes: int) -> None:
+    """Each on-chip level must hold one array-sized tile of A, B and C (twice when double-buffered)."""
+    need = 3 * array.rows * array.cols * elem_bytes
+    for i, level in enumerate(memories[:-1]):
+        if level.usable_bytes < need:
+            factor = 2 if level.double_buffered else 1
+            chk.add(f"memories[{i}].size_bytes",
+                    f"too small for one {array.rows}x{array.cols} tile of each operand: needs at least "
+                    f"{need * factor} bytes (3 x {array.rows} x {array.cols} x {elem_bytes} B"
+                    f"{' x 2 for double buffering' if factor == 2 else ''}); got {level.size_bytes}")

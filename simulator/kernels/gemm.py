@@ -1,0 +1,333 @@
+"""Tile-level walk of a GEMM on the modeled MAC array.
+
+The walk visits the innermost tiles of C[b] += A[b] @ B[b] in the mapping's loop nest (one nest of
+three loops per on-chip level, outermost level first) and, per tile step, counts MACs, folds and
+systolic cycles (spec/systolic.md), compute-unit traffic and the fills and drains that cross each
+memory boundary.  A tile is (re)loaded into a level when the tile index of that level changes;
+partial sums come back in when the output tile was computed before.  Durations follow the
+double-buffered recurrence in docs/architecture.md: a level's step takes max(inner work, the next
+step's fill, its own drain).  In functional mode the same walk also multiplies the tiles.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+from ..enums import BOUNDARY_BASE, N_BOUNDARY_COUNTERS, BoundaryCounter, Counter, Dataflow, FoldOverlap
+from .params import LEVEL_FIELDS, LOOP_ORDER_TABLE, GemmParam, GemmRate, LevelParam, MaskAxis
+
+_OS = int(Dataflow.OUTPUT_STATIONARY)
+_WS = int(Dataflow.WEIGHT_STATIONARY)
+_PIPELINED = int(FoldOverlap.PIPELINED)
+
+
+@njit(cache=True)
+def cdiv(a, b):
+    return -(-a // b)
+
+
+@njit(cache=True)
+def transfer_cycles(nbytes, bytes_per_cycle):
+    if nbytes == 0:
+        return 0
+    return int(math.ceil(nbytes / bytes_per_cycle))
+
+
+@njit(cache=True)
+def fold_shape(dataflow, rows, cols, tm, tk, tn):
+    """(folds, temporal length) of one (tm x tk x tn) sub-GEMM on the array (spec/systolic.md)."""
+    if dataflow == _OS:
+        return cdiv(tm, rows) * cdiv(tn, cols), tk
+    if dataflow == _WS:
+        return cdiv(tk, rows) * cdiv(tn, cols), tm
+    return cdiv(tk, rows) * cdiv(tm, cols), tn
+
+
+@njit(cache=True)
+def fold_cycles(dataflow, overlap, rows, cols, folds, t):
+    """Array cycles of `folds` folds streaming t each; pipelined mode excludes the once-per-op fill/drain."""
+    if overlap == _PIPELINED:
+        if dataflow == _OS:
+            return folds * t
+        return folds * max(t, rows)
+    if dataflow == _OS:
+        return folds * (t + rows + cols - 2)
+    return folds * (2 * rows + cols + t - 2)
+
+
+@njit(cache=True)
+def pipeline_fill_drain(dataflow, rows, cols):
+    """Fill and drain paid once per op when folds are pipelined."""
+    if dataflow == _OS:
+        return rows + cols - 2
+    return 2 * rows + cols - 2
+
+
+@njit(cache=True)
+def unit_words(dataflow, rows, cols, tm, tk, tn, psum_in):
+    """Words the array reads of A, B, C (partial sums) and writes of C for one sub-GEMM."""
+    if dataflow == _OS:
+        a = cdiv(tn, cols) * tm * tk
+        b = cdiv(tm, rows) * tk * tn
+        c_w = tm * tn
+    elif dataflow == _WS:
+        a = cdiv(tn, cols) * tm * tk
+        b = tk * tn
+        c_w = cdiv(tk, rows) * tm * tn
+    else:
+        a = tm * tk
+        b = cdiv(tm, cols) * tk * tn
+        c_w = cdiv(tk, rows) * tm * tn
+    c_r = c_w - tm * tn
+    if psum_in:
+        c_r += tm * tn
+    return a, b, c_r, c_w
+
+
+@njit(cache=True)
+def masked_useful(mask_axis, lo, hi, m0, m1, k0, k1, n0, n1):
+    """Useful MACs of a sub-GEMM under per-row ranges [lo_i, hi_i) on the n or k axis."""
+    if mask_axis == 1:
+        a0, a1, other = n0, n1, k1 - k0
+    else:
+        a0, a1, other = k0, k1, n1 - n0
+    total = 0
+    for i in range(m0, m1):
+        ov = min(hi[i], a1) - max(lo[i], a0)
+        if ov > 0:
+            total += ov
+    return total * other
+
+
+@njit(cache=True)
+def _dur(dbuf, inner, fill_own, fill_next, drain_own):
+    """Duration of one level step: overlapped when double-buffered, serial otherwise."""
+    if dbuf:
+        return max(inner, fill_next, drain_own)
+    return drain_own + fill_own + inner
+
+
+@njit(cache=True)
+def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out):
+    """Walk one GEMM plan; add its counts to `out` (int64, length n_counters(levels)).
+
+    a_data (batch, M, K), b_data (batch or 1, K, N), c_data (batch, M, N) are read and
+    accumulated only when `functional` is true; count-only callers pass empty arrays.
+    """
+    batch = ip[GemmParam.BATCH]
+    rows = ip[GemmParam.ROWS]
+    cols = ip[GemmParam.COLS]
+    flow = ip[GemmParam.DATAFLOW]
+    overlap = ip[GemmParam.FOLD_OVERLAP]
+    eb = ip[GemmParam.ELEM_BYTES]
+    nlev = ip[GemmParam.LEVELS]
+    mask_axis = ip[GemmParam.MASK_AXIS]
+    shared_b = ip[GemmParam.SHARED_B]
+
+    # tile[l, d]: tile extent of level l on dim d (0 m, 1 k, 2 n); level nlev is the whole problem.
+    tile = np.empty((nlev + 1, 3), np.int64)
+    tile[nlev, 0] = ip[GemmParam.M]
+    tile[nlev, 1] = ip[GemmParam.K]
+    tile[nlev, 2] = ip[GemmParam.N]
+    dbuf = np.empty(nlev, np.int64)
+    nloops = 3 * nlev
+    loop_level = np.empty(nloops, np.int64)
+    loop_dim = np.empty(nloops, np.int64)
+    for lv in range(nlev):
+        base = GemmParam.LEVEL_BASE + LEVEL_FIELDS * lv
+        tile[lv, 0] = ip[base + LevelParam.TM]
+        tile[lv, 1] = ip[base + LevelParam.TK]
+        tile[lv, 2] = ip[base + LevelParam.TN]
+        dbuf[lv] = ip[base + LevelParam.DOUBLE_BUFFERED]
+        order = ip[base + LevelParam.ORDER]
+        for j in range(3):
+            slot = 3 * (nlev - 1 - lv) + j          # outermost level's loops come first
+            loop_level[slot] = lv
+            loop_dim[slot] = LOOP_ORDER_TABLE[order, j]
+    fill_bw = np.empty(nlev)
+    drain_bw = np.empty(nlev)
+    for lv in range(nlev):
+        fill_bw[lv] = rates[GemmRate.BOUNDARY_BASE + 2 * lv]
+        drain_bw[lv] = rates[GemmRate.BOUNDARY_BASE + 2 * lv + 1]
+    unit_rbw = rates[GemmRate.UNIT_READ_BW]
+    unit_wbw = rates[GemmRate.UNIT_WRITE_BW]
+
+    # Output-tile grids per level, to know whether a C tile holds partial sums already.
+    grid_m = np.empty(nlev, np.int64)
+    grid_n = np.empty(nlev, np.int64)
+    grid_off = np.zeros(nlev + 1, np.int64)
+    for lv in range(nlev):
+        grid_m[lv] = cdiv(tile[nlev, 0], tile[lv, 0])
+        grid_n[lv] = cdiv(tile[nlev, 2], tile[lv, 2])
+        grid_off[lv + 1] = grid_off[lv] + grid_m[lv] * grid_n[lv]
+    touched = np.zeros(grid_off[nlev], np.uint8)
+
+    lo_r = np.zeros((nlev + 1, 3), np.int64)   # current range [lo_r, hi_r) per level and dim
+    hi_r = np.zeros((nlev + 1, 3), np.int64)
+    for d in range(3):
+        hi_r[nlev, d] = tile[nlev, d]
+    res_a = np.full((nlev, 3), -1, np.int64)   # resident tile keys: (b, row start, col start)
+    res_b = np.full((nlev, 3), -1, np.int64)
+    res_c = np.full((nlev, 3), -1, np.int64)
+    res_c_bytes = np.zeros(nlev, np.int64)
+    step_key = np.full((nlev, 4), -1, np.int64)
+    acc = np.zeros(nlev + 1, np.int64)        # inner time of the current step per level; acc[nlev] = total
+    fill_own = np.zeros(nlev, np.int64)
+    drain_own = np.zeros(nlev, np.int64)
+    started = np.zeros(nlev, np.int64)
+    fill_new = np.zeros(nlev, np.int64)
+    drain_new = np.zeros(nlev, np.int64)
+    exposed = 0
+    first_compute = True
+
+    for b in range(batch):
+        # Initialise every loop at the start of its parent range.
+        for j in range(nloops):
+            lv = loop_level[j]
+            d = loop_dim[j]
+            lo_r[lv, d] = lo_r[lv + 1, d]
+            hi_r[lv, d] = min(lo_r[lv, d] + tile[lv, d], hi_r[lv + 1, d])
+        touched[:] = 0
+        while True:
+            m0 = lo_r[0, 0]
+            m1 = hi_r[0, 0]
+            k0 = lo_r[0, 1]
+            k1 = hi_r[0, 1]
+            n0 = lo_r[0, 2]
+            n1 = hi_r[0, 2]
+            tm = m1 - m0
+            tk = k1 - k0
+            tn = n1 - n0
+            if mask_axis == 0:
+                useful = tm * tk * tn
+            else:
+                useful = masked_useful(mask_axis, lo, hi, m0, m1, k0, k1, n0, n1)
+            if useful == 0:
+                out[Counter.SKIPPED_TILES] += 1
+            else:
+                # Highest level whose step changes here (level 0 always does).
+                top = 0
+                for lv in range(nlev - 1, -1, -1):
+                    if (step_key[lv, 0] != b or step_key[lv, 1] != lo_r[lv, 0]
+                            or step_key[lv, 2] != lo_r[lv, 1] or step_key[lv, 3] != lo_r[lv, 2]):
+                        top = lv
+                        break
+                for lv in range(top + 1):
+                    step_key[lv, 0] = b
+                    step_key[lv, 1] = lo_r[lv, 0]
+                    step_key[lv, 2] = lo_r[lv, 1]
+                    step_key[lv, 3] = lo_r[lv, 2]
+                    em = hi_r[lv, 0] - lo_r[lv, 0]
+                    ek = hi_r[lv, 1] - lo_r[lv, 1]
+                    en = hi_r[lv, 2] - lo_r[lv, 2]
+                    cb = BOUNDARY_BASE + N_BOUNDARY_COUNTERS * lv
+                    fill_bytes = 0
+                    drain_bytes = 0
+                    if res_a[lv, 0] != b or res_a[lv, 1] != lo_r[lv, 0] or res_a[lv, 2] != lo_r[lv, 1]:
+                        res_a[lv, 0] = b
+                        res_a[lv, 1] = lo_r[lv, 0]
+                        res_a[lv, 2] = lo_r[lv, 1]
+                        out[cb + BoundaryCounter.FILL_A] += em * ek * eb
+                        fill_bytes += em * ek * eb
+                    bkey = 0 if shared_b else b
+                    if res_b[lv, 0] != bkey or res_b[lv, 1] != lo_r[lv, 1] or res_b[lv, 2] != lo_r[lv, 2]:
+                        res_b[lv, 0] = bkey
+                        res_b[lv, 1] = lo_r[lv, 1]
+                        res_b[lv, 2] = lo_r[lv, 2]
+                        out[cb + BoundaryCounter.FILL_B] += ek * en * eb
+                        fill_bytes += ek * en * eb
+                    if res_c[lv, 0] != b or res_c[lv, 1] != lo_r[lv, 0] or res_c[lv, 2] != lo_r[lv, 2]:
+                        if res_c[lv, 0] >= 0:
+                            out[cb + BoundaryCounter.DRAIN_C] += res_c_bytes[lv]
+                            drain_bytes += res_c_bytes[lv]
+                        res_c[lv, 0] = b
+                        res_c[lv, 1] = lo_r[lv, 0]
+                        res_c[lv, 2] = lo_r[lv, 2]
+                        res_c_bytes[lv] = em * en * eb
+                        g = grid_off[lv] + (lo_r[lv, 0] // tile[lv, 0]) * grid_n[lv] + lo_r[lv, 2] // tile[lv, 2]
+                        if touched[g]:
+                            out[cb + BoundaryCounter.FILL_C] += em * en * eb
+                            fill_bytes += em * en * eb
+                    fill_new[lv] = transfer_cycles(fill_bytes, fill_bw[lv])
+                    drain_new[lv] = transfer_cycles(drain_bytes, drain_bw[lv])
+                # Close the previous step of every level that changed, innermost first.
+                for lv in range(top + 1):
+                    if started[lv]:
+                        acc[lv + 1] += _dur(dbuf[lv], acc[lv], fill_own[lv], fill_new[lv], drain_own[lv])
+                    else:
+                        started[lv] = 1
+                        if dbuf[lv]:
+                            exposed += fill_new[lv]
+                    acc[lv] = 0
+                    fill_own[lv] = fill_new[lv]
+                    drain_own[lv] = drain_new[lv]
+
+                # The sub-GEMM on the array.
+                g0 = (m0 // tile[0, 0]) * grid_n[0] + n0 // tile[0, 2]
+                psum_in = touched[g0] != 0
+                folds, t = fold_shape(flow, rows, cols, tm, tk, tn)
+                cyc = fold_cycles(flow, overlap, rows, cols, folds, t)
+                if first_compute and overlap == _PIPELINED:
+                    cyc += pipeline_fill_drain(flow, rows, cols)
+                first_compute = False
+                wa, wb, wcr, wcw = unit_words(flow, rows, cols, tm, tk, tn, psum_in)
+                out[Counter.MACS] += useful
+                out[Counter.SLOT_MACS] += folds * rows * cols * t
+                out[Counter.FOLDS] += folds
+                out[Counter.TILES] += 1
+                out[Counter.ARRAY_CYCLES] += cyc
+                out[Counter.UNIT_READ_A] += wa * eb
+                out[Counter.UNIT_READ_B] += wb * eb
+                out[Counter.UNIT_READ_C] += wcr * eb
+                out[Counter.UNIT_WRITE_C] += wcw * eb
+                busy = max(cyc, transfer_cycles((wa + wb + wcr) * eb, unit_rbw),
+                           transfer_cycles(wcw * eb, unit_wbw))
+                acc[0] = busy
+                for lv in range(nlev):
+                    touched[grid_off[lv] + (lo_r[lv, 0] // tile[lv, 0]) * grid_n[lv]
+                            + lo_r[lv, 2] // tile[lv, 2]] = 1
+                if functional:
+                    bb = 0 if shared_b else b
+                    a_t = np.ascontiguousarray(a_data[b, m0:m1, k0:k1])
+                    b_t = np.ascontiguousarray(b_data[bb, k0:k1, n0:n1])
+                    c_data[b, m0:m1, n0:n1] += np.dot(a_t, b_t)
+
+            # Advance the odometer: innermost loop first.
+            j = nloops - 1
+            while j >= 0:
+                lv = loop_level[j]
+                d = loop_dim[j]
+                nxt = lo_r[lv, d] + tile[lv, d]
+                if nxt < hi_r[lv + 1, d]:
+                    lo_r[lv, d] = nxt
+                    hi_r[lv, d] = min(nxt + tile[lv, d], hi_r[lv + 1, d])
+                    for jj in range(j + 1, nloops):
+                        lv2 = loop_level[jj]
+                        d2 = loop_dim[jj]
+                        lo_r[lv2, d2] = lo_r[lv2 + 1, d2]
+                        hi_r[lv2, d2] = min(lo_r[lv2, d2] + tile[lv2, d2], hi_r[lv2 + 1, d2])
+                    break
+                j -= 1
+            if j < 0:
+                break
+
+    # Close the last step of every level, then write back the outputs still on chip.
+    for lv in range(nlev):
+        if started[lv]:
+            acc[lv + 1] += _dur(dbuf[lv], acc[lv], fill_own[lv], 0, drain_own[lv])
+    for lv in range(nlev):
+        if res_c[lv, 0] >= 0:
+            cb = BOUNDARY_BASE + N_BOUNDARY_COUNTERS * lv
+            out[cb + BoundaryCounter.DRAIN_C] += res_c_bytes[lv]
+            exposed += transfer_cycles(res_c_bytes[lv], drain_bw[lv])
+    out[Counter.CYCLES] += acc[nlev] + exposed
+
+
+@njit(cache=True)
+def gemm_walk_batch(ips, rates, lo_all, hi_all, mask_off, outs):
+    """Count-only walk of many plans (rows of `ips`/`rates`); masks are slices of lo_all/hi_all."""
+    empty = np.zeros((0, 0, 0), np.float32)
+    for i in range(ips.shape[0]):
+        s = mask_off[i]
+        e = mask_off[i + 1]
+        gemm_walk(ips[i], rates[i], lo_all[s:e], hi_all[s:e], empty, empty, empty, False, outs[i])

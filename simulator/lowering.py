@@ -1,0 +1,158 @@
+"""The only place where ops, mappings and hardware become the int64/float64 arrays kernels take.
+
+Kernels count in int64, which wraps silently; every product a kernel could form is checked here
+with Python's unbounded integers first.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import SizeError
+from .kernels.params import (LEVEL_FIELDS, LOOP_ORDERS, GemmParam, GemmRate, LevelParam, MaskAxis,
+                             gemm_param_size, gemm_rate_size)
+from .mapping import GemmMapping
+
+INT64_SAFE = 2 ** 62          # headroom below 2**63 for sums of a few such products
+_EMPTY_I64 = np.zeros(0, np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class GemmPlan:
+    """Arrays for one GEMM walk."""
+    ip: np.ndarray       # int64, GemmParam layout
+    rates: np.ndarray    # float64, GemmRate layout
+    lo: np.ndarray       # int64 per-row mask ranges (empty when unmasked)
+    hi: np.ndarray
+
+
+def boundary_rates(hw) -> list[tuple[float, float]]:
+    """(fill, drain) bytes/cycle for each boundary: the slower of the two levels' ports."""
+    mems = hw.memories
+    return [(min(mems[i + 1].read_bw_bytes_per_cycle, mems[i].write_bw_bytes_per_cycle),
+             min(mems[i].read_bw_bytes_per_cycle, mems[i + 1].write_bw_bytes_per_cycle))
+            for i in range(len(mems) - 1)]
+
+
+def check_int64(what: str, *factors: int) -> None:
+    """Refuse a count whose value would not fit comfortably in int64."""
+    product = 1
+    for f in factors:
+        product *= int(f)
+    if product >= INT64_SAFE:
+        raise SizeError(f"{what} = {' x '.join(str(int(f)) for f in factors)} = {product} overflows the "
+                        f"simulator's 64-bit counters (limit {INT64_SAFE}); use smaller sizes")
+
+
+def lower_gemm(op, mapping: GemmMapping, hw) -> GemmPlan:
+    """Plan arrays of a Gemm op under `mapping` on `hw`."""
+    arr = hw.mac_array
+    eb = hw.bytes_per_element
+    levels = hw.on_chip
+    # The largest products the walk forms: MACs, slot MACs (padded dims) and bytes moved.
+    pad = max(arr.rows, arr.cols)
+    check_int64("batch x M x K x N (MACs)", op.batch, op.m, op.k, op.n)
+    check_int64("padded slot MACs", op.batch, op.m + pad, op.k + pad, op.n + pad, 2)
+    worst_rereads = max(op.m, op.k, op.n) * eb * 3
+    check_int64("bytes moved", op.batch, op.m, op.k + op.n, worst_rereads)
+
+    ip = np.zeros(gemm_param_size(len(levels)), np.int64)
+    ip[GemmParam.BATCH] = op.batch
+    ip[GemmParam.M] = op.m
+    ip[GemmParam.K] = op.k
+    ip[GemmParam.N] = op.n
+    ip[GemmParam.ROWS] = arr.rows
+    ip[GemmParam.COLS] = arr.cols
+    ip[GemmParam.DATAFLOW] = int(op.dataflow if getattr(op, "dataflow", None) is not None else arr.dataflow)
+    ip[GemmParam.FOLD_OVERLAP] = int(arr.fold_overlap)
+    ip[GemmParam.ELEM_BYTES] = eb
+    ip[GemmParam.LEVELS] = len(levels)
+    ip[GemmParam.MASK_AXIS] = int(MaskAxis.NONE if op.mask is None else MaskAxis[op.mask_axis.upper()])
+    ip[GemmParam.SHARED_B] = int(op.shared_b)
+    for i, (tile, order, level) in enumerate(zip(mapping.tiles, mapping.orders, levels)):
+        base = GemmParam.LEVEL_BASE + LEVEL_FIELDS * i
+        ip[base + LevelParam.TM], ip[base + LevelParam.TK], ip[base + LevelParam.TN] = tile
+        ip[base + LevelParam.ORDER] = LOOP_ORDERS.index(order)
+        ip[base + LevelParam.DOUBLE_BUFFERED] = int(level.double_buffered)
+
+    rates = np.zeros(gemm_rate_size(len(levels)), np.float64)
+    rates[GemmRate.UNIT_READ_BW] = levels[0].read_bw_bytes_per_cycle
+    rates[GemmRate.UNIT_WRITE_BW] = levels[0].write_bw_bytes_per_cycle
+    for i, (fill, drain) in enumerate(boundary_rates(hw)):
+        rates[GemmRate.BOUNDARY_BASE + 2 * i] = fill
+        rates[GemmRate.BOUNDARY_BASE + 2 * i + 1] = drain
+    if op.mask is None:
+        return GemmPlan(ip, rates, _EMPTY_I64, _EMPTY_I64)
+    return GemmPlan(ip, rates, op.mask.lo, op.mask.hi)
+
+
+@dataclass(frozen=True, eq=False)
+class VectorPlan:
+    """Arrays for one vector-program walk; `slots` names the tensor of each slot index."""
+    ip: np.ndarray
+    table: np.ndarray
+    consts: np.ndarray
+    widths: np.ndarray
+    roles: np.ndarray
+    cpo: np.ndarray
+    rates: np.ndarray
+    lo: np.ndarray
+    lens: np.ndarray
+    slots: tuple[str, ...]
+
+
+def lower_vector(op, hw) -> VectorPlan:
+    """Plan arrays of a VectorOp on `hw`: pass table, slot widths and roles, chunking."""
+    from .graph import VOp
+    from .kernels.vector import PassField, SlotRole, VecParam
+
+    slots: list[str] = []
+    for p in op.passes:
+        for name in (p.dst, *p.src):
+            if name not in slots:
+                slots.append(name)
+    widths_map = dict(op.widths)
+    widths = np.array([widths_map.get(s, op.cols) for s in slots], np.int64)
+    roles = np.zeros(len(slots), np.int64)
+    for i, s in enumerate(slots):
+        is_in, is_out = s in op.inputs, s in op.outputs
+        roles[i] = (SlotRole.INPUT_OUTPUT if is_in and is_out else SlotRole.INPUT if is_in
+                    else SlotRole.OUTPUT if is_out else SlotRole.TEMP)
+    table = np.full((len(op.passes), PassField.SIZE), -1, np.int64)
+    consts = np.zeros(len(op.passes), np.float64)
+    for i, p in enumerate(op.passes):
+        table[i, PassField.OPCODE] = p.opcode
+        table[i, PassField.KIND] = int(VOp.KIND[p.opcode])
+        table[i, PassField.DST] = slots.index(p.dst)
+        table[i, PassField.SRC1] = slots.index(p.src[0])
+        table[i, PassField.SRC2] = slots.index(p.src[1]) if len(p.src) > 1 else -1
+        table[i, PassField.IS_REDUCTION] = int(p.opcode in VOp.REDUCTIONS)
+        consts[i] = p.const
+    eb = hw.bytes_per_element
+    check_int64("vector elements", op.batch, op.rows, op.cols, len(slots) * eb + 1)
+    row_bytes = int(widths.sum()) * eb
+    chunk = min(op.rows, hw.on_chip[0].usable_bytes // row_bytes)
+    ip = np.zeros(VecParam.SIZE, np.int64)
+    ip[VecParam.BATCH] = op.batch
+    ip[VecParam.ROWS] = op.rows
+    ip[VecParam.COLS] = op.cols
+    ip[VecParam.LANES] = hw.vector_unit.lanes
+    ip[VecParam.ELEM_BYTES] = eb
+    ip[VecParam.LEVELS] = len(hw.on_chip)
+    ip[VecParam.DOUBLE_BUFFERED] = int(hw.on_chip[0].double_buffered)
+    ip[VecParam.CHUNK_ROWS] = chunk
+    ip[VecParam.MASKED] = int(op.ranges is not None)
+    rates = np.zeros(2 + 2 * len(hw.on_chip), np.float64)
+    rates[0] = hw.on_chip[0].read_bw_bytes_per_cycle
+    rates[1] = hw.on_chip[0].write_bw_bytes_per_cycle
+    for i, (fill, drain) in enumerate(boundary_rates(hw)):
+        rates[2 + 2 * i] = fill
+        rates[3 + 2 * i] = drain
+    if op.ranges is None:
+        lo = np.zeros(op.rows, np.int64)
+        lens = np.full(op.rows, op.cols, np.int64)
+    else:
+        lo, lens = op.ranges.lo, op.ranges.lengths
+    cpo = np.asarray(hw.vector_unit.cycles_per_op, np.int64)
+    return VectorPlan(ip, table, consts, widths, roles, cpo, rates, lo, lens, tuple(slots))

@@ -1,0 +1,60 @@
+"""Mappings: how a primitive op is tiled over the memory hierarchy, and the checks that it fits."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import MappingError
+from .kernels.params import LOOP_ORDERS
+
+DIMS = "mkn"
+
+
+@dataclass(frozen=True)
+class GemmMapping:
+    """Tile sizes (tm, tk, tn) and loop order per on-chip level, innermost level first.
+
+    A loop order names the three tile loops of that level outermost first, e.g. "mnk" keeps the
+    output tile resident while k advances.  An outer level's tile must be a multiple of the inner
+    level's tile along each dimension, or span the whole dimension, so tiles nest exactly.
+    """
+    tiles: tuple[tuple[int, int, int], ...]
+    orders: tuple[str, ...]
+
+    def describe(self) -> str:
+        parts = [f"L{i} {tm}x{tk}x{tn} {order}" for i, ((tm, tk, tn), order) in enumerate(zip(self.tiles, self.orders))]
+        return "; ".join(parts)
+
+
+def footprint_bytes(tile: tuple[int, int, int], elem_bytes: int) -> int:
+    """Bytes one working set of (A, B, C) tiles occupies."""
+    tm, tk, tn = tile
+    return (tm * tk + tk * tn + tm * tn) * elem_bytes
+
+
+def check_gemm_mapping(mapping: GemmMapping, dims: tuple[int, int, int], hw) -> None:
+    """Raise MappingError listing every reason `mapping` cannot run this (M, K, N) GEMM on `hw`."""
+    problems = []
+    levels = hw.on_chip
+    if len(mapping.tiles) != len(levels) or len(mapping.orders) != len(levels):
+        raise MappingError(f"mapping has {len(mapping.tiles)} tile levels and {len(mapping.orders)} loop orders; "
+                           f"the hardware has {len(levels)} on-chip levels")
+    for i, (tile, order, level) in enumerate(zip(mapping.tiles, mapping.orders, levels)):
+        if order not in LOOP_ORDERS:
+            problems.append(f"L{i}: loop order {order!r} is not one of {', '.join(LOOP_ORDERS)}")
+        for d, (t, full) in enumerate(zip(tile, dims)):
+            if not 1 <= t <= full:
+                problems.append(f"L{i}: tile {DIMS[d]}={t} outside [1, {full}]")
+        need = footprint_bytes(tile, hw.bytes_per_element)
+        if need > level.usable_bytes:
+            problems.append(f"L{i} ({level.name}): tile {tile} needs {need} bytes, "
+                            f"{level.usable_bytes} usable{' (half of a double-buffered level)' if level.double_buffered else ''}")
+        if i + 1 < len(mapping.tiles):
+            outer = mapping.tiles[i + 1]
+            for d in range(3):
+                if outer[d] != dims[d] and outer[d] % tile[d] != 0:
+                    problems.append(f"L{i + 1}: tile {DIMS[d]}={outer[d]} is neither the whole dimension "
+                                    f"({dims[d]}) nor a multiple of L{i}'s {tile[d]}")
+                if outer[d] < tile[d]:
+                    problems.append(f"L{i + 1}: tile {DIMS[d]}={outer[d]} smaller than L{i}'s {tile[d]}")
+    if problems:
+        raise MappingError("invalid GEMM mapping for (M, K, N) = %s: %s" % (dims, "; ".join(problems)))

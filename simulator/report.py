@@ -1,0 +1,113 @@
+"""DataFrames from result records: the public report columns, provenance, and text formats."""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from typing import Iterable
+
+import pandas as pd
+
+from . import __version__
+from .results import LayerResult, price_counts
+
+LAYER_COLUMNS = (
+    "workload", "layer", "variant", "hw", "dataflow", "n", "d", "heads", "kernel", "window", "batch", "dtype",
+    "macs", "slot_macs", "vector_ops", "cycles", "compute_cycles", "stall_cycles", "seconds",
+    "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "utilization",
+    "energy_pj", "sequential_steps", "max_path_length",
+)
+PROVENANCE_COLUMNS = ("hw_file", "hw_sha256", "workload_file", "simulator_version")
+OP_COLUMNS = ("workload", "layer", "op", "kind", "unit", "phase", "shape", "mapping", "hw", "dataflow", "dtype",
+              "macs", "slot_macs", "vector_ops", "cycles", "compute_cycles", "stall_cycles", "seconds",
+              "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "utilization",
+              "energy_pj")
+_OPTIONAL_INT = ("n", "d", "heads", "kernel", "window", "batch", "sequential_steps", "max_path_length")
+_FIELD_COLUMNS = ("n", "d", "heads", "kernel", "window", "batch")
+
+
+def layer_record(r: LayerResult) -> dict:
+    hw = r.hw
+    rec = {"workload": r.workload, "layer": r.layer, "variant": r.variant, "hw": hw.name,
+           "dataflow": hw.dataflow_name}
+    rec.update({c: r.fields.get(c) for c in _FIELD_COLUMNS})
+    rec["dtype"] = hw.format_name
+    rec.update(price_counts(r.counts, r.cycles, r.compute_cycles, hw))
+    rec["sequential_steps"] = r.sequential_steps
+    rec["max_path_length"] = r.max_path_length
+    rec.update({"hw_file": hw.source, "hw_sha256": hw.sha256, "workload_file": r.workload_file,
+                "simulator_version": __version__})
+    return rec
+
+
+def op_records(r: LayerResult) -> list[dict]:
+    hw = r.hw
+    rows = []
+    for op in r.ops:
+        rec = {"workload": r.workload, "layer": r.layer, "op": op.op, "kind": op.kind, "unit": op.unit,
+               "phase": op.phase, "shape": op.shape, "mapping": op.mapping, "hw": hw.name,
+               "dataflow": hw.dataflow_name, "dtype": hw.format_name}
+        rec.update(price_counts(op.counts, op.cycles, op.compute_cycles, hw))
+        rows.append(rec)
+    return rows
+
+
+def to_frame(results: Iterable[LayerResult], level: str = "layer") -> pd.DataFrame:
+    """Layer-level (one row per layer x hardware) or op-level (one row per primitive op) frame."""
+    results = list(results)
+    if level == "layer":
+        frame = pd.DataFrame([layer_record(r) for r in results], columns=LAYER_COLUMNS + PROVENANCE_COLUMNS)
+        for col in _OPTIONAL_INT:
+            frame[col] = frame[col].astype("Int64")
+        return frame
+    if level == "op":
+        return pd.DataFrame([rec for r in results for rec in op_records(r)], columns=OP_COLUMNS)
+    raise ValueError(f"level must be 'layer' or 'op', got {level!r}")
+
+
+def render(frame: pd.DataFrame, fmt: str, title: str = "") -> str:
+    """Text of `frame` in one of: table, csv, json, md."""
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    if fmt == "json":
+        records = json.loads(frame.to_json(orient="records"))
+        return json.dumps({"generated": _now(), "rows": records}, indent=2) + "\n"
+    shown = frame[[c for c in frame.columns if c not in PROVENANCE_COLUMNS]]
+    if fmt == "md":
+        head = f"# {title}\n\n" if title else ""
+        return head + _provenance_lines(frame, "- ") + "\n" + _markdown(shown) + "\n"
+    if fmt == "table":
+        with pd.option_context("display.max_columns", None, "display.width", 250):
+            body = shown.T.to_string(header=False) if len(shown) == 1 else shown.to_string(index=False)
+        return (f"{title}\n" if title else "") + body + "\n" + _provenance_lines(frame, "# ")
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def _cell(v) -> str:
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def _provenance_lines(frame: pd.DataFrame, prefix: str) -> str:
+    if frame.empty or "hw_file" not in frame:
+        return ""
+    lines = [f"{prefix}simulator {frame['simulator_version'].iloc[0]}, generated {_now()}"]
+    for (hw_file, digest), _ in frame.groupby(["hw_file", "hw_sha256"], sort=False):
+        lines.append(f"{prefix}hardware {hw_file} sha256 {digest}")
+    for wl in frame["workload_file"].unique():
+        lines.append(f"{prefix}workload {wl}")
+    return "\n".join(lines) + "\n"
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()

@@ -1,0 +1,129 @@
+"""Immutable, additive simulation results.  Prices are applied when records are made (cost.py)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+
+from . import cost
+from .enums import Counter
+
+
+def _frozen(counts: np.ndarray) -> np.ndarray:
+    counts = np.array(counts, dtype=np.int64, copy=True)
+    counts.setflags(write=False)
+    return counts
+
+
+@dataclass(frozen=True, eq=False)
+class OpResult:
+    """Counts of one primitive op (or a sum of them: `op` then reads '+')."""
+    op: str
+    kind: str                 # gemm | vector | sum
+    unit: str                 # array | vector | mixed
+    phase: str
+    counts: np.ndarray | None  # int64 Counter layout; None only for zero()
+    cycles: int               # latency of this op as scheduled (== counts[CYCLES] for a single op)
+    mapping: str = ""
+    shape: str = ""
+
+    @classmethod
+    def make(cls, op: str, kind: str, unit: str, phase: str, counts: np.ndarray, mapping: str = "",
+             shape: str = "") -> "OpResult":
+        counts = _frozen(counts)
+        return cls(op, kind, unit, phase, counts, int(counts[Counter.CYCLES]), mapping, shape)
+
+    @classmethod
+    def zero(cls) -> "OpResult":
+        return cls("+", "sum", "mixed", "", None, 0)
+
+    def __add__(self, other: "OpResult") -> "OpResult":
+        if not isinstance(other, OpResult):
+            return NotImplemented
+        if self.counts is None:
+            return other if other.counts is None else OpResult("+", "sum", "mixed", "", other.counts, other.cycles)
+        if other.counts is None:
+            return self + OpResult.zero()
+        if self.counts.shape != other.counts.shape:
+            raise ValueError("cannot add results from hardware with different memory hierarchies")
+        return OpResult("+", "sum", "mixed", "", _frozen(self.counts + other.counts), self.cycles + other.cycles)
+
+    __radd__ = __add__
+
+    def count(self, which: Counter) -> int:
+        return 0 if self.counts is None else int(self.counts[which])
+
+    @property
+    def macs(self) -> int:
+        return self.count(Counter.MACS)
+
+    @property
+    def compute_cycles(self) -> int:
+        return self.count(Counter.ARRAY_CYCLES) + self.count(Counter.VECTOR_CYCLES)
+
+
+@dataclass(frozen=True, eq=False)
+class LayerResult:
+    """One layer simulated on one hardware config."""
+    workload: str
+    layer: str
+    variant: str
+    hw: Any
+    fields: Mapping[str, Any]          # report columns the variant fills (n, d, heads, ...)
+    ops: tuple[OpResult, ...]
+    cycles: int                        # the layer's latency under its schedule
+    sequential_steps: int
+    max_path_length: int | None
+    workload_file: str = ""
+    seed: int | None = None
+    inputs: Mapping[str, np.ndarray] | None = field(default=None, repr=False)
+    outputs: Mapping[str, np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def total(self) -> OpResult:
+        return sum(self.ops, start=OpResult.zero())
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self.total.counts
+
+    @property
+    def compute_cycles(self) -> int:
+        return self.total.compute_cycles
+
+    @property
+    def macs(self) -> int:
+        return self.total.macs
+
+
+def frozen_arrays(arrays: dict[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+    out = {}
+    for name, arr in arrays.items():
+        arr = np.array(arr, copy=True)
+        arr.setflags(write=False)
+        out[name] = arr
+    return MappingProxyType(out)
+
+
+def price_counts(counts: np.ndarray, cycles: int, compute_cycles: int, hw) -> dict[str, Any]:
+    """The priced, report-ready numbers of one counts vector."""
+    reads, writes = cost.level_bytes(counts, len(hw.memories))
+    macs = int(counts[Counter.MACS])
+    arr = hw.mac_array
+    return {
+        "macs": macs,
+        "slot_macs": int(counts[Counter.SLOT_MACS]),
+        "vector_ops": int(cost.vector_ops(counts)),
+        "cycles": int(cycles),
+        "compute_cycles": int(compute_cycles),
+        "stall_cycles": int(cycles - compute_cycles),
+        "seconds": float(cost.seconds(cycles, hw)),
+        "dram_read_bytes": int(reads[-1]),
+        "dram_write_bytes": int(writes[-1]),
+        "sram_read_bytes": int(sum(reads[:-1])),
+        "sram_write_bytes": int(sum(writes[:-1])),
+        "utilization": macs / (cycles * arr.rows * arr.cols) if cycles > 0 else 0.0,
+        "energy_pj": float(cost.energy_pj(counts, hw)),
+    }

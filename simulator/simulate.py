@@ -1,0 +1,87 @@
+"""simulate(): every layer of a workload on one or more hardware configs."""
+from __future__ import annotations
+
+import os
+from typing import Iterable
+
+import numpy as np
+
+from . import numerics
+from .engine import run_graph
+from .errors import SizeError
+from .graph import OpGraph, VectorOp
+from .hardware import Hardware
+from .results import LayerResult, frozen_arrays
+from .variants import REGISTRY
+from .workload import Workload
+
+# Functional runs hold every tensor (float32, plus a float64 copy of GEMM operands for int8).
+_BYTES_PER_ELEMENT_HELD = 4 * 3
+
+
+def simulate(workload: Workload, hw: Hardware | Iterable[Hardware], functional: bool = False,
+             seed: int = 0) -> tuple[LayerResult, ...]:
+    """Simulate each layer of `workload` on each hardware config (count-only unless `functional`).
+
+    Functional mode draws inputs and weights (standard normal unless a layer says otherwise) from
+    numpy's PCG64 seeded with (seed, layer index), rounds them to the number format, and computes
+    every output on the modeled array.  Counts are identical in both modes.
+    """
+    configs = (hw,) if isinstance(hw, Hardware) else tuple(hw)
+    graphs = [REGISTRY[spec.variant].build(spec) for spec in workload.layers]
+    if functional:
+        for spec, graph in zip(workload.layers, graphs):
+            check_functional_memory(spec.name, graph)
+    results = []
+    for config in configs:
+        for index, (spec, graph) in enumerate(zip(workload.layers, graphs)):
+            results.append(_simulate_layer(workload, index, spec, graph, config, functional, seed))
+    return tuple(results)
+
+
+def _simulate_layer(workload, index, spec, graph: OpGraph, hw, functional, seed) -> LayerResult:
+    variant = REGISTRY[spec.variant]
+    store = draw_inputs(graph, hw, seed, index) if functional else None
+    inputs = {t.name: store[t.name] for t in graph.tensors if t.role in ("input", "weight")} if functional else None
+    ops, cycles = run_graph(graph, hw, store)
+    outputs = {t.name: store[t.name] for t in graph.tensors if t.role == "output"} if functional else None
+    fields = dict(variant.report_fields(spec))
+    fields["batch"] = spec.batch
+    return LayerResult(
+        workload=workload.name, layer=spec.name, variant=spec.variant, hw=hw, fields=fields, ops=ops,
+        cycles=cycles, sequential_steps=graph.phase_depth(), max_path_length=variant.max_path_length(spec),
+        workload_file=workload.source, seed=seed if functional else None,
+        inputs=frozen_arrays(inputs) if functional else None,
+        outputs=frozen_arrays(outputs) if functional else None)
+
+
+def draw_inputs(graph: OpGraph, hw, seed: int, layer_index: int) -> dict[str, np.ndarray]:
+    """Inputs and weights of a layer, drawn in graph order and stored in the number format."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(layer_index,)))
+    store = {}
+    for t in graph.tensors:
+        if t.role in ("input", "weight"):
+            values = t.init(rng, t.shape) if t.init is not None else rng.standard_normal(t.shape)
+            store[t.name] = numerics.store(values, hw.number_format)
+    return store
+
+
+def functional_bytes(graph: OpGraph) -> int:
+    """Bytes a functional run of `graph` holds at its peak (all tensors, vector temporaries)."""
+    total = sum(int(np.prod(t.shape)) for t in graph.tensors)
+    temps = max((op.batch * op.rows * sum(w for _, w in op.widths) for op in graph.ops
+                 if isinstance(op, VectorOp)), default=0)
+    return (total + temps) * _BYTES_PER_ELEMENT_HELD
+
+
+def check_functional_memory(layer: str, graph: OpGraph) -> None:
+    need = functional_bytes(graph)
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        physical = 16 * 2 ** 30
+    limit = physical // 2
+    if need > limit:
+        raise SizeError(f"layer {layer!r}: a functional run needs about {need / 2 ** 30:.1f} GiB for its tensors; "
+                        f"the limit is half of this machine's memory ({limit / 2 ** 30:.1f} GiB). "
+                        f"Run it count-only (without --functional) or with smaller sizes.")

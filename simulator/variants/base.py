@@ -1,0 +1,85 @@
+"""What every layer type provides, and declarative parameter validation.
+
+A variant module defines a frozen dataclass of its parameters (each field's metadata says how to
+validate it, via `param`) and a `Variant` that builds the layer's op graph from them.
+"""
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
+
+from ..checks import Checker, join
+from ..graph import OpGraph
+
+
+def param(kind: str, default: Any = MISSING, minimum: int | None = None, choices: tuple = (),
+          doc: str = ""):
+    """A dataclass field for a layer parameter.  kind: int | bool | choice | float | seed."""
+    meta = {"kind": kind, "minimum": minimum, "choices": choices, "doc": doc}
+    if default is MISSING:
+        return field(metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def parse_params(cls, chk: Checker, path: str, data: dict, skip: tuple[str, ...] = ()):
+    """Validate `data` against the parameter dataclass `cls`; return an instance or None."""
+    values = {}
+    ok = True
+    for f in fields(cls):
+        meta = f.metadata
+        p = join(path, f.name)
+        if f.name not in data:
+            if f.default is MISSING:
+                chk.add(p, "missing key")
+                ok = False
+            continue
+        raw = data[f.name]
+        kind = meta["kind"]
+        if kind == "int":
+            v = chk.integer(p, raw, minimum=meta["minimum"])
+        elif kind == "bool":
+            v = chk.boolean(p, raw)
+        elif kind == "choice":
+            v = chk.choice(p, raw, meta["choices"])
+        elif kind == "float":
+            v = chk.number(p, raw, minimum=meta["minimum"])
+        else:
+            raise ValueError(f"unknown parameter kind {kind!r}")
+        if v is None:
+            ok = False
+        else:
+            values[f.name] = v
+    return cls(**values) if ok else None
+
+
+def param_names(cls) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer of a workload: its variant, validated parameters and batch."""
+    name: str
+    variant: str
+    params: Any
+    batch: int = 1
+
+
+class Variant:
+    """Interface of a layer type.  Subclasses set `name` and `params_cls` and implement build()."""
+    name: str = ""
+    params_cls: type = object
+
+    def check(self, chk: Checker, path: str, params) -> None:
+        """Cross-parameter checks (e.g. heads dividing d); add problems to `chk`."""
+
+    def build(self, spec: LayerSpec) -> OpGraph:
+        raise NotImplementedError
+
+    def report_fields(self, spec: LayerSpec) -> dict[str, Any]:
+        """Values of the report columns n, d, heads, kernel, window (others stay empty)."""
+        return {}
+
+    def max_path_length(self, spec: LayerSpec) -> int | None:
+        """Hops between the farthest connected input and output positions; None if not a sequence layer."""
+        return None

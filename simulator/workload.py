@@ -1,0 +1,78 @@
+"""Workloads: a named list of layers, each a variant with validated parameters."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import yaml_io
+from .checks import Checker, join
+from .variants import REGISTRY
+from .variants.base import LayerSpec, param_names, parse_params
+
+_COMMON = ("name", "variant", "batch")
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    layers: tuple[LayerSpec, ...]
+    description: str = ""
+    source: str = "<dict>"
+    sha256: str = ""
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<dict>", text: str | None = None) -> "Workload":
+        chk = Checker(source)
+        top = chk.mapping("", data, ("name", "layers"), optional=("description",))
+        name = chk.string("name", top["name"]) if "name" in top else None
+        if "description" in top and not isinstance(top["description"], str):
+            chk.add("description", f"expected a string, got {top['description']!r}")
+        layers = []
+        seen: dict[str, int] = {}
+        items = chk.sequence("layers", top["layers"], min_len=1) if "layers" in top else []
+        for i, item in enumerate(items):
+            spec = parse_layer(chk, join("layers", i), item, default_name=f"layer{i}")
+            if spec is None:
+                continue
+            if spec.name in seen:
+                chk.add(join(join("layers", i), "name"), f"duplicate layer name {spec.name!r} (also layers[{seen[spec.name]}])")
+            seen.setdefault(spec.name, i)
+            layers.append(spec)
+        chk.raise_if_any()
+        digest = hashlib.sha256(text.encode()).hexdigest() if text is not None else ""
+        return cls(name, tuple(layers), top.get("description", ""), source, digest)
+
+
+def parse_layer(chk: Checker, path: str, item: Any, default_name: str) -> LayerSpec | None:
+    """Validate one layer mapping; problems go to `chk`."""
+    start = len(chk.problems)
+    if not isinstance(item, dict):
+        chk.add(path, f"expected a mapping with a 'variant' key, got {item!r}")
+        return None
+    if "variant" not in item:
+        chk.add(join(path, "variant"), f"missing key (one of {', '.join(sorted(REGISTRY))})")
+        return None
+    vname = chk.choice(join(path, "variant"), item["variant"], sorted(REGISTRY))
+    if vname is None:
+        return None
+    variant = REGISTRY[vname]
+    allowed = _COMMON + param_names(variant.params_cls)
+    chk.mapping(path, item, ("variant",), optional=tuple(k for k in allowed if k != "variant"))
+    layer_name = chk.string(join(path, "name"), item["name"]) if "name" in item else default_name
+    batch = chk.integer(join(path, "batch"), item.get("batch", 1), minimum=1)
+    params = parse_params(variant.params_cls, chk, path, {k: v for k, v in item.items() if k in allowed})
+    if params is not None:
+        variant.check(chk, path, params)
+    if len(chk.problems) > start:
+        return None
+    return LayerSpec(layer_name, vname, params, batch)
+
+
+def load_workload(source: str | Path | dict) -> Workload:
+    """Load a workload from a YAML path or an already-parsed dict; raise ConfigError on problems."""
+    if isinstance(source, dict):
+        return Workload.from_dict(source)
+    data, text = yaml_io.load_file(source)
+    return Workload.from_dict(data, source=str(source), text=text)

@@ -1,0 +1,85 @@
+"""Strict YAML loading.
+
+Plain PyYAML silently keeps the last of two duplicate keys and reads `1e-3` as a string (YAML 1.1
+floats need a dot).  This loader rejects duplicates and reads exponent notation as floats; every
+error names the file and the line.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError
+
+_FLOAT = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader with duplicate-key rejection and exponent floats."""
+
+
+# Replace the YAML 1.1 float resolver with one that also accepts 1e-3 and 1e9.
+_StrictLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:float"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _ch in "-+0123456789.":
+    _StrictLoader.yaml_implicit_resolvers.setdefault(_ch, []).append(("tag:yaml.org,2002:float", _FLOAT))
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False):
+    loader.flatten_mapping(node)
+    seen: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"unhashable key {key!r}", key_node.start_mark) from None
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                "while reading a mapping", node.start_mark,
+                f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def loads(text: str, source: str = "<string>"):
+    """Parse YAML text strictly; raise ConfigError naming `source` and the line on any problem."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        problem = exc.problem or str(exc)
+        context = f" ({exc.context})" if exc.context else ""
+        raise ConfigError(source, [("", f"YAML error at {where}: {problem}{context}")]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, [("", f"YAML error: {exc}")]) from None
+
+
+def load_file(path: str | Path):
+    """Read and strictly parse a YAML file.  Returns (data, text)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), [("", "file not found")]) from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), [("", "is a directory, expected a YAML file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), [("", f"cannot read: {exc}")]) from None
+    return loads(text, str(path)), text
