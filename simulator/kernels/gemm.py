@@ -179,6 +179,13 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out):
     drain_new = np.zeros(nlev, np.int64)
     exposed = 0
     first_compute = True
+    # functional-mode tile buffers and their keys (b, row, col[, row end, col end])
+    fa = np.full(3, -1, np.int64)
+    fb = np.full(3, -1, np.int64)
+    fc = np.full(5, -1, np.int64)
+    a_t = np.zeros((0, 0), a_data.dtype)
+    b_t = np.zeros((0, 0), b_data.dtype)
+    c_t = np.zeros((0, 0), c_data.dtype)
 
     for b in range(batch):
         # Initialise every loop at the start of its parent range.
@@ -287,10 +294,21 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out):
                     touched[grid_off[lv] + (lo_r[lv, 0] // tile[lv, 0]) * grid_n[lv]
                             + lo_r[lv, 2] // tile[lv, 2]] = 1
                 if functional:
+                    # Mirror the innermost buffer: copy an operand tile only when it changes and
+                    # accumulate the output tile on chip until it is replaced.
                     bb = 0 if shared_b else b
-                    a_t = np.ascontiguousarray(a_data[b, m0:m1, k0:k1])
-                    b_t = np.ascontiguousarray(b_data[bb, k0:k1, n0:n1])
-                    c_data[b, m0:m1, n0:n1] += np.dot(a_t, b_t)
+                    if fa[0] != b or fa[1] != m0 or fa[2] != k0:
+                        a_t = np.ascontiguousarray(a_data[b, m0:m1, k0:k1])
+                        fa[0], fa[1], fa[2] = b, m0, k0
+                    if fb[0] != bb or fb[1] != k0 or fb[2] != n0:
+                        b_t = np.ascontiguousarray(b_data[bb, k0:k1, n0:n1])
+                        fb[0], fb[1], fb[2] = bb, k0, n0
+                    if fc[0] != b or fc[1] != m0 or fc[2] != n0:
+                        if fc[0] >= 0:
+                            c_data[fc[0], fc[1]:fc[3], fc[2]:fc[4]] += c_t
+                        c_t = np.zeros((tm, tn), c_data.dtype)
+                        fc[0], fc[1], fc[2], fc[3], fc[4] = b, m0, n0, m1, n1
+                    c_t += np.dot(a_t, b_t)
 
             # Advance the odometer: innermost loop first.
             j = nloops - 1
@@ -311,6 +329,8 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out):
             if j < 0:
                 break
 
+    if functional and fc[0] >= 0:
+        c_data[fc[0], fc[1]:fc[3], fc[2]:fc[4]] += c_t
     # Close the last step of every level, then write back the outputs still on chip.
     for lv in range(nlev):
         if started[lv]:
