@@ -13,10 +13,11 @@ from .errors import ConfigError
 _MISSING = object()
 
 
-def describe(value: Any) -> str:
-    """How a found value is shown in a message."""
+def describe(value: Any, text_expected: bool = False) -> str:
+    """How a found value is shown in a message (`text_expected`: the slot wants a string)."""
     if isinstance(value, bool):
-        return f"{value} (a boolean; YAML reads yes/no/on/off as booleans, quote it if you mean text)"
+        advice = ", so quote the word if you mean text" if text_expected else ""
+        return f"{value} (a boolean: YAML reads unquoted yes/no/on/off/true/false as booleans{advice})"
     if isinstance(value, str):
         return repr(value)
     if value is None:
@@ -51,11 +52,17 @@ class Checker:
     # --- structure -------------------------------------------------------------------------
     def mapping(self, path: str, value: Any, required: Iterable[str], optional: Iterable[str] = ()):
         """Check a mapping's keys; return it (or {} when it is not a mapping)."""
-        if not isinstance(value, dict):
-            self.add(path, f"expected a mapping, got {describe(value)}")
-            return {}
         required = list(required)
         allowed = required + list(optional)
+        if not isinstance(value, dict):
+            if path:
+                self.add(path, f"expected a mapping, got {describe(value)}")
+            elif value is None:
+                self.add(path, f"the file is empty; expected a mapping with the keys {', '.join(required)}")
+            else:
+                self.add(path, f"expected a mapping with the keys {', '.join(required)} at the top level, "
+                               f"got {describe(value)}")
+            return {}
         for key in value:
             if key not in allowed:
                 self.add(join(path, str(key)), unknown_key_message(str(key), allowed))
@@ -64,12 +71,16 @@ class Checker:
                 self.add(join(path, key), "missing key")
         return value
 
-    def sequence(self, path: str, value: Any, min_len: int = 0) -> list:
+    def sequence(self, path: str, value: Any, min_len: int = 0, what: str = "entries") -> list:
+        """Check a list (of at least `min_len` `what`); return it (or [] when it is not a list)."""
         if not isinstance(value, list):
-            self.add(path, f"expected a list, got {describe(value)}")
+            self.add(path, f"expected a list of {what}, got {describe(value)}")
             return []
         if len(value) < min_len:
-            self.add(path, f"expected a list of at least {min_len} entries, got {len(value)}")
+            if min_len == 1:
+                self.add(path, f"expected a non-empty list of {what}, got an empty list")
+            else:
+                self.add(path, f"expected a list of at least {min_len} {what}, got {len(value)}")
         return value
 
     # --- scalars (each returns None when the value is wrong) --------------------------------
@@ -103,9 +114,10 @@ class Checker:
         if not isinstance(value, str) or value not in choices:
             hint = ""
             if isinstance(value, str):
-                close = difflib.get_close_matches(value, choices, n=1)
+                close = [c for c in choices if c.lower() == value.strip().lower()]
+                close = close or difflib.get_close_matches(value, choices, n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
-            self.add(path, f"expected one of {', '.join(choices)}; got {describe(value)}{hint}")
+            self.add(path, f"expected one of {', '.join(choices)}; got {describe(value, True)}{hint}")
             return None
         return value
 
@@ -117,14 +129,18 @@ class Checker:
 
     def string(self, path: str, value: Any):
         if not isinstance(value, str) or not value.strip():
-            self.add(path, f"expected a non-empty string, got {describe(value)}")
+            self.add(path, f"expected a non-empty string, got {describe(value, True)}")
             return None
         return value
 
 
 def unknown_key_message(key: str, allowed: Iterable[str]) -> str:
-    close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
-    return "unknown key" + (f" (did you mean '{close[0]}'?)" if close else "")
+    """'unknown key (did you mean ...?)', or the allowed keys when none is close."""
+    allowed = list(allowed)
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key (did you mean '{close[0]}'?)"
+    return f"unknown key (allowed keys: {', '.join(allowed)})" if allowed else "unknown key"
 
 
 def _range_text(minimum, maximum) -> str:

@@ -9,7 +9,8 @@ from . import __version__
 from .errors import AttnsimError, ConfigError
 
 FORMATS = ("table", "csv", "json", "md")
-_SUFFIX_FORMAT = {".csv": "csv", ".json": "json", ".md": "md", ".txt": "table"}
+_SUFFIX_FORMAT = {".csv": "csv", ".json": "json", ".md": "md", ".txt": "table", "": "table"}
+_HW_KEYS = ("mac_array", "memories", "vector_unit", "clock_hz", "number_format")
 
 
 def default_hw_path() -> Path:
@@ -41,25 +42,59 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_run(args) -> int:
-    from . import load_hardware, load_workload, simulate, to_frame
-    from .fileio import write_atomic
+    from . import simulate, to_frame
     from .report import render
 
-    fmt = args.format or (_SUFFIX_FORMAT.get(Path(args.out).suffix.lower(), "table") if args.out else "table")
+    fmt = args.format or (_format_from_suffix(args.out) if args.out else "table")
+    if args.out and Path(args.out).is_dir():
+        raise AttnsimError(f"--out {args.out}: is a directory; give a file name, e.g. {Path(args.out) / 'report.csv'}")
     hw_paths = args.hw or [str(default_hw_path())]
     if not args.hw and not Path(hw_paths[0]).exists():
         raise ConfigError(hw_paths[0], [("", "default hardware config not found (is this a source checkout?); pass --hw HW.yaml")])
-    workload = load_workload(args.workload)
-    configs = [load_hardware(p) for p in hw_paths]
+    workload = _load(args.workload, "workload")
+    configs = [_load(p, "hardware") for p in hw_paths]
     results = simulate(workload, configs, functional=args.functional, seed=args.seed)
     frame = to_frame(results, level="op" if args.ops else "layer")
     text = render(frame, fmt, title=f"attnsim {workload.name}")
     if args.out:
-        write_atomic(args.out, text)
+        _write(args.out, text)
         print(f"wrote {args.out} ({len(frame)} rows)", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _format_from_suffix(out: str) -> str:
+    suffix = Path(out).suffix.lower()
+    if suffix not in _SUFFIX_FORMAT:
+        known = ", ".join(s for s in _SUFFIX_FORMAT if s)
+        raise AttnsimError(f"--out {out}: cannot tell the format from the suffix {suffix!r} "
+                           f"(known: {known}); pass --format {{{','.join(FORMATS)}}}")
+    return _SUFFIX_FORMAT[suffix]
+
+
+def _write(out: str, text: str) -> None:
+    from .fileio import write_atomic
+
+    try:
+        write_atomic(out, text)
+    except OSError as exc:
+        raise AttnsimError(f"cannot write {out}: {exc.strerror or exc}") from None
+
+
+def _load(path: str, expected: str):
+    """Load a workload or hardware file, telling the user when it is the other kind."""
+    from . import yaml_io
+    from .hardware import Hardware
+    from .workload import Workload
+
+    data, text = yaml_io.load_file(path)
+    kind = _guess_kind(data)
+    if kind is not None and kind != expected:
+        raise ConfigError(path, [("", f"this looks like a {kind} file, but a {expected} file was expected here "
+                                      f"(usage: attnsim run WORKLOAD.yaml --hw HW.yaml)")])
+    cls = Hardware if expected == "hardware" else Workload
+    return cls.from_dict(data, source=path, text=text)
 
 
 def cmd_validate(args) -> int:
@@ -83,18 +118,29 @@ def cmd_validate(args) -> int:
     return 2 if failed else 0
 
 
-def _kind_of(path: str, data) -> str:
-    if isinstance(data, dict) and ("mac_array" in data or "memories" in data):
+def _guess_kind(data) -> str | None:
+    """'hardware', 'workload', or None when the top-level keys do not tell."""
+    if isinstance(data, dict) and any(k in data for k in _HW_KEYS):
         return "hardware"
     if isinstance(data, dict) and "layers" in data:
         return "workload"
-    raise ConfigError(path, [("", "cannot tell what this file is: a hardware config has 'mac_array' and "
-                                  "'memories'; a workload has 'layers'")])
+    return None
+
+
+def _kind_of(path: str, data) -> str:
+    kind = _guess_kind(data)
+    if kind is None:
+        raise ConfigError(path, [("", "cannot tell what this file is: a hardware config has 'mac_array' and "
+                                      "'memories'; a workload has 'layers'")])
+    return kind
 
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:   # --help, --version, or a usage error argparse has already printed
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return args.func(args)
     except AttnsimError as exc:

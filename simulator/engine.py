@@ -6,7 +6,7 @@ from numba.typed import List
 
 from . import numerics
 from .enums import Counter, NumberFormat, n_counters
-from .graph import Gemm, OpGraph, VectorOp
+from .graph import FusedAttention, Gather, Gemm, Layout, OpGraph, Recurrence, VectorOp
 from .lowering import lower_gemm, lower_vector
 from .mapper import default_gemm_mapping
 from .mapping import GemmMapping, check_gemm_mapping
@@ -30,8 +30,9 @@ def run_gemm(op: Gemm, hw, mapping: GemmMapping | None = None, store: dict | Non
     check_gemm_mapping(mapping, dims, hw)
     plan = lower_gemm(op, mapping, hw)
     out = np.zeros(n_counters(hw.n_boundaries), np.int64)
+    state = new_gemm_state(hw)
     if store is None:
-        gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, _EMPTY3, _EMPTY3, _EMPTY3, False, out)
+        gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, _EMPTY3, _EMPTY3, _EMPTY3, False, out, state, 0, True)
     else:
         a = _as3(store[op.a], (op.batch, op.m, op.k), op.a)
         b = _as3(store[op.b], (1 if op.shared_b else op.batch, op.k, op.n), op.b)
@@ -40,12 +41,12 @@ def run_gemm(op: Gemm, hw, mapping: GemmMapping | None = None, store: dict | Non
             qa, sa = numerics.quantize_int8(a)
             qb, sb = numerics.quantize_int8(b)
             c = np.zeros((op.batch, op.m, op.n), np.float64)
-            gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, qa, qb, c, True, out)
+            gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, qa, qb, c, True, out, state, 0, True)
             c *= sa * sb
         else:
             c = np.zeros((op.batch, op.m, op.n), np.float32)
             gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, np.ascontiguousarray(a, np.float32),
-                      np.ascontiguousarray(b, np.float32), c, True, out)
+                      np.ascontiguousarray(b, np.float32), c, True, out, state, 0, True)
         store[op.c] = numerics.store(c, hw.number_format)
     shape = f"{op.batch} x ({op.m}x{op.k}x{op.n})" if op.batch > 1 else f"{op.m}x{op.k}x{op.n}"
     return OpResult.make(op.name, "gemm", "array", op.phase, out, mapping.describe(), shape)
@@ -62,14 +63,15 @@ def run_vector(op: VectorOp, hw, store: dict | None = None) -> OpResult:
         functional = False
     else:
         slots = List()
-        for name, width in zip(plan.slots, plan.widths):
+        for name, width, height in zip(plan.slots, plan.widths, plan.heights):
+            shape = (op.batch, int(height), int(width))
             if name in op.inputs:
-                arr = _as3(store[name], (op.batch, op.rows, int(width)), name)
+                arr = _as3(store[name], shape, name)
                 slots.append(np.array(arr, dtype=np.float32, order="C", copy=True))
             else:
-                slots.append(np.zeros((op.batch, op.rows, int(width)), np.float32))
+                slots.append(np.zeros(shape, np.float32))
         functional = True
-    vector_walk(plan.ip, plan.table, plan.consts, plan.widths, plan.roles, plan.cpo, plan.rates,
+    vector_walk(plan.ip, plan.table, plan.consts, plan.widths, plan.heights, plan.roles, plan.cpo, plan.rates,
                 plan.lo, plan.lens, slots, functional, out)
     if functional:
         for name, arr in zip(plan.slots, slots):
@@ -79,12 +81,76 @@ def run_vector(op: VectorOp, hw, store: dict | None = None) -> OpResult:
     return OpResult.make(op.name, "vector", "vector", op.phase, out, f"chunk {plan.ip[7]} rows", shape)
 
 
-def run_op(op, hw, store=None) -> OpResult:
-    if isinstance(op, Gemm):
-        return run_gemm(op, hw, store=store)
-    if isinstance(op, VectorOp):
-        return run_vector(op, hw, store=store)
-    raise TypeError(f"no kernel for op type {type(op).__name__}")
+def run_layout(op: Layout, hw, store: dict | None = None) -> OpResult:
+    """A free rearrangement: functional runs apply it; it counts nothing."""
+    if store is not None:
+        results = op.fn(*(store[name] for name in op.inputs))
+        for name, arr in zip(op.outputs, results):
+            store[name] = np.ascontiguousarray(arr, dtype=np.float32)
+    return OpResult.make(op.name, "layout", "none", op.phase, zero_counts(hw), "strided addressing (free)")
+
+
+def run_gather(op: Gather, hw, store: dict | None = None) -> OpResult:
+    from .kernels.gather import gather_walk
+    from .lowering import boundary_rates
+
+    out = zero_counts(hw)
+    rates = np.array([r for pair in boundary_rates(hw) for r in pair], np.float64)
+    shape = (op.batch, op.rows, op.width)
+    if store is None:
+        gather_walk(op.batch, op.rows, op.width, hw.bytes_per_element, len(hw.on_chip), rates,
+                    _EMPTY3, _EMPTY3, _EMPTY3, False, out)
+    else:
+        table = np.ascontiguousarray(_as3(store[op.table], (op.batch, op.table_rows, op.width), op.table), np.float32)
+        index = np.ascontiguousarray(_as3(store[op.index], (op.batch, op.rows, 1), op.index), np.float32)
+        result = np.zeros(shape, np.float32)
+        gather_walk(op.batch, op.rows, op.width, hw.bytes_per_element, len(hw.on_chip), rates,
+                    table, index, result, True, out)
+        store[op.out] = result          # a copy of stored values: already in the number format
+    return OpResult.make(op.name, "gather", "dma", op.phase, out, "", f"{op.batch} x {op.rows}x{op.width}")
+
+
+def run_fused(op: FusedAttention, hw, store: dict | None = None) -> OpResult:
+    from .kernels.fused import FusedParam, fused_walk
+    from .lowering import lower_fused
+
+    ip, rates, cpo, lo, hi = lower_fused(op, hw)
+    out = zero_counts(hw)
+    if store is None:
+        fused_walk(ip, rates, cpo, lo, hi, op.scale, _EMPTY3, _EMPTY3, _EMPTY3, _EMPTY3, False, out)
+    else:
+        q = np.ascontiguousarray(_as3(store[op.q], (op.batch, op.n_q, op.d), op.q), np.float32)
+        k = np.ascontiguousarray(_as3(store[op.k], (op.batch, op.n_kv, op.d), op.k), np.float32)
+        v = np.ascontiguousarray(_as3(store[op.v], (op.batch, op.n_kv, op.d), op.v), np.float32)
+        o = np.zeros((op.batch, op.n_q, op.d), np.float32)
+        fused_walk(ip, rates, cpo, lo, hi, op.scale, q, k, v, o, True, out)
+        store[op.o] = numerics.store(o, hw.number_format)
+    mapping = f"flash B_r={ip[FusedParam.B_R]} B_c={ip[FusedParam.B_C]}"
+    return OpResult.make(op.name, "fused", "array+vector", op.phase, out, mapping,
+                         f"{op.batch} x ({op.n_q}x{op.n_kv}, d={op.d})")
+
+
+_RUNNERS = {Gemm: lambda op, hw, store: run_gemm(op, hw, store=store),
+            VectorOp: lambda op, hw, store: run_vector(op, hw, store=store),
+            Layout: run_layout,
+            Gather: run_gather,
+            FusedAttention: run_fused,
+            Recurrence: lambda op, hw, store: _run_recurrence(op, hw, store)}
+
+
+def _run_recurrence(op, hw, store):
+    from .recurrence import run_recurrence
+
+    return run_recurrence(op, hw, store)
+
+
+def run_op(op, hw, store=None) -> tuple[OpResult, ...]:
+    """Results of one graph op (a recurrence gives one result per body op)."""
+    runner = _RUNNERS.get(type(op))
+    if runner is None:
+        raise TypeError(f"no kernel for op type {type(op).__name__}")
+    result = runner(op, hw, store)
+    return result if isinstance(result, tuple) else (result,)
 
 
 def run_graph(graph: OpGraph, hw, store: dict | None = None) -> tuple[tuple[OpResult, ...], int]:
@@ -93,8 +159,14 @@ def run_graph(graph: OpGraph, hw, store: dict | None = None) -> tuple[tuple[OpRe
     Schedule: ops run one after another in graph order (no overlap between ops), so the layer's
     latency is the sum of op latencies; docs/architecture.md says why.
     """
-    results = tuple(run_op(op, hw, store) for op in graph.ops)
+    results = tuple(r for op in graph.ops for r in run_op(op, hw, store))
     return results, sum(r.cycles for r in results)
+
+
+def new_gemm_state(hw) -> np.ndarray:
+    from .kernels.gemm import gemm_state_size
+
+    return np.zeros(gemm_state_size(len(hw.on_chip)), np.int64)
 
 
 def _as3(arr: np.ndarray, shape: tuple[int, int, int], name: str) -> np.ndarray:

@@ -81,24 +81,25 @@ class Gemm:
 
 
 class VOp:
-    """Vector-unit opcodes.  Each has a fixed kind (what it costs) and arity."""
-    ADD, SUB, MUL, DIV, MAX, EXP, TANH, SIGMOID, SIN, COS, RSQRT, RMAX, RSUM, SCALE, ADD_CONST = range(15)
+    """Vector-unit opcodes.  Each has the kind it is counted as (sampling counts three kinds)."""
+    (ADD, SUB, MUL, DIV, MAX, EXP, TANH, SIGMOID, SIN, COS, RSQRT, RMAX, RSUM, SCALE, ADD_CONST,
+     ARGMAX, SAMPLE, SQUARE) = range(18)
     NAMES = ("add", "sub", "mul", "div", "max", "exp", "tanh", "sigmoid", "sin", "cos", "rsqrt",
-             "rowmax", "rowsum", "scale", "add_const")
+             "rowmax", "rowsum", "scale", "add_const", "argmax", "sample", "square")
     KIND = (VecKind.ADD, VecKind.ADD, VecKind.MUL, VecKind.DIV, VecKind.MAX, VecKind.EXP, VecKind.TANH,
             VecKind.SIGMOID, VecKind.SIN, VecKind.COS, VecKind.RSQRT, VecKind.MAX, VecKind.ADD, VecKind.MUL,
-            VecKind.ADD)
-    ARITY = (2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
-    REDUCTIONS = (11, 12)
-    WITH_CONST = (13, 14)
+            VecKind.ADD, VecKind.MAX, VecKind.MAX, VecKind.MUL)
+    ROW_OUTPUT = (11, 12, 15, 16)     # rowmax, rowsum, argmax, sample: one value per row
 
 
 @dataclass(frozen=True)
 class VPass:
     """One vector pass: dst = opcode(src...), over each row's valid range.
 
-    Reductions (rowmax, rowsum) write one value per row (a tensor of width 1).  A width-1 source of
-    a binary pass is broadcast along the row.
+    rowmax, rowsum, argmax and sample write one value per row (a tensor of width 1); argmax and
+    sample write the chosen column index.  sample(p, u) draws from row p by inverse CDF in float64
+    with the row's uniform u (spec §7.4).  A width-1 source is broadcast along the row, a
+    column vector (see VectorOp.col_vectors) down the rows.
     """
     opcode: int
     dst: str
@@ -125,10 +126,14 @@ class VectorOp:
     ranges: RowRanges | None = None
     phase: str = ""
     deps: tuple[str, ...] = ()
+    col_vectors: tuple[str, ...] = ()   # tensors of shape (batch, 1, cols) shared by every row
     unit = "vector"
 
     def width(self, tensor: str) -> int:
-        return dict(self.widths)[tensor]
+        return dict(self.widths).get(tensor, self.cols)
+
+    def height(self, tensor: str) -> int:
+        return 1 if tensor in self.col_vectors else self.rows
 
 
 @dataclass(frozen=True)
@@ -163,16 +168,18 @@ def longest_phase_chain(ops) -> int:
     """Number of distinct phases on the longest dependency chain through `ops`.
 
     Ops that share a phase label form one phase; an edge between two ops of different phases
-    orders those phases.  Ops are given in topological order.
+    orders those phases. A Recurrence counts as `steps` x the phase depth of its body. Ops are
+    given in topological order.
     """
     phase_of = {op.name: (op.phase or op.name) for op in ops}
     depth: dict[str, int] = {}
     for op in ops:
         ph = phase_of[op.name]
-        d = 1
+        weight = op.steps * longest_phase_chain(op.body) if isinstance(op, Recurrence) else 1
+        d = weight
         for dep in op.deps:
             dph = phase_of[dep]
-            d = max(d, depth[dph] + (0 if dph == ph else 1))
+            d = max(d, depth[dph] + (0 if dph == ph else weight))
         depth[ph] = max(depth.get(ph, 0), d)
     return max(depth.values(), default=0)
 
@@ -188,3 +195,84 @@ def softmax_passes(scores: str, probs: str, tag: str) -> tuple[tuple[VPass, ...]
         VPass(VOp.DIV, probs, (ex, total)),
     )
     return passes, ((mx, 1), (total, 1))
+
+
+@dataclass(frozen=True, eq=False)
+class Layout:
+    """A free rearrangement (reshape, transpose, head split, slice, concat): no counts, no time.
+
+    The DMA engine reads tiles with arbitrary strides, so a consumer can read a transposed or
+    head-split view directly; `fn` only produces that view for functional runs.
+    fn(*input arrays) -> tuple of output arrays (one per name in `outputs`).
+    """
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    fn: Callable
+    phase: str = ""
+    deps: tuple[str, ...] = ()
+    unit = "none"
+
+
+@dataclass(frozen=True, eq=False)
+class Gather:
+    """out[b, i, :] = table[b, index[b, i], :]: rows picked by an index tensor (hard attention).
+
+    The index tensor (batch, rows, 1) holds column positions as produced by argmax/sample passes.
+    """
+    name: str
+    table: str
+    index: str
+    out: str
+    rows: int
+    width: int
+    table_rows: int
+    batch: int = 1
+    phase: str = ""
+    deps: tuple[str, ...] = ()
+    unit = "dma"
+
+
+@dataclass(frozen=True, eq=False)
+class FusedAttention:
+    """softmax(scale * Q K^T) V per batch element without materialising the scores off chip.
+
+    FlashAttention's Algorithm 1 (Dao et al. 2022, spec §10): K/V blocks of B_c rows outer, Q blocks
+    of B_r rows inner, online softmax with running row max m and row sum l; O, l, m live in memory
+    and are read and written once per (K/V block, Q block). Q (batch, n_q, d), K and V
+    (batch, n_kv, d), O (batch, n_q, d); `mask` gives each query's valid key range.
+    """
+    name: str
+    q: str
+    k: str
+    v: str
+    o: str
+    n_q: int
+    n_kv: int
+    d: int
+    scale: float
+    batch: int = 1
+    mask: RowRanges | None = None
+    phase: str = ""
+    deps: tuple[str, ...] = ()
+    unit = "array+vector"
+
+
+@dataclass(frozen=True, eq=False)
+class Recurrence:
+    """`steps` dependent repetitions of a body: step t+1 starts only when step t has ended.
+
+    Body GEMMs describe one step (their A and C are the step's state and products; B is the
+    weight shared by every step). Across steps a GEMM walk continues with its buffer contents, so
+    a weight whose tiles fit stays on chip (when the body's working sets fit together; otherwise
+    it is re-read every step). `before(store, t)` writes step t's inputs into the store and
+    `after(store, t)` collects its outputs; both only run in functional mode.
+    """
+    name: str
+    steps: int
+    body: tuple
+    before: Callable
+    after: Callable
+    phase: str = ""
+    deps: tuple[str, ...] = ()
+    unit = "array+vector"

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from . import yaml_io
-from .checks import Checker, join
+from .checks import Checker, describe, join
 from .enums import (DATAFLOW_NAMES, FOLD_OVERLAP_NAMES, FORMAT_BYTES, FORMAT_NAMES, VEC_KIND_NAMES,
                     Dataflow, FoldOverlap, NumberFormat)
 
@@ -117,9 +117,9 @@ def _parse_hardware(chk: Checker, data: Any) -> dict:
         "description": top.get("description", "") if isinstance(top.get("description", ""), str) else "",
     }
     if "description" in top and not isinstance(top["description"], str):
-        chk.add("description", f"expected a string, got {top['description']!r}")
+        chk.add("description", f"expected a string, got {describe(top['description'])}")
     if array and memories and fmt:
-        _check_array_fits(chk, array, memories, FORMAT_BYTES[FORMAT_NAMES.index(fmt)])
+        _check_array_fits(chk, array, memories, fmt)
     return out
 
 
@@ -154,7 +154,8 @@ def _parse_vector(chk: Checker, data: Any) -> VectorUnit | None:
 
 
 def _parse_memories(chk: Checker, data: Any) -> tuple[MemoryLevel, ...] | None:
-    items = chk.sequence("memories", data, min_len=2)
+    items = chk.sequence("memories", data, min_len=2,
+                         what="memory levels (on-chip levels innermost first, the off-chip level last)")
     levels: list[MemoryLevel | None] = []
     for i, item in enumerate(items):
         levels.append(_parse_level(chk, join("memories", i), item, off_chip=(i == len(items) - 1)))
@@ -170,16 +171,21 @@ def _parse_memories(chk: Checker, data: Any) -> tuple[MemoryLevel, ...] | None:
     for i in range(1, len(on_chip)):
         if on_chip[i].size_bytes < on_chip[i - 1].size_bytes:
             chk.add(f"memories[{i}].size_bytes",
-                    f"expected at least {on_chip[i - 1].size_bytes} (levels go innermost first, so an outer "
-                    f"level cannot be smaller than the one inside it); got {on_chip[i].size_bytes}")
+                    f"expected at least {on_chip[i - 1].size_bytes}, the size of memories[{i - 1}] "
+                    f"({on_chip[i - 1].name!r}): levels go innermost first, so an outer level cannot be smaller "
+                    f"than the one inside it; got {on_chip[i].size_bytes}")
     return tuple(levels)
 
 
 def _parse_level(chk: Checker, p: str, data: Any, off_chip: bool) -> MemoryLevel | None:
-    d = chk.mapping(p, data, _MEM_REQUIRED, optional=("double_buffered",))
+    required = tuple(k for k in _MEM_REQUIRED if k != "size_bytes")
+    d = chk.mapping(p, data, required, optional=("size_bytes", "double_buffered"))
     name = chk.string(f"{p}.name", d["name"]) if "name" in d else None
     size = None
     size_ok = "size_bytes" in d
+    if isinstance(data, dict) and not size_ok:
+        chk.add(f"{p}.size_bytes", "missing key (write size_bytes: null: the last level is off-chip and unbounded)"
+                if off_chip else "missing key (the capacity of this on-chip level in bytes)")
     if size_ok and off_chip:
         if d["size_bytes"] is not None:
             chk.add(f"{p}.size_bytes", f"expected null (the last level is off-chip and unbounded), got {d['size_bytes']!r}")
@@ -207,13 +213,15 @@ def _parse_level(chk: Checker, p: str, data: Any, off_chip: bool) -> MemoryLevel
                        vals["read_pj_per_byte"], vals["write_pj_per_byte"], dbuf)
 
 
-def _check_array_fits(chk: Checker, array: MacArray, memories: tuple[MemoryLevel, ...], elem_bytes: int) -> None:
+def _check_array_fits(chk: Checker, array: MacArray, memories: tuple[MemoryLevel, ...], fmt: str) -> None:
     """Each on-chip level must hold one array-sized tile of A, B and C (twice when double-buffered)."""
+    elem_bytes = FORMAT_BYTES[FORMAT_NAMES.index(fmt)]
     need = 3 * array.rows * array.cols * elem_bytes
     for i, level in enumerate(memories[:-1]):
         if level.usable_bytes < need:
             factor = 2 if level.double_buffered else 1
             chk.add(f"memories[{i}].size_bytes",
-                    f"too small for one {array.rows}x{array.cols} tile of each operand: needs at least "
-                    f"{need * factor} bytes (3 x {array.rows} x {array.cols} x {elem_bytes} B"
-                    f"{' x 2 for double buffering' if factor == 2 else ''}); got {level.size_bytes}")
+                    f"too small for one {array.rows}x{array.cols} array tile of each operand (A, B and C): "
+                    f"needs at least {need * factor} bytes = 3 operands x {array.rows} x {array.cols} elements "
+                    f"x {elem_bytes} B ({fmt}){' x 2 for double buffering' if factor == 2 else ''}; "
+                    f"got {level.size_bytes}")

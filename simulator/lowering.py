@@ -94,6 +94,7 @@ class VectorPlan:
     table: np.ndarray
     consts: np.ndarray
     widths: np.ndarray
+    heights: np.ndarray
     roles: np.ndarray
     cpo: np.ndarray
     rates: np.ndarray
@@ -103,7 +104,7 @@ class VectorPlan:
 
 
 def lower_vector(op, hw) -> VectorPlan:
-    """Plan arrays of a VectorOp on `hw`: pass table, slot widths and roles, chunking."""
+    """Plan arrays of a VectorOp on `hw`: pass table, slot shapes and roles, chunking."""
     from .graph import VOp
     from .kernels.vector import PassField, SlotRole, VecParam
 
@@ -112,8 +113,8 @@ def lower_vector(op, hw) -> VectorPlan:
         for name in (p.dst, *p.src):
             if name not in slots:
                 slots.append(name)
-    widths_map = dict(op.widths)
-    widths = np.array([widths_map.get(s, op.cols) for s in slots], np.int64)
+    widths = np.array([op.width(s) for s in slots], np.int64)
+    heights = np.array([op.height(s) for s in slots], np.int64)
     roles = np.zeros(len(slots), np.int64)
     for i, s in enumerate(slots):
         is_in, is_out = s in op.inputs, s in op.outputs
@@ -127,12 +128,13 @@ def lower_vector(op, hw) -> VectorPlan:
         table[i, PassField.DST] = slots.index(p.dst)
         table[i, PassField.SRC1] = slots.index(p.src[0])
         table[i, PassField.SRC2] = slots.index(p.src[1]) if len(p.src) > 1 else -1
-        table[i, PassField.IS_REDUCTION] = int(p.opcode in VOp.REDUCTIONS)
         consts[i] = p.const
     eb = hw.bytes_per_element
     check_int64("vector elements", op.batch, op.rows, op.cols, len(slots) * eb + 1)
-    row_bytes = int(widths.sum()) * eb
-    chunk = min(op.rows, hw.on_chip[0].usable_bytes // row_bytes)
+    per_row = int(widths[heights > 1].sum()) * eb
+    fixed = int(widths[heights == 1].sum()) * eb
+    usable = hw.on_chip[0].usable_bytes - fixed
+    chunk = min(op.rows, usable // per_row) if per_row and usable > 0 else (op.rows if usable > 0 else 0)
     ip = np.zeros(VecParam.SIZE, np.int64)
     ip[VecParam.BATCH] = op.batch
     ip[VecParam.ROWS] = op.rows
@@ -142,7 +144,6 @@ def lower_vector(op, hw) -> VectorPlan:
     ip[VecParam.LEVELS] = len(hw.on_chip)
     ip[VecParam.DOUBLE_BUFFERED] = int(hw.on_chip[0].double_buffered)
     ip[VecParam.CHUNK_ROWS] = chunk
-    ip[VecParam.MASKED] = int(op.ranges is not None)
     rates = np.zeros(2 + 2 * len(hw.on_chip), np.float64)
     rates[0] = hw.on_chip[0].read_bw_bytes_per_cycle
     rates[1] = hw.on_chip[0].write_bw_bytes_per_cycle
@@ -155,4 +156,47 @@ def lower_vector(op, hw) -> VectorPlan:
     else:
         lo, lens = op.ranges.lo, op.ranges.lengths
     cpo = np.asarray(hw.vector_unit.cycles_per_op, np.int64)
-    return VectorPlan(ip, table, consts, widths, roles, cpo, rates, lo, lens, tuple(slots))
+    return VectorPlan(ip, table, consts, widths, heights, roles, cpo, rates, lo, lens, tuple(slots))
+
+
+def flash_block_sizes(hw, d: int) -> tuple[int, int, int]:
+    """(M, B_r, B_c): on-chip elements M of the innermost level's usable space and Algorithm 1's
+    block sizes B_c = ceil(M / 4d), B_r = min(ceil(M / 4d), d) (spec §10.1)."""
+    m_elems = hw.on_chip[0].usable_bytes // hw.bytes_per_element
+    bc = -(-m_elems // (4 * d))
+    return m_elems, min(bc, d), bc
+
+
+def lower_fused(op, hw):
+    """(ip, rates, cpo, lo, hi) arrays of a FusedAttention op."""
+    from .kernels.fused import FusedParam
+
+    arr = hw.mac_array
+    _, br, bc = flash_block_sizes(hw, op.d)
+    check_int64("fused attention MACs", op.batch, op.n_q, op.n_kv, op.d, 4)
+    ip = np.zeros(FusedParam.SIZE, np.int64)
+    ip[FusedParam.BATCH] = op.batch
+    ip[FusedParam.N_Q] = op.n_q
+    ip[FusedParam.N_KV] = op.n_kv
+    ip[FusedParam.D] = op.d
+    ip[FusedParam.B_R] = min(br, op.n_q)
+    ip[FusedParam.B_C] = min(bc, op.n_kv)
+    ip[FusedParam.ROWS] = arr.rows
+    ip[FusedParam.COLS] = arr.cols
+    ip[FusedParam.DATAFLOW] = int(arr.dataflow)
+    ip[FusedParam.FOLD_OVERLAP] = int(arr.fold_overlap)
+    ip[FusedParam.ELEM_BYTES] = hw.bytes_per_element
+    ip[FusedParam.LEVELS] = len(hw.on_chip)
+    ip[FusedParam.LANES] = hw.vector_unit.lanes
+    ip[FusedParam.DOUBLE_BUFFERED] = int(hw.on_chip[0].double_buffered)
+    ip[FusedParam.MASKED] = int(op.mask is not None)
+    rates = np.zeros(2 + 2 * len(hw.on_chip), np.float64)
+    rates[0] = hw.on_chip[0].read_bw_bytes_per_cycle
+    rates[1] = hw.on_chip[0].write_bw_bytes_per_cycle
+    for i, (fill, drain) in enumerate(boundary_rates(hw)):
+        rates[2 + 2 * i] = fill
+        rates[3 + 2 * i] = drain
+    cpo = np.asarray(hw.vector_unit.cycles_per_op, np.int64)
+    lo = op.mask.lo if op.mask is not None else _EMPTY_I64
+    hi = op.mask.hi if op.mask is not None else _EMPTY_I64
+    return ip, rates, cpo, lo, hi

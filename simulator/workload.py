@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from . import yaml_io
-from .checks import Checker, join
+from .checks import Checker, describe, join
 from .variants import REGISTRY
 from .variants.base import LayerSpec, param_names, parse_params
 
@@ -28,16 +28,18 @@ class Workload:
         top = chk.mapping("", data, ("name", "layers"), optional=("description",))
         name = chk.string("name", top["name"]) if "name" in top else None
         if "description" in top and not isinstance(top["description"], str):
-            chk.add("description", f"expected a string, got {top['description']!r}")
+            chk.add("description", f"expected a string, got {describe(top['description'])}")
         layers = []
         seen: dict[str, int] = {}
-        items = chk.sequence("layers", top["layers"], min_len=1) if "layers" in top else []
+        items = chk.sequence("layers", top["layers"], min_len=1, what="layers") if "layers" in top else []
         for i, item in enumerate(items):
             spec = parse_layer(chk, join("layers", i), item, default_name=f"layer{i}")
             if spec is None:
                 continue
             if spec.name in seen:
-                chk.add(join(join("layers", i), "name"), f"duplicate layer name {spec.name!r} (also layers[{seen[spec.name]}])")
+                implicit = "" if "name" in item else " (the default name of this unnamed layer; give it a name)"
+                chk.add(join(join("layers", i), "name"),
+                        f"duplicate layer name {spec.name!r}{implicit}; also used by layers[{seen[spec.name]}]")
             seen.setdefault(spec.name, i)
             layers.append(spec)
         chk.raise_if_any()
@@ -49,10 +51,10 @@ def parse_layer(chk: Checker, path: str, item: Any, default_name: str) -> LayerS
     """Validate one layer mapping; problems go to `chk`."""
     start = len(chk.problems)
     if not isinstance(item, dict):
-        chk.add(path, f"expected a mapping with a 'variant' key, got {item!r}")
+        chk.add(path, f"expected a mapping with a 'variant' key, got {describe(item)}")
         return None
     if "variant" not in item:
-        chk.add(join(path, "variant"), f"missing key (one of {', '.join(sorted(REGISTRY))})")
+        chk.add(join(path, "variant"), f"missing key (the layer type: one of {', '.join(sorted(REGISTRY))})")
         return None
     vname = chk.choice(join(path, "variant"), item["variant"], sorted(REGISTRY))
     if vname is None:

@@ -16,7 +16,7 @@ from .errors import ConfigError
 _FLOAT = re.compile(
     r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
         |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-        |\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
         |[-+]?\.(?:inf|Inf|INF)
         |\.(?:nan|NaN|NAN))$""",
     re.X,
@@ -36,21 +36,26 @@ for _ch in "-+0123456789.":
     _StrictLoader.yaml_implicit_resolvers.setdefault(_ch, []).append(("tag:yaml.org,2002:float", _FLOAT))
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False):
-    loader.flatten_mapping(node)
+    # Check the keys written in this mapping before merging `<<: *anchor` keys in: a key written
+    # here legitimately overrides a merged one, but a key written twice is a mistake.
     seen: dict = {}
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=True)
+        key = "<<" if key_node.tag == _MERGE_TAG else loader.construct_object(key_node, deep=True)
         try:
             hash(key)
         except TypeError:
             raise yaml.constructor.ConstructorError(
-                None, None, f"unhashable key {key!r}", key_node.start_mark) from None
+                None, None, f"unhashable key {key!r} (a key must be a plain value)", key_node.start_mark) from None
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                "while reading a mapping", node.start_mark,
-                f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark)
+                None, None, f"duplicate key {key!r} (first at line {seen[key] + 1}); "
+                f"YAML would silently keep only the last value, so remove one", key_node.start_mark)
         seen[key] = key_node.start_mark.line
+    loader.flatten_mapping(node)
     return loader.construct_mapping(node, deep=deep)
 
 
@@ -80,6 +85,9 @@ def load_file(path: str | Path):
         raise ConfigError(str(path), [("", "file not found")]) from None
     except IsADirectoryError:
         raise ConfigError(str(path), [("", "is a directory, expected a YAML file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), [("", f"cannot read: {exc}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [("", f"cannot read: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                                           f"at offset {exc.start}); is this a YAML file?")]) from None
+    except OSError as exc:
+        raise ConfigError(str(path), [("", f"cannot read: {exc.strerror or exc}")]) from None
     return loads(text, str(path)), text

@@ -198,3 +198,53 @@ def test_scale_and_add_const():
     counts = run_vector(op, hw, store=store).counts
     np.testing.assert_allclose(store["y"], x * 0.5 - 1.0)
     assert counts[Counter.VEC_OPS + VecKind.MUL] == 12 and counts[Counter.VEC_OPS + VecKind.ADD] == 12
+
+
+def test_argmax_picks_the_first_maximum_of_each_valid_range():
+    hw = make_hw(lanes=3)
+    x = np.array([[[1, 5, 5, 2], [7, 7, 7, 7], [0, 1, 2, 3]]], np.float32)
+    ranges = RowRanges.from_arrays([1, 0, 2], [4, 4, 2])          # last row empty
+    op = VectorOp("am", (VPass(VOp.ARGMAX, "i", ("x",)),), ("x",), ("i",), 3, 4, (("i", 1),), ranges=ranges)
+    store = {"x": x}
+    counts = run_vector(op, hw, store=store).counts
+    assert store["i"][0, :, 0].tolist() == [1, 0, 0]
+    assert counts[Counter.VEC_OPS + VecKind.MAX] == 2 + 3
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=ragged(), seed=st.integers(0, 2 ** 16))
+def test_sampling_replays_numpy_inverse_cdf_exactly(case, seed):
+    rows, cols, lo, hi = case
+    rng = np.random.default_rng(seed)
+    p = rng.random((1, rows, cols)).astype(np.float32)
+    p[0, 0, :] = 0.0 if rows > 1 else p[0, 0, :]                   # a zero-probability row too
+    u = rng.random((1, rows, 1)).astype(np.float32)
+    hw = make_hw(lanes=4)
+    op = VectorOp("s", (VPass(VOp.SAMPLE, "idx", ("p", "u")),), ("p", "u"), ("idx",), rows, cols,
+                  (("u", 1), ("idx", 1)), ranges=RowRanges.from_arrays(lo, hi))
+    store = {"p": p, "u": u}
+    counts = run_vector(op, hw, store=store).counts
+    for i in range(rows):
+        n = hi[i] - lo[i]
+        if n == 0:
+            continue
+        c = np.cumsum(p[0, i, lo[i]:hi[i]].astype(np.float64))
+        want = min(int(np.searchsorted(c, np.float64(u[0, i, 0]) * c[-1], side="right")), n - 1)
+        assert store["idx"][0, i, 0] == lo[i] + want
+    lens = hi - lo
+    assert counts[Counter.VEC_OPS + VecKind.ADD] == int(sum(x - 1 for x in lens if x > 0))
+    assert counts[Counter.VEC_OPS + VecKind.MUL] == int(sum(1 for x in lens if x > 0))
+    assert counts[Counter.VEC_OPS + VecKind.MAX] == int(sum(math.ceil(math.log2(x)) for x in lens if x > 0))
+
+
+def test_column_vectors_broadcast_down_rows_and_are_filled_once_per_batch_element():
+    hw = make_hw(lanes=2, sram_bytes=1 << 16)
+    x = np.arange(2 * 5 * 3, dtype=np.float32).reshape(2, 5, 3)
+    f = np.array([[[1.0, 10.0, 100.0]], [[2.0, 20.0, 200.0]]], np.float32)
+    op = VectorOp("c", (VPass(VOp.MUL, "y", ("x", "f")),), ("x", "f"), ("y",), 5, 3, (), batch=2,
+                  col_vectors=("f",))
+    store = {"x": x, "f": f}
+    counts = run_vector(op, hw, store=store).counts
+    np.testing.assert_array_equal(store["y"], x * f)
+    assert counts[BOUNDARY_BASE + BoundaryCounter.FILL_A] == (2 * 5 * 3 + 2 * 3) * 4
+    assert counts[Counter.VEC_OPS + VecKind.MUL] == 30

@@ -107,12 +107,26 @@ def _dur(dbuf, inner, fill_own, fill_next, drain_own):
     return drain_own + fill_own + inner
 
 
+# Walk state that persists across calls (a recurrence walks one step per call): per level
+# res_a, res_b, res_c (3 each), res_c_bytes, step_key (4), acc, fill_own, drain_own, started.
+_PER_LEVEL = 18
+_G_INIT, _G_EXPOSED, _G_FIRST, _G_TOP = 0, 1, 2, 3
+_GLOBALS = 4
+
+
+def gemm_state_size(levels: int) -> int:
+    return _GLOBALS + _PER_LEVEL * levels
+
+
 @njit(cache=True)
-def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out):
+def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state, key_offset, finish):
     """Walk one GEMM plan; add its counts to `out` (int64, length n_counters(levels)).
 
     a_data (batch, M, K), b_data (batch or 1, K, N), c_data (batch, M, N) are read and
     accumulated only when `functional` is true; count-only callers pass empty arrays.
+    `state` (gemm_state_size(levels) int64, zero when fresh) carries buffer contents and timing
+    between calls; batch element b is keyed as key_offset + b. `finish` closes the walk: the last
+    steps are timed, outputs still on chip written back and CYCLES added.
     """
     batch = ip[GemmParam.BATCH]
     rows = ip[GemmParam.ROWS]
@@ -166,19 +180,23 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out):
     hi_r = np.zeros((nlev + 1, 3), np.int64)
     for d in range(3):
         hi_r[nlev, d] = tile[nlev, d]
-    res_a = np.full((nlev, 3), -1, np.int64)   # resident tile keys: (b, row start, col start)
-    res_b = np.full((nlev, 3), -1, np.int64)
-    res_c = np.full((nlev, 3), -1, np.int64)
-    res_c_bytes = np.zeros(nlev, np.int64)
-    step_key = np.full((nlev, 4), -1, np.int64)
-    acc = np.zeros(nlev + 1, np.int64)        # inner time of the current step per level; acc[nlev] = total
-    fill_own = np.zeros(nlev, np.int64)
-    drain_own = np.zeros(nlev, np.int64)
-    started = np.zeros(nlev, np.int64)
+    # Persistent state, as views into `state`.
+    if state[_G_INIT] == 0:
+        state[:] = 0
+        state[_GLOBALS:_GLOBALS + 13 * nlev] = -1     # tile keys and step keys: nothing resident
+        state[_G_INIT] = 1
+        state[_G_FIRST] = 1
+    res_a = state[_GLOBALS:_GLOBALS + 3 * nlev].reshape((nlev, 3))     # (b, row start, col start)
+    res_b = state[_GLOBALS + 3 * nlev:_GLOBALS + 6 * nlev].reshape((nlev, 3))
+    res_c = state[_GLOBALS + 6 * nlev:_GLOBALS + 9 * nlev].reshape((nlev, 3))
+    step_key = state[_GLOBALS + 9 * nlev:_GLOBALS + 13 * nlev].reshape((nlev, 4))
+    res_c_bytes = state[_GLOBALS + 13 * nlev:_GLOBALS + 14 * nlev]
+    acc = state[_GLOBALS + 14 * nlev:_GLOBALS + 15 * nlev]     # inner time of each level's current step
+    fill_own = state[_GLOBALS + 15 * nlev:_GLOBALS + 16 * nlev]
+    drain_own = state[_GLOBALS + 16 * nlev:_GLOBALS + 17 * nlev]
+    started = state[_GLOBALS + 17 * nlev:_GLOBALS + 18 * nlev]
     fill_new = np.zeros(nlev, np.int64)
     drain_new = np.zeros(nlev, np.int64)
-    exposed = 0
-    first_compute = True
     # functional-mode tile buffers and their keys (b, row, col[, row end, col end])
     fa = np.full(3, -1, np.int64)
     fb = np.full(3, -1, np.int64)
@@ -187,7 +205,8 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out):
     b_t = np.zeros((0, 0), b_data.dtype)
     c_t = np.zeros((0, 0), c_data.dtype)
 
-    for b in range(batch):
+    for b_local in range(batch):
+        b = key_offset + b_local
         # Initialise every loop at the start of its parent range.
         for j in range(nloops):
             lv = loop_level[j]
@@ -260,11 +279,15 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out):
                 # Close the previous step of every level that changed, innermost first.
                 for lv in range(top + 1):
                     if started[lv]:
-                        acc[lv + 1] += _dur(dbuf[lv], acc[lv], fill_own[lv], fill_new[lv], drain_own[lv])
+                        d_step = _dur(dbuf[lv], acc[lv], fill_own[lv], fill_new[lv], drain_own[lv])
+                        if lv + 1 < nlev:
+                            acc[lv + 1] += d_step
+                        else:
+                            state[_G_TOP] += d_step
                     else:
                         started[lv] = 1
                         if dbuf[lv]:
-                            exposed += fill_new[lv]
+                            state[_G_EXPOSED] += fill_new[lv]
                     acc[lv] = 0
                     fill_own[lv] = fill_new[lv]
                     drain_own[lv] = drain_new[lv]
@@ -274,9 +297,9 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out):
                 psum_in = touched[g0] != 0
                 folds, t = fold_shape(flow, rows, cols, tm, tk, tn)
                 cyc = fold_cycles(flow, overlap, rows, cols, folds, t)
-                if first_compute and overlap == _PIPELINED:
+                if state[_G_FIRST] == 1 and overlap == _PIPELINED:
                     cyc += pipeline_fill_drain(flow, rows, cols)
-                first_compute = False
+                state[_G_FIRST] = 0
                 wa, wb, wcr, wcw = unit_words(flow, rows, cols, tm, tk, tn, psum_in)
                 out[Counter.MACS] += useful
                 out[Counter.SLOT_MACS] += folds * rows * cols * t
@@ -296,18 +319,18 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out):
                 if functional:
                     # Mirror the innermost buffer: copy an operand tile only when it changes and
                     # accumulate the output tile on chip until it is replaced.
-                    bb = 0 if shared_b else b
-                    if fa[0] != b or fa[1] != m0 or fa[2] != k0:
-                        a_t = np.ascontiguousarray(a_data[b, m0:m1, k0:k1])
-                        fa[0], fa[1], fa[2] = b, m0, k0
+                    bb = 0 if b_data.shape[0] == 1 else b_local
+                    if fa[0] != b_local or fa[1] != m0 or fa[2] != k0:
+                        a_t = np.ascontiguousarray(a_data[b_local, m0:m1, k0:k1])
+                        fa[0], fa[1], fa[2] = b_local, m0, k0
                     if fb[0] != bb or fb[1] != k0 or fb[2] != n0:
                         b_t = np.ascontiguousarray(b_data[bb, k0:k1, n0:n1])
                         fb[0], fb[1], fb[2] = bb, k0, n0
-                    if fc[0] != b or fc[1] != m0 or fc[2] != n0:
+                    if fc[0] != b_local or fc[1] != m0 or fc[2] != n0:
                         if fc[0] >= 0:
                             c_data[fc[0], fc[1]:fc[3], fc[2]:fc[4]] += c_t
                         c_t = np.zeros((tm, tn), c_data.dtype)
-                        fc[0], fc[1], fc[2], fc[3], fc[4] = b, m0, n0, m1, n1
+                        fc[0], fc[1], fc[2], fc[3], fc[4] = b_local, m0, n0, m1, n1
                     c_t += np.dot(a_t, b_t)
 
             # Advance the odometer: innermost loop first.
@@ -331,23 +354,19 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out):
 
     if functional and fc[0] >= 0:
         c_data[fc[0], fc[1]:fc[3], fc[2]:fc[4]] += c_t
+    if not finish:
+        return
     # Close the last step of every level, then write back the outputs still on chip.
     for lv in range(nlev):
         if started[lv]:
-            acc[lv + 1] += _dur(dbuf[lv], acc[lv], fill_own[lv], 0, drain_own[lv])
+            d_step = _dur(dbuf[lv], acc[lv], fill_own[lv], 0, drain_own[lv])
+            if lv + 1 < nlev:
+                acc[lv + 1] += d_step
+            else:
+                state[_G_TOP] += d_step
     for lv in range(nlev):
         if res_c[lv, 0] >= 0:
             cb = BOUNDARY_BASE + N_BOUNDARY_COUNTERS * lv
             out[cb + BoundaryCounter.DRAIN_C] += res_c_bytes[lv]
-            exposed += transfer_cycles(res_c_bytes[lv], drain_bw[lv])
-    out[Counter.CYCLES] += acc[nlev] + exposed
-
-
-@njit(cache=True)
-def gemm_walk_batch(ips, rates, lo_all, hi_all, mask_off, outs):
-    """Count-only walk of many plans (rows of `ips`/`rates`); masks are slices of lo_all/hi_all."""
-    empty = np.zeros((0, 0, 0), np.float32)
-    for i in range(ips.shape[0]):
-        s = mask_off[i]
-        e = mask_off[i + 1]
-        gemm_walk(ips[i], rates[i], lo_all[s:e], hi_all[s:e], empty, empty, empty, False, outs[i])
+            state[_G_EXPOSED] += transfer_cycles(res_c_bytes[lv], drain_bw[lv])
+    out[Counter.CYCLES] += state[_G_TOP] + state[_G_EXPOSED]

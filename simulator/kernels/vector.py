@@ -1,11 +1,14 @@
-"""Vector-unit passes (softmax, scaling, nonlinearities) chunked through the memory hierarchy.
+"""Vector-unit passes (softmax, scaling, nonlinearities, sampling) chunked through memory.
 
-A vector op is a program of passes over row-ranged tensors.  Rows are processed in chunks that fit
+A vector op is a program of passes over row-ranged tensors. Rows are processed in chunks that fit
 the innermost level; per chunk every pass runs on chip, inputs are filled and outputs drained
-through every boundary.  When one row does not fit, every pass streams its operands from and to
-the outermost level instead.  A pass over e elements of kind k takes cdiv(e, lanes) x
-cycles_per_op[k] cycles (spec/systolic.md).  Chunk durations follow the same double-buffered
-recurrence as GEMM tile steps.
+through every boundary. When not even one row fits, every pass streams its operands from and to
+the outermost level instead. A pass of e operations of kind k takes cdiv(e, lanes) x
+cycles_per_op[k] cycles (spec/systolic.md). Chunk durations follow the same double-buffered
+recurrence as GEMM tile steps (docs/architecture.md).
+
+Tensors are (batch, rows or 1, cols or 1): width 1 is a per-row scalar, height 1 a column vector
+shared by every row (filled once per batch element).
 """
 import math
 from enum import IntEnum
@@ -13,7 +16,7 @@ from enum import IntEnum
 import numpy as np
 from numba import njit
 
-from ..enums import BOUNDARY_BASE, N_BOUNDARY_COUNTERS, BoundaryCounter, Counter
+from ..enums import BOUNDARY_BASE, N_BOUNDARY_COUNTERS, BoundaryCounter, Counter, VecKind
 from .gemm import cdiv, transfer_cycles
 
 
@@ -26,8 +29,7 @@ class VecParam(IntEnum):
     LEVELS = 5
     DOUBLE_BUFFERED = 6   # of the innermost level
     CHUNK_ROWS = 7        # rows per chunk; 0 = a row does not fit, stream every pass
-    MASKED = 8
-    SIZE = 9
+    SIZE = 8
 
 
 class PassField(IntEnum):
@@ -36,8 +38,7 @@ class PassField(IntEnum):
     DST = 2
     SRC1 = 3
     SRC2 = 4      # -1 when unary
-    IS_REDUCTION = 5
-    SIZE = 6
+    SIZE = 5
 
 
 class SlotRole(IntEnum):
@@ -48,13 +49,25 @@ class SlotRole(IntEnum):
 
 
 # Opcodes mirror graph.VOp.
-_ADD, _SUB, _MUL, _DIV, _MAX, _EXP, _TANH, _SIGMOID, _SIN, _COS, _RSQRT, _RMAX, _RSUM, _SCALE, _ADDC = range(15)
+(_ADD, _SUB, _MUL, _DIV, _MAX, _EXP, _TANH, _SIGMOID, _SIN, _COS, _RSQRT, _RMAX, _RSUM, _SCALE, _ADDC,
+ _ARGMAX, _SAMPLE, _SQUARE) = range(18)
+_ROW_OUT = (_RMAX, _RSUM, _ARGMAX, _SAMPLE)     # passes that write one value per row
 
 
 @njit(cache=True)
 def _elems(width, valid, nonempty):
     """Elements of a tensor of this row width in a chunk: the valid range, or one per non-empty row."""
     return valid if width > 1 else nonempty
+
+
+@njit(cache=True)
+def _ceil_log2(x):
+    c = 0
+    v = 1
+    while v < x:
+        v *= 2
+        c += 1
+    return c
 
 
 @njit(cache=True)
@@ -73,6 +86,8 @@ def _apply_unary(code, x, c):
         return 1.0 / math.sqrt(x)
     if code == _SCALE:
         return x * c
+    if code == _SQUARE:
+        return x * x
     return x + c  # _ADDC
 
 
@@ -90,7 +105,38 @@ def _apply_binary(code, x, y):
 
 
 @njit(cache=True)
-def _run_pass(code, reduction, dst, s1, s2, consts_p, b, r0, r1, lo, lens):
+def _row_value(code, s1, s2, b, i, c0, n):
+    """rowmax, rowsum, argmax (first maximum) or an inverse-CDF sample of row i's valid range."""
+    if code == _SAMPLE:
+        # spec §7.4: idx = searchsorted(cumsum(p) in float64, u * sum(p), side="right"), clipped
+        total = 0.0
+        for j in range(c0, c0 + n):
+            total += np.float64(s1[b, i, j])
+        target = np.float64(s2[b, i if s2.shape[1] > 1 else 0, 0]) * total
+        acc = 0.0
+        pick = n - 1
+        for j in range(n):
+            acc += np.float64(s1[b, i, c0 + j])
+            if acc > target:
+                pick = j
+                break
+        return c0 + pick
+    best = s1[b, i, c0]
+    where = 0
+    for j in range(1, n):
+        v = s1[b, i, c0 + j]
+        if code == _RSUM:
+            best = best + v
+        elif v > best:
+            best = v
+            where = j
+    if code == _ARGMAX:
+        return c0 + where
+    return best
+
+
+@njit(cache=True)
+def _run_pass(code, dst, s1, s2, const, b, r0, r1, lo, lens):
     """Execute one pass on rows [r0, r1) of batch element b, each over its valid range."""
     w_dst = dst.shape[2]
     for i in range(r0, r1):
@@ -98,30 +144,51 @@ def _run_pass(code, reduction, dst, s1, s2, consts_p, b, r0, r1, lo, lens):
         if n <= 0:
             continue
         c0 = lo[i]
-        if reduction:
-            acc = s1[b, i, c0]
-            for j in range(c0 + 1, c0 + n):
-                v = s1[b, i, j]
-                if code == _RMAX:
-                    acc = max(acc, v)
-                else:
-                    acc = acc + v
-            dst[b, i, 0] = acc
+        if code == _RMAX or code == _RSUM or code == _ARGMAX or code == _SAMPLE:
+            dst[b, i, 0] = _row_value(code, s1, s2, b, i, c0, n)
             continue
+        i1 = i if s1.shape[1] > 1 else 0
+        i2 = i if s2.shape[1] > 1 else 0
         j0 = c0 if w_dst > 1 else 0
         j1 = c0 + n if w_dst > 1 else 1
         for j in range(j0, j1):
-            x = s1[b, i, j if s1.shape[2] > 1 else 0]
+            x = s1[b, i1, j if s1.shape[2] > 1 else 0]
             if s2.shape[0] == 0:
-                dst[b, i, j] = _apply_unary(code, x, consts_p)
+                dst[b, i, j] = _apply_unary(code, x, const)
             else:
-                dst[b, i, j] = _apply_binary(code, x, s2[b, i, j if s2.shape[2] > 1 else 0])
+                dst[b, i, j] = _apply_binary(code, x, s2[b, i2, j if s2.shape[2] > 1 else 0])
 
 
 @njit(cache=True)
-def vector_walk(ip, table, consts, widths, roles, cpo, rates, lo, lens, slots, functional, out):
-    """Walk a vector program; add counts to `out`.  `slots` holds one (batch, rows, width) array per
-    tensor slot in functional mode (a typed list; ignored otherwise)."""
+def _count_pass(code, kind, w_dst, w1, w2, valid, nonempty, log2sum, lanes, cpo, out):
+    """Add one pass's operations over a chunk to `out`; return (cycles, words read, words written)."""
+    if code == _SAMPLE:
+        # prefix sum (adds), one multiply u * total, a binary search (comparisons) per row
+        adds = valid - nonempty
+        out[Counter.VEC_OPS + VecKind.ADD] += adds
+        out[Counter.VEC_OPS + VecKind.MUL] += nonempty
+        out[Counter.VEC_OPS + VecKind.MAX] += log2sum
+        cycles = (cdiv(adds, lanes) * cpo[VecKind.ADD] + cdiv(nonempty, lanes) * cpo[VecKind.MUL]
+                  + cdiv(log2sum, lanes) * cpo[VecKind.MAX])
+        return cycles, valid + nonempty, nonempty
+    if code == _RMAX or code == _RSUM or code == _ARGMAX:
+        ops = valid - nonempty
+        reads = valid
+        writes = nonempty
+    else:
+        ops = _elems(w_dst, valid, nonempty)
+        reads = _elems(w1, valid, nonempty)
+        if w2 > 0:
+            reads += _elems(w2, valid, nonempty)
+        writes = ops
+    out[Counter.VEC_OPS + kind] += ops
+    return cdiv(ops, lanes) * cpo[kind], reads, writes
+
+
+@njit(cache=True)
+def vector_walk(ip, table, consts, widths, heights, roles, cpo, rates, lo, lens, slots, functional, out):
+    """Walk a vector program; add counts to `out`. `slots` holds one (batch, rows or 1, width) array
+    per tensor slot in functional mode (a typed list; ignored otherwise)."""
     batch = ip[VecParam.BATCH]
     rows = ip[VecParam.ROWS]
     lanes = ip[VecParam.LANES]
@@ -130,19 +197,19 @@ def vector_walk(ip, table, consts, widths, roles, cpo, rates, lo, lens, slots, f
     dbuf = ip[VecParam.DOUBLE_BUFFERED]
     chunk = ip[VecParam.CHUNK_ROWS]
     npass = table.shape[0]
-    nslot = widths.shape[0]
     unit_rbw = rates[0]
     unit_wbw = rates[1]
-    # Prefix sums of valid elements and non-empty rows: O(1) per chunk.
+    # Prefix sums over rows: O(1) per chunk.
     pre_valid = np.zeros(rows + 1, np.int64)
     pre_rows = np.zeros(rows + 1, np.int64)
+    pre_log = np.zeros(rows + 1, np.int64)
     for i in range(rows):
         pre_valid[i + 1] = pre_valid[i] + lens[i]
         pre_rows[i + 1] = pre_rows[i] + (1 if lens[i] > 0 else 0)
+        pre_log[i + 1] = pre_log[i] + _ceil_log2(lens[i])
 
     stream = chunk == 0
     rows_per_chunk = 1 if stream else chunk
-    # Chain state: a chunk's duration is known once the next chunk's fill is.
     n_seen = 0
     total = 0
     x_prev = 0
@@ -154,6 +221,7 @@ def vector_walk(ip, table, consts, widths, roles, cpo, rates, lo, lens, slots, f
             r1 = min(rows, r0 + rows_per_chunk)
             valid = pre_valid[r1] - pre_valid[r0]
             nonempty = pre_rows[r1] - pre_rows[r0]
+            log2sum = pre_log[r1] - pre_log[r0]
             # A chunk is the whole program on these rows or, when streaming, one pass.
             for sub in range(npass if stream else 1):
                 p_lo = sub if stream else 0
@@ -162,32 +230,23 @@ def vector_walk(ip, table, consts, widths, roles, cpo, rates, lo, lens, slots, f
                 rd = 0
                 wr = 0
                 for p in range(p_lo, p_hi):
-                    kind = table[p, PassField.KIND]
                     s1 = table[p, PassField.SRC1]
                     s2 = table[p, PassField.SRC2]
-                    if table[p, PassField.IS_REDUCTION]:
-                        ops = valid - nonempty
-                        reads = valid
-                        writes = nonempty
-                    else:
-                        ops = _elems(widths[table[p, PassField.DST]], valid, nonempty)
-                        reads = _elems(widths[s1], valid, nonempty)
-                        if s2 >= 0:
-                            reads += _elems(widths[s2], valid, nonempty)
-                        writes = ops
-                    out[Counter.VEC_OPS + kind] += ops
-                    compute += cdiv(ops, lanes) * cpo[kind]
-                    rd += reads * eb
-                    wr += writes * eb
+                    c, r, w = _count_pass(table[p, PassField.OPCODE], table[p, PassField.KIND],
+                                          widths[table[p, PassField.DST]], widths[s1],
+                                          widths[s2] if s2 >= 0 else 0, valid, nonempty, log2sum, lanes, cpo, out)
+                    compute += c
+                    rd += r * eb
+                    wr += w * eb
                     if functional:
                         dst_arr = slots[table[p, PassField.DST]]
-                        _run_pass(table[p, PassField.OPCODE], table[p, PassField.IS_REDUCTION], dst_arr,
-                                  slots[s1], slots[s2] if s2 >= 0 else dst_arr[:0], consts[p],
-                                  b, r0, r1, lo, lens)
+                        _run_pass(table[p, PassField.OPCODE], dst_arr, slots[s1],
+                                  slots[s2] if s2 >= 0 else dst_arr[:0], consts[p], b, r0, r1, lo, lens)
                 out[Counter.UNIT_READ_A] += rd
                 out[Counter.UNIT_WRITE_C] += wr
                 out[Counter.VECTOR_CYCLES] += compute
-                fill, drain = _chunk_traffic(table, widths, roles, stream, p_lo, valid, nonempty, eb)
+                fill, drain = _chunk_traffic(table, widths, heights, roles, stream, p_lo, r0 == 0,
+                                             valid, nonempty, eb)
                 f_max = 0
                 f_sum = 0
                 d_max = 0
@@ -221,20 +280,28 @@ def vector_walk(ip, table, consts, widths, roles, cpo, rates, lo, lens, slots, f
 
 
 @njit(cache=True)
-def _chunk_traffic(table, widths, roles, stream, p, valid, nonempty, eb):
+def _slot_elems(s, widths, heights, valid, nonempty, first_chunk):
+    """Elements of slot s a chunk moves: column vectors once per batch element, at their full width."""
+    if heights[s] == 1:
+        return widths[s] if first_chunk else 0
+    return _elems(widths[s], valid, nonempty)
+
+
+@njit(cache=True)
+def _chunk_traffic(table, widths, heights, roles, stream, p, first_chunk, valid, nonempty, eb):
     """(fill, drain) bytes of one chunk: inputs and outputs, or, streaming, pass p's own operands."""
     fill = 0
     drain = 0
     if stream:
         s1 = table[p, PassField.SRC1]
         s2 = table[p, PassField.SRC2]
-        fill += _elems(widths[s1], valid, nonempty) * eb
+        fill += _slot_elems(s1, widths, heights, valid, nonempty, True) * eb
         if s2 >= 0 and s2 != s1:
-            fill += _elems(widths[s2], valid, nonempty) * eb
+            fill += _slot_elems(s2, widths, heights, valid, nonempty, True) * eb
         drain += _elems(widths[table[p, PassField.DST]], valid, nonempty) * eb
         return fill, drain
     for s in range(widths.shape[0]):
-        e = _elems(widths[s], valid, nonempty) * eb
+        e = _slot_elems(s, widths, heights, valid, nonempty, first_chunk) * eb
         if roles[s] == SlotRole.INPUT or roles[s] == SlotRole.INPUT_OUTPUT:
             fill += e
         if roles[s] == SlotRole.OUTPUT or roles[s] == SlotRole.INPUT_OUTPUT:

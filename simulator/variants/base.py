@@ -37,6 +37,8 @@ def parse_params(cls, chk: Checker, path: str, data: dict, skip: tuple[str, ...]
         kind = meta["kind"]
         if kind == "int":
             v = chk.integer(p, raw, minimum=meta["minimum"])
+        elif kind == "seed":
+            v = chk.integer(p, raw, minimum=0 if meta["minimum"] is None else meta["minimum"])
         elif kind == "bool":
             v = chk.boolean(p, raw)
         elif kind == "choice":

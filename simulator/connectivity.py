@@ -1,0 +1,252 @@
+"""Maximum path length from a layer's actual connectivity (the paper's third column).
+
+A layer's connectivity says which input positions each output position reads in one hop:
+* `Ranges`: output i reads inputs [lo_i, hi_i) (attention masks, windows);
+* `Taps`: output i reads inputs i + o for each tap offset o of that layer, clipped to [0, n)
+  (convolution; a stack may change the offsets per layer, e.g. growing dilations);
+* `Chain`: output i reads input i and the previous output i-1 of the same layer (recurrence).
+
+The distance from input j to output i is the fewest hops over a stack of such layers: a
+feed-forward layer is one hop; a recurrence step is one hop. The reported value is the largest
+distance over all pairs j != i that some stack connects, found by propagating the reach set of
+every source position layer by layer. None means no two distinct positions are ever connected
+(position-wise layers: the paper's infinity).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from numba import njit
+
+
+@dataclass(frozen=True, eq=False)
+class Ranges:
+    lo: np.ndarray
+    hi: np.ndarray
+    n_in: int
+
+
+@dataclass(frozen=True, eq=False)
+class Taps:
+    n: int
+    offsets_for_layer: Callable[[int], np.ndarray]   # stack depth (0 = first layer) -> tap offsets
+    constant: bool = True                            # every layer has the same offsets
+
+
+@dataclass(frozen=True)
+class Chain:
+    n: int
+
+
+@dataclass(frozen=True)
+class Pointwise:
+    """Output i reads input i only (position embedding, feed-forward)."""
+    n: int
+
+
+def max_path_length(conn) -> int | None:
+    if isinstance(conn, Chain):
+        return _chain(conn.n)
+    if isinstance(conn, Pointwise):
+        lo = np.arange(conn.n)
+        return _ranges(Ranges(lo, lo + 1, conn.n))
+    if isinstance(conn, Ranges):
+        return _ranges(conn)
+    if isinstance(conn, Taps):
+        return _taps(conn)
+    raise TypeError(f"unknown connectivity {type(conn).__name__}")
+
+
+def _chain(n: int) -> int | None:
+    return int(_chain_search(n)) or None
+
+
+@njit(cache=True)
+def _chain_search(n):
+    """x_j -> h_j is one hop and each h_{t-1} -> h_t one more; stacking only adds hops."""
+    dist = np.empty(n, np.int64)
+    best = 0
+    for j in range(n):
+        dist[j] = 1
+        for i in range(j + 1, n):
+            dist[i] = dist[i - 1] + 1
+            best = max(best, dist[i])
+    return best
+
+
+def _ranges(conn: Ranges) -> int | None:
+    lo = np.ascontiguousarray(conn.lo, np.int64)
+    hi = np.ascontiguousarray(conn.hi, np.int64)
+    n = len(lo)
+    if conn.n_in != n:
+        # Cross-attention (targets read a different sequence): no stacking; one hop or nothing.
+        return 1 if np.any(hi > lo) else None
+    idx = np.arange(n)
+    if np.all(np.diff(lo) >= 0) and np.all(np.diff(hi) >= 0) and np.all((lo <= idx) & (idx < hi)):
+        d = _interval_search(lo, hi)          # reach sets stay intervals and only grow
+    else:
+        d = _bitset_search(n, _ranges_as_layers(lo, hi))
+    return int(d) or None
+
+
+@njit(cache=True)
+def _interval_search(lo, hi):
+    """Monotone, self-including ranges: the reach set of any source is an interval that grows."""
+    n = lo.shape[0]
+    # first output whose range ends after position a; last output whose range starts at or before b
+    first_after = np.searchsorted(hi, np.arange(n), side="right")
+    last_upto = np.searchsorted(lo, np.arange(n), side="right") - 1
+    best = 0
+    for j in range(n):
+        a = j
+        b = j
+        hops = 0
+        while True:
+            na = first_after[a]
+            nb = last_upto[b]
+            hops += 1
+            if na >= a and nb <= b:
+                break
+            best = max(best, hops)
+            a = na
+            b = nb
+    return best
+
+
+def _ranges_as_layers(lo, hi):
+    """Explicit (output, input) edge lists for the bitset search."""
+    src = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)]) if len(lo) else np.zeros(0, np.int64)
+    dst = np.repeat(np.arange(len(lo)), hi - lo)
+    return ("edges", dst.astype(np.int64), src.astype(np.int64))
+
+
+def _taps(conn: Taps) -> int | None:
+    n = conn.n
+    first = np.unique(np.asarray(conn.offsets_for_layer(0), np.int64))
+    if conn.constant and len(first) == first[-1] - first[0] + 1 and first[0] <= 0 <= first[-1]:
+        idx = np.arange(n)
+        return _ranges(Ranges(np.clip(idx + first[0], 0, n), np.clip(idx + first[-1] + 1, 0, n), n))
+    return int(_bitset_search(n, ("taps", conn))) or None
+
+
+def _schedule(conn: Taps, n: int) -> np.ndarray:
+    """Tap offsets per stacked layer, padded with a sentinel, deep enough to cover any pair."""
+    layers = []
+    span = 0
+    limit = 4 * n + 4 if conn.constant else 64 + 4 * n.bit_length() ** 2
+    while len(layers) < limit:
+        offs = np.unique(np.asarray(conn.offsets_for_layer(len(layers)), np.int64))
+        layers.append(offs)
+        span += int(offs[-1] - offs[0])
+        if not conn.constant and span >= 4 * n and len(layers) >= 2:
+            break
+    width = max(len(o) for o in layers)
+    table = np.full((len(layers), width), np.iinfo(np.int64).min, np.int64)
+    for i, o in enumerate(layers):
+        table[i, :len(o)] = o
+    return table
+
+
+def _bitset_search(n: int, spec) -> int:
+    words = (n + 63) // 64
+    if spec[0] == "edges":
+        _, dst, src = spec
+        return _edge_search(n, dst, src)
+    table = _schedule(spec[1], n)
+    return _taps_search(n, words, table, spec[1].constant)
+
+
+@njit(cache=True)
+def _edge_search(n, dst, src):
+    best = 0
+    seen = np.zeros(n, np.uint8)
+    frontier = np.zeros(n, np.uint8)
+    nxt = np.zeros(n, np.uint8)
+    for j in range(n):
+        seen[:] = 0
+        frontier[:] = 0
+        frontier[j] = 1
+        hops = 0
+        while True:
+            hops += 1
+            nxt[:] = 0
+            for e in range(dst.shape[0]):
+                if frontier[src[e]]:
+                    nxt[dst[e]] = 1
+            fixpoint = True
+            for i in range(n):
+                if nxt[i] and not seen[i]:
+                    seen[i] = 1
+                    if i != j:
+                        best = max(best, hops)
+                if nxt[i] != frontier[i]:
+                    fixpoint = False
+            if fixpoint or hops > 2 * n:
+                break
+            frontier[:] = nxt
+    return best
+
+
+@njit(cache=True)
+def _shift_or(dst, src, shift, n):
+    """dst |= positions of src moved by -shift (output i reads input i + shift), within [0, n)."""
+    words = src.shape[0]
+    s = -shift
+    if s >= 0:
+        wq, rb = s // 64, s % 64
+        for w in range(words - 1, -1, -1):
+            hi_w = w - wq
+            if hi_w < 0:
+                break
+            v = src[hi_w] << np.uint64(rb)
+            if rb and hi_w - 1 >= 0:
+                v |= src[hi_w - 1] >> np.uint64(64 - rb)
+            dst[w] |= v
+    else:
+        s = -s
+        wq, rb = s // 64, s % 64
+        for w in range(words):
+            lo_w = w + wq
+            if lo_w >= words:
+                break
+            v = src[lo_w] >> np.uint64(rb)
+            if rb and lo_w + 1 < words:
+                v |= src[lo_w + 1] << np.uint64(64 - rb)
+            dst[w] |= v
+    tail = n % 64
+    if tail:
+        dst[words - 1] &= (np.uint64(1) << np.uint64(tail)) - np.uint64(1)
+
+
+@njit(cache=True)
+def _taps_search(n, words, table, constant):
+    sentinel = np.iinfo(np.int64).min
+    best = 0
+    seen = np.zeros(words, np.uint64)
+    frontier = np.zeros(words, np.uint64)
+    nxt = np.zeros(words, np.uint64)
+    for j in range(n):
+        seen[:] = 0
+        frontier[:] = 0
+        frontier[j // 64] = np.uint64(1) << np.uint64(j % 64)
+        seen[:] = frontier
+        for layer in range(table.shape[0]):
+            nxt[:] = 0
+            for t in range(table.shape[1]):
+                o = table[layer, t]
+                if o == sentinel:
+                    break
+                _shift_or(nxt, frontier, o, n)
+            fixpoint = True
+            for w in range(words):
+                if nxt[w] & ~seen[w]:
+                    best = max(best, layer + 1)
+                seen[w] |= nxt[w]
+                if nxt[w] != frontier[w]:
+                    fixpoint = False
+            if fixpoint and constant:
+                break       # the same layer again maps this set to itself: nothing more is reachable
+            frontier[:] = nxt
+    return best

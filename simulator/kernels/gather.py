@@ -1,0 +1,35 @@
+"""Gathers: rows of a table picked by an index tensor, moved through the memory hierarchy."""
+import numpy as np
+from numba import njit
+
+from ..enums import BOUNDARY_BASE, N_BOUNDARY_COUNTERS, BoundaryCounter, Counter
+from .gemm import transfer_cycles
+
+
+@njit(cache=True)
+def gather_walk(batch, rows, width, eb, nlev, rates, table, index, out_data, functional, out):
+    """Read each index, fetch the picked row and write it out; counts added to `out`.
+
+    Per batch element the indices (rows words) and the picked rows (rows x width words) are filled
+    across every boundary and the output rows drained; the time is the slowest boundary's transfer
+    (fills and drains overlap on separate ports) plus the first boundary's index fetch, which the
+    row fetch depends on.
+    """
+    fill = rows * (1 + width) * eb
+    drain = rows * width * eb
+    cycles = 0
+    for b in range(batch):
+        slowest = 0
+        for lv in range(nlev):
+            cb = BOUNDARY_BASE + N_BOUNDARY_COUNTERS * lv
+            out[cb + BoundaryCounter.FILL_A] += fill
+            out[cb + BoundaryCounter.DRAIN_C] += drain
+            slowest = max(slowest, transfer_cycles(fill, rates[2 * lv]), transfer_cycles(drain, rates[2 * lv + 1]))
+        cycles += slowest + transfer_cycles(rows * eb, rates[2 * (nlev - 1)])
+        if functional:
+            for i in range(rows):
+                src = int(index[b, i, 0])
+                for c in range(width):
+                    out_data[b, i, c] = table[b, src, c]
+    out[Counter.GATHER_ELEMS] += batch * rows * width
+    out[Counter.CYCLES] += cycles
