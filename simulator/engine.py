@@ -1,12 +1,15 @@
 """Runs primitive ops on the kernels, count-only or functional, and schedules a layer's graph."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from numba.typed import List
 
 from . import numerics
+from .errors import SizeError
 from .enums import Counter, NumberFormat, n_counters
-from .graph import FusedAttention, Gather, Gemm, Layout, OpGraph, Recurrence, VectorOp
+from .graph import FusedAttention, Gather, Gemm, Layout, OpGraph, Recurrence, RowRanges, VectorOp
 from .lowering import lower_gemm, lower_vector
 from .mapper import default_gemm_mapping
 from .mapping import GemmMapping, check_gemm_mapping
@@ -21,9 +24,23 @@ def _empty_slots() -> List:
     return slots
 
 
+def resolve_ranges(mask, store: dict | None, op_name: str):
+    """A mask given as a tensor name holds per-row [lo, hi) computed during the run (data-dependent)."""
+    if not isinstance(mask, str):
+        return mask
+    if store is None or mask not in store:
+        raise SizeError(f"op {op_name!r}: its mask {mask!r} is computed from the data; the layer must run "
+                        f"functionally (simulate() does this for data-dependent variants)")
+    ranges = np.asarray(store[mask], np.int64).reshape(-1, 2)
+    return RowRanges.from_arrays(ranges[:, 0], ranges[:, 1])
+
+
 def run_gemm(op: Gemm, hw, mapping: GemmMapping | None = None, store: dict | None = None) -> OpResult:
     """Walk a Gemm op.  With a `store` (functional mode) also compute C from A and B in it."""
     from .kernels.gemm import gemm_walk
+
+    if isinstance(op.mask, str):
+        op = replace(op, mask=resolve_ranges(op.mask, store, op.name))
 
     dims = (op.m, op.k, op.n)
     mapping = mapping or default_gemm_mapping(dims, hw)
@@ -56,6 +73,8 @@ def run_vector(op: VectorOp, hw, store: dict | None = None) -> OpResult:
     """Walk a VectorOp.  With a `store` also compute its outputs."""
     from .kernels.vector import vector_walk
 
+    if isinstance(op.ranges, str):
+        op = replace(op, ranges=resolve_ranges(op.ranges, store, op.name))
     plan = lower_vector(op, hw)
     out = np.zeros(n_counters(hw.n_boundaries), np.int64)
     if store is None:
@@ -86,7 +105,9 @@ def run_layout(op: Layout, hw, store: dict | None = None) -> OpResult:
     if store is not None:
         results = op.fn(*(store[name] for name in op.inputs))
         for name, arr in zip(op.outputs, results):
-            store[name] = np.ascontiguousarray(arr, dtype=np.float32)
+            arr = np.asarray(arr)
+            # index tensors (ranges, positions) keep their integer type; values are fp32 like memory
+            store[name] = np.ascontiguousarray(arr if arr.dtype.kind in "iu" else arr.astype(np.float32))
     return OpResult.make(op.name, "layout", "none", op.phase, zero_counts(hw), "strided addressing (free)")
 
 
@@ -114,6 +135,8 @@ def run_fused(op: FusedAttention, hw, store: dict | None = None) -> OpResult:
     from .kernels.fused import FusedParam, fused_walk
     from .lowering import lower_fused
 
+    if isinstance(op.mask, str):
+        op = replace(op, mask=resolve_ranges(op.mask, store, op.name))
     ip, rates, cpo, lo, hi = lower_fused(op, hw)
     out = zero_counts(hw)
     if store is None:

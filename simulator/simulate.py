@@ -29,8 +29,8 @@ def simulate(workload: Workload, hw: Hardware | Iterable[Hardware], functional: 
     """
     configs = (hw,) if isinstance(hw, Hardware) else tuple(hw)
     graphs = [REGISTRY[spec.variant].build(spec) for spec in workload.layers]
-    if functional:
-        for spec, graph in zip(workload.layers, graphs):
+    for spec, graph in zip(workload.layers, graphs):
+        if functional or REGISTRY[spec.variant].data_dependent:
             check_functional_memory(spec.name, graph)
     results = []
     for config in configs:
@@ -41,16 +41,18 @@ def simulate(workload: Workload, hw: Hardware | Iterable[Hardware], functional: 
 
 def _simulate_layer(workload, index, spec, graph: OpGraph, hw, functional, seed) -> LayerResult:
     variant = REGISTRY[spec.variant]
-    store = draw_inputs(graph, hw, seed, index) if functional else None
+    # A data-dependent layer computes its values in both modes: its counts depend on them.
+    store = draw_inputs(graph, hw, seed, index) if functional or variant.data_dependent else None
     inputs = {t.name: store[t.name] for t in graph.tensors if t.role in ("input", "weight")} if functional else None
     ops, cycles = run_graph(graph, hw, store)
-    outputs = {t.name: store[t.name] for t in graph.tensors if t.role == "output"} if functional else None
+    outputs = ({t.name: store[t.name].reshape(t.shape) for t in graph.tensors if t.role == "output"}
+               if functional else None)
     fields = dict(variant.report_fields(spec))
     fields["batch"] = spec.batch
     return LayerResult(
         workload=workload.name, layer=spec.name, variant=spec.variant, hw=hw, fields=fields, ops=ops,
         cycles=cycles, sequential_steps=graph.phase_depth(), max_path_length=variant.max_path_length(spec),
-        workload_file=workload.source, seed=seed if functional else None,
+        workload_file=workload.source, seed=seed if functional or variant.data_dependent else None,
         inputs=frozen_arrays(inputs) if functional else None,
         outputs=frozen_arrays(outputs) if functional else None)
 

@@ -71,6 +71,9 @@ class Variant:
     """Interface of a layer type.  Subclasses set `name` and `params_cls` and implement build()."""
     name: str = ""
     params_cls: type = object
+    # True when what the layer computes decides what it counts (e.g. window positions predicted
+    # from the data): simulate() then computes its values even in count-only mode.
+    data_dependent: bool = False
 
     def check(self, chk: Checker, path: str, params) -> None:
         """Cross-parameter checks (e.g. heads dividing d); add problems to `chk`."""
@@ -82,6 +85,17 @@ class Variant:
         """Values of the report columns n, d, heads, kernel, window (others stay empty)."""
         return {}
 
-    def max_path_length(self, spec: LayerSpec) -> int | None:
-        """Hops between the farthest connected input and output positions; None if not a sequence layer."""
+    def connectivity(self, spec: LayerSpec):
+        """Which input positions each output position reads in one hop (connectivity.py), or None
+        for layers without positions."""
         return None
+
+    def max_path_length(self, spec: LayerSpec) -> int | None:
+        """Hops between the farthest connected input and output positions, searched over the
+        layer's actual connectivity; None when it has no positions or no two connect."""
+        conn = self.connectivity(spec)
+        if conn is None:
+            return None
+        from ..connectivity import max_path_length
+
+        return max_path_length(conn)

@@ -6,7 +6,7 @@ Tests require these to equal the kernels' counts exactly.
 """
 from __future__ import annotations
 
-from .enums import Dataflow, FoldOverlap
+from ..enums import Dataflow, FoldOverlap
 
 
 def cdiv(a: int, b: int) -> int:
