@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from simulator.variants import REGISTRY
 from simulator import cli
 from simulator.report import LAYER_COLUMNS, OP_COLUMNS, PROVENANCE_COLUMNS
 from tests.helpers import DELETE, hw_dict, with_changes
@@ -280,7 +281,7 @@ def test_validate_failing_lists_every_problem(capsys, tmp_path):
         "  memories[1].read_bw_bytes_per_cycle: expected a positive number, got -1",
         f"{bad_wl}: 2 problems",
         "  layers[0].m: expected an integer >= 1, got 0",
-        "  layers[1].variant: expected one of gemm; got 'gem' (did you mean 'gemm'?)",
+        f"  layers[1].variant: expected one of {', '.join(sorted(REGISTRY))}; got 'gem' (did you mean 'gemm'?)",
     ]
 
 

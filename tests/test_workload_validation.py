@@ -222,7 +222,7 @@ def test_several_problems_listed_together(tmp_path):
         "  extra: unknown key (allowed keys: name, layers, description)",
         "  layers[0].batch: expected an integer >= 1, got 0",
         "  layers[0].m: expected an integer >= 1, got 0",
-        "  layers[1].variant: expected one of gemm; got 'gem' (did you mean 'gemm'?)",
+        f"  layers[1].variant: expected one of {VARIANTS}; got 'gem' (did you mean 'gemm'?)",
         "  layers[2]: expected a mapping with a 'variant' key, got 'x'",
         "  layers[3].n: missing key",
     ])
