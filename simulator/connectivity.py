@@ -26,6 +26,7 @@ class Ranges:
     lo: np.ndarray
     hi: np.ndarray
     n_in: int
+    cross: bool = False     # outputs and inputs are different sequences even when n_in == len(lo)
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,7 +81,7 @@ def _ranges(conn: Ranges) -> int | None:
     lo = np.ascontiguousarray(conn.lo, np.int64)
     hi = np.ascontiguousarray(conn.hi, np.int64)
     n = len(lo)
-    if conn.n_in != n:
+    if conn.n_in != n or conn.cross:
         # Cross-attention (targets read a different sequence): no stacking; one hop or nothing.
         return 1 if np.any(hi > lo) else None
     idx = np.arange(n)

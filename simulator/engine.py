@@ -84,20 +84,33 @@ def run_vector(op: VectorOp, hw, store: dict | None = None) -> OpResult:
         slots = List()
         for name, width, height in zip(plan.slots, plan.widths, plan.heights):
             shape = (op.batch, int(height), int(width))
-            if name in op.inputs:
-                arr = _as3(store[name], shape, name)
-                slots.append(np.array(arr, dtype=np.float32, order="C", copy=True))
+            if name in op.inputs and name not in op.outputs:
+                # read-only for the kernel: no copy needed
+                slots.append(np.ascontiguousarray(_as3(store[name], shape, name), dtype=np.float32))
+            elif name in op.inputs:
+                slots.append(np.array(_as3(store[name], shape, name), dtype=np.float32, order="C", copy=True))
+            elif name in op.outputs:
+                slots.append(np.zeros(shape, np.float32))      # zero outside each row's valid range
             else:
-                slots.append(np.zeros(shape, np.float32))
+                slots.append(np.empty(shape, np.float32))      # temporaries: read only where written
         functional = True
     vector_walk(plan.ip, plan.table, plan.consts, plan.widths, plan.heights, plan.roles, plan.cpo, plan.rates,
                 plan.lo, plan.lens, slots, functional, out)
     if functional:
+        picked = index_outputs(op)
         for name, arr in zip(plan.slots, slots):
             if name in op.outputs:
-                store[name] = numerics.store(arr, hw.number_format)
+                store[name] = arr if name in picked else numerics.store(arr, hw.number_format)
     shape = f"{op.batch} x {op.rows}x{op.cols}" if op.batch > 1 else f"{op.rows}x{op.cols}"
     return OpResult.make(op.name, "vector", "vector", op.phase, out, f"chunk {plan.ip[7]} rows", shape)
+
+
+def index_outputs(op: VectorOp) -> set[str]:
+    """Tensors written by argmax or sample passes: positions (addresses), which memory holds exactly
+    rather than rounded to the number format (an int8 or bf16 index would name the wrong row)."""
+    from .graph import VOp
+
+    return {p.dst for p in op.passes if p.opcode in (VOp.ARGMAX, VOp.SAMPLE)}
 
 
 def run_layout(op: Layout, hw, store: dict | None = None) -> OpResult:

@@ -8,6 +8,7 @@ in fp32 (int32 for int8, emulated exactly in float64); the vector unit computes 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from .enums import NumberFormat
 
@@ -18,10 +19,22 @@ INT8_MAX = 127
 
 def round_bf16(x: np.ndarray) -> np.ndarray:
     """Round float32 values to the nearest bfloat16 (ties to even), returned as float32."""
-    bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
-    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
-    out = rounded.astype(np.uint32).view(np.float32)
-    return np.where(np.isnan(x), np.float32(np.nan), out)
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    out = np.empty_like(x)
+    _round_bf16(x.reshape(-1).view(np.uint32), out.reshape(-1).view(np.uint32))
+    return out
+
+
+@njit(cache=True)
+def _round_bf16(bits, out):
+    # Adding 0x7FFF plus the lowest kept bit rounds to nearest, ties to even; it cannot overflow
+    # for finite values (the largest finite pattern rounds to infinity, as it should).
+    for i in range(bits.shape[0]):
+        b = bits[i]
+        if (b & np.uint32(0x7F800000)) == np.uint32(0x7F800000) and (b & np.uint32(0x007FFFFF)) != 0:
+            out[i] = b | np.uint32(0x00400000)          # NaN stays a (quiet) NaN
+        else:
+            out[i] = (b + np.uint32(0x7FFF) + ((b >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)
 
 
 def int8_scale(x: np.ndarray) -> float:

@@ -329,9 +329,10 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
                     if fc[0] != b_local or fc[1] != m0 or fc[2] != n0:
                         if fc[0] >= 0:
                             c_data[fc[0], fc[1]:fc[3], fc[2]:fc[4]] += c_t
-                        c_t = np.zeros((tm, tn), c_data.dtype)
+                        c_t = np.dot(a_t, b_t)      # a new output tile starts from its first product
                         fc[0], fc[1], fc[2], fc[3], fc[4] = b_local, m0, n0, m1, n1
-                    c_t += np.dot(a_t, b_t)
+                    else:
+                        c_t += np.dot(a_t, b_t)
 
             # Advance the odometer: innermost loop first.
             j = nloops - 1

@@ -71,40 +71,6 @@ def _ceil_log2(x):
 
 
 @njit(cache=True)
-def _apply_unary(code, x, c):
-    if code == _EXP:
-        return math.exp(x)
-    if code == _TANH:
-        return math.tanh(x)
-    if code == _SIGMOID:
-        return 1.0 / (1.0 + math.exp(-x))
-    if code == _SIN:
-        return math.sin(x)
-    if code == _COS:
-        return math.cos(x)
-    if code == _RSQRT:
-        return 1.0 / math.sqrt(x)
-    if code == _SCALE:
-        return x * c
-    if code == _SQUARE:
-        return x * x
-    return x + c  # _ADDC
-
-
-@njit(cache=True)
-def _apply_binary(code, x, y):
-    if code == _ADD:
-        return x + y
-    if code == _SUB:
-        return x - y
-    if code == _MUL:
-        return x * y
-    if code == _DIV:
-        return x / y
-    return max(x, y)
-
-
-@njit(cache=True)
 def _row_value(code, s1, s2, b, i, c0, n):
     """rowmax, rowsum, argmax (first maximum) or an inverse-CDF sample of row i's valid range."""
     if code == _SAMPLE:
@@ -121,42 +87,155 @@ def _row_value(code, s1, s2, b, i, c0, n):
                 pick = j
                 break
         return c0 + pick
-    best = s1[b, i, c0]
+    row = s1[b, i, c0:c0 + n]
+    best = row[0]
+    if code == _RSUM:
+        for j in range(1, n):
+            best += row[j]
+        return best
+    if code == _RMAX:
+        for j in range(1, n):
+            best = max(best, row[j])
+        return best
     where = 0
     for j in range(1, n):
-        v = s1[b, i, c0 + j]
-        if code == _RSUM:
-            best = best + v
-        elif v > best:
-            best = v
+        if row[j] > best:
+            best = row[j]
             where = j
-    if code == _ARGMAX:
-        return c0 + where
-    return best
+    return c0 + where
+
+
+@njit(cache=True)
+def _unary_into(code, d, a, const, wide):
+    """d[j] = f(a[j]) (a[0] when `a` is a per-row scalar); the opcode is dispatched once per row."""
+    n = d.shape[0]
+    if code == _EXP:
+        for j in range(n):
+            d[j] = math.exp(a[j if wide else 0])
+    elif code == _TANH:
+        for j in range(n):
+            d[j] = math.tanh(a[j if wide else 0])
+    elif code == _SIGMOID:
+        for j in range(n):
+            d[j] = 1.0 / (1.0 + math.exp(-a[j if wide else 0]))
+    elif code == _SIN:
+        for j in range(n):
+            d[j] = math.sin(a[j if wide else 0])
+    elif code == _COS:
+        for j in range(n):
+            d[j] = math.cos(a[j if wide else 0])
+    elif code == _RSQRT:
+        for j in range(n):
+            d[j] = 1.0 / math.sqrt(a[j if wide else 0])
+    elif code == _SCALE and wide:
+        c = d.dtype.type(const)
+        for j in range(n):
+            d[j] = a[j] * c
+    elif code == _SCALE:
+        for j in range(n):
+            d[j] = a[0] * const
+    elif code == _SQUARE:
+        for j in range(n):
+            x = a[j if wide else 0]
+            d[j] = x * x
+    else:
+        for j in range(n):
+            d[j] = a[j if wide else 0] + const
+
+
+@njit(cache=True)
+def _binary_into(code, d, a, c, wide_a, wide_c):
+    """d[j] = a[j] op c[j], either operand possibly a per-row scalar (branch-free loops vectorize)."""
+    if wide_a and wide_c:
+        _binary_ww(code, d, a, c)
+    elif wide_a:
+        _binary_ws(code, d, a, c[0])
+    else:
+        for j in range(d.shape[0]):
+            x = a[0]
+            y = c[j if wide_c else 0]
+            d[j] = _binary(code, x, y)
+
+
+@njit(cache=True, inline="always")
+def _binary(code, x, y):
+    if code == _ADD:
+        return x + y
+    if code == _SUB:
+        return x - y
+    if code == _MUL:
+        return x * y
+    if code == _DIV:
+        return x / y
+    return max(x, y)
+
+
+@njit(cache=True)
+def _binary_ww(code, d, a, c):
+    n = d.shape[0]
+    if code == _ADD:
+        for j in range(n):
+            d[j] = a[j] + c[j]
+    elif code == _SUB:
+        for j in range(n):
+            d[j] = a[j] - c[j]
+    elif code == _MUL:
+        for j in range(n):
+            d[j] = a[j] * c[j]
+    elif code == _DIV:
+        for j in range(n):
+            d[j] = a[j] / c[j]
+    else:
+        for j in range(n):
+            d[j] = max(a[j], c[j])
+
+
+@njit(cache=True)
+def _binary_ws(code, d, a, y):
+    n = d.shape[0]
+    if code == _ADD:
+        for j in range(n):
+            d[j] = a[j] + y
+    elif code == _SUB:
+        for j in range(n):
+            d[j] = a[j] - y
+    elif code == _MUL:
+        for j in range(n):
+            d[j] = a[j] * y
+    elif code == _DIV:
+        for j in range(n):
+            d[j] = a[j] / y
+    else:
+        for j in range(n):
+            d[j] = max(a[j], y)
 
 
 @njit(cache=True)
 def _run_pass(code, dst, s1, s2, const, b, r0, r1, lo, lens):
     """Execute one pass on rows [r0, r1) of batch element b, each over its valid range."""
-    w_dst = dst.shape[2]
+    row_op = code == _RMAX or code == _RSUM or code == _ARGMAX or code == _SAMPLE
+    wide_d = dst.shape[2] > 1
+    wide1 = s1.shape[2] > 1
+    has2 = s2.shape[0] > 0
+    wide2 = has2 and s2.shape[2] > 1
     for i in range(r0, r1):
         n = lens[i]
         if n <= 0:
             continue
         c0 = lo[i]
-        if code == _RMAX or code == _RSUM or code == _ARGMAX or code == _SAMPLE:
+        if row_op:
             dst[b, i, 0] = _row_value(code, s1, s2, b, i, c0, n)
             continue
+        j0 = c0 if wide_d else 0
+        j1 = c0 + n if wide_d else 1
         i1 = i if s1.shape[1] > 1 else 0
-        i2 = i if s2.shape[1] > 1 else 0
-        j0 = c0 if w_dst > 1 else 0
-        j1 = c0 + n if w_dst > 1 else 1
-        for j in range(j0, j1):
-            x = s1[b, i1, j if s1.shape[2] > 1 else 0]
-            if s2.shape[0] == 0:
-                dst[b, i, j] = _apply_unary(code, x, const)
-            else:
-                dst[b, i, j] = _apply_binary(code, x, s2[b, i2, j if s2.shape[2] > 1 else 0])
+        a = s1[b, i1, j0:j1] if wide1 else s1[b, i1, 0:1]
+        if not has2:
+            _unary_into(code, dst[b, i, j0:j1], a, const, wide1)
+        else:
+            i2 = i if s2.shape[1] > 1 else 0
+            c = s2[b, i2, j0:j1] if wide2 else s2[b, i2, 0:1]
+            _binary_into(code, dst[b, i, j0:j1], a, c, wide1, wide2)
 
 
 @njit(cache=True)
