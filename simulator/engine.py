@@ -43,7 +43,7 @@ def run_gemm(op: Gemm, hw, mapping: GemmMapping | None = None, store: dict | Non
         op = replace(op, mask=resolve_ranges(op.mask, store, op.name))
 
     dims = (op.m, op.k, op.n)
-    mapping = mapping or default_gemm_mapping(dims, hw)
+    mapping = mapping or default_gemm_mapping(dims, hw, op.mask, op.mask_axis)
     check_gemm_mapping(mapping, dims, hw)
     plan = lower_gemm(op, mapping, hw)
     out = np.zeros(n_counters(hw.n_boundaries), np.int64)

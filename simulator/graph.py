@@ -70,6 +70,7 @@ class Gemm:
     phase: str = ""
     deps: tuple[str, ...] = ()
     dataflow: object = None             # None: the hardware's dataflow
+    step_barrier: bool = False          # batch elements are dependent steps (set by Recurrence)
     unit = "array"
 
     @property

@@ -70,6 +70,7 @@ def lower_gemm(op, mapping: GemmMapping, hw) -> GemmPlan:
     ip[GemmParam.LEVELS] = len(levels)
     ip[GemmParam.MASK_AXIS] = int(MaskAxis.NONE if op.mask is None else MaskAxis[op.mask_axis.upper()])
     ip[GemmParam.SHARED_B] = int(op.shared_b)
+    ip[GemmParam.STEP_BARRIER] = int(getattr(op, "step_barrier", False))
     for i, (tile, order, level) in enumerate(zip(mapping.tiles, mapping.orders, levels)):
         base = GemmParam.LEVEL_BASE + LEVEL_FIELDS * i
         ip[base + LevelParam.TM], ip[base + LevelParam.TK], ip[base + LevelParam.TN] = tile

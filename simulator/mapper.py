@@ -14,7 +14,9 @@ The default (heuristic) GEMM mapping, per on-chip level from the outermost inwar
     left (k is innermost, so tk does not change how often A and B are re-read).
 * finally tm is halved while the output has fewer than MIN_OUTPUT_TILES tiles and re-reads do
   not grow, so that loads and write-backs can overlap compute (double buffering needs more than
-  one tile to overlap anything).
+  one tile to overlap anything);
+* a masked GEMM (causal, banded, windowed) caps the innermost tile's m extent and masked-axis
+  extent at half the mean valid row length, so tiles outside the mask are skipped.
 """
 from __future__ import annotations
 
@@ -50,8 +52,13 @@ def _candidates(unit: int, bound: int) -> list[int]:
     return sizes
 
 
-def default_gemm_mapping(dims: tuple[int, int, int], hw) -> GemmMapping:
-    """The heuristic mapping of an (M, K, N) GEMM on `hw` (see the module docstring)."""
+def default_gemm_mapping(dims: tuple[int, int, int], hw, mask=None, mask_axis: str = "n") -> GemmMapping:
+    """The heuristic mapping of an (M, K, N) GEMM on `hw` (see the module docstring).
+
+    With a mask (per-row ranges on the n or k axis), the innermost tile's m extent and masked-axis
+    extent are capped at half the mean valid row length (never below the array granule), so that
+    tiles outside a band or a triangle can be skipped.
+    """
     units = axis_units(hw.mac_array.dataflow, hw.mac_array.rows, hw.mac_array.cols)
     eb = hw.bytes_per_element
     tiles: list[tuple[int, int, int]] = []
@@ -64,7 +71,25 @@ def default_gemm_mapping(dims: tuple[int, int, int], hw) -> GemmMapping:
         tiles.append(tile)
         bound = tile
     tiles.reverse()
+    if mask is not None:
+        tiles[0] = _cap_for_mask(tiles[0], dims, units, mask, mask_axis)
     return GemmMapping(tuple(tiles), tuple("mnk" for _ in tiles))
+
+
+def _cap_for_mask(tile, dims, units, mask, mask_axis):
+    """Shrink the innermost tile along m and the masked axis to about half the mean valid length."""
+    rows = max(1, len(mask.lo))
+    cap = max(1, mask.valid() // (2 * rows))
+    out = list(tile)
+    for axis in (0, 1 if mask_axis == "k" else 2):
+        unit = units[axis]
+        size = unit
+        while size * 2 <= cap:
+            size *= 2
+        # sizes stay unit * 2**j (or the whole axis), so they still divide any enclosing tile
+        if size < out[axis]:
+            out[axis] = size
+    return tuple(out)
 
 
 def _fit_tile(bound, dims, units, capacity, eb):

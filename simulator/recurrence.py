@@ -54,7 +54,7 @@ def run_recurrence(op: Recurrence, hw, store: dict | None = None) -> tuple[OpRes
         if isinstance(body_op, Gemm):
             check_gemm_mapping(mappings[body_op.name], (body_op.m, body_op.k, body_op.n), hw)
             check_int64("recurrent MACs", op.steps, body_op.batch, body_op.m, body_op.k, body_op.n)
-            plan = lower_gemm(replace(body_op, shared_b=resident), mappings[body_op.name], hw)
+            plan = lower_gemm(replace(body_op, shared_b=resident, step_barrier=True), mappings[body_op.name], hw)
             plans[body_op.name] = plan
             states[body_op.name] = new_gemm_state(hw)
 

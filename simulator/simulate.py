@@ -30,7 +30,7 @@ def simulate(workload: Workload, hw: Hardware | Iterable[Hardware], functional: 
     configs = (hw,) if isinstance(hw, Hardware) else tuple(hw)
     graphs = [REGISTRY[spec.variant].build(spec) for spec in workload.layers]
     for spec, graph in zip(workload.layers, graphs):
-        if functional or REGISTRY[spec.variant].data_dependent:
+        if functional or REGISTRY[spec.variant].is_data_dependent(spec):
             check_functional_memory(spec.name, graph)
     results = []
     for config in configs:
@@ -42,7 +42,8 @@ def simulate(workload: Workload, hw: Hardware | Iterable[Hardware], functional: 
 def _simulate_layer(workload, index, spec, graph: OpGraph, hw, functional, seed) -> LayerResult:
     variant = REGISTRY[spec.variant]
     # A data-dependent layer computes its values in both modes: its counts depend on them.
-    store = draw_inputs(graph, hw, seed, index) if functional or variant.data_dependent else None
+    data_dependent = variant.is_data_dependent(spec)
+    store = draw_inputs(graph, hw, seed, index) if functional or data_dependent else None
     inputs = {t.name: store[t.name] for t in graph.tensors if t.role in ("input", "weight")} if functional else None
     ops, cycles = run_graph(graph, hw, store)
     outputs = ({t.name: store[t.name].reshape(t.shape) for t in graph.tensors if t.role == "output"}
@@ -52,7 +53,7 @@ def _simulate_layer(workload, index, spec, graph: OpGraph, hw, functional, seed)
     return LayerResult(
         workload=workload.name, layer=spec.name, variant=spec.variant, hw=hw, fields=fields, ops=ops,
         cycles=cycles, sequential_steps=graph.phase_depth(), max_path_length=variant.max_path_length(spec),
-        workload_file=workload.source, seed=seed if functional or variant.data_dependent else None,
+        workload_file=workload.source, seed=seed if functional or data_dependent else None,
         inputs=frozen_arrays(inputs) if functional else None,
         outputs=frozen_arrays(outputs) if functional else None)
 

@@ -131,7 +131,7 @@ def test_missing_variant():
 @pytest.mark.parametrize("value, message", [
     ("gemmm", f"expected one of {VARIANTS}; got 'gemmm' (did you mean 'gemm'?)"),
     ("GEMM", f"expected one of {VARIANTS}; got 'GEMM' (did you mean 'gemm'?)"),
-    ("attention_of_some_kind", f"expected one of {VARIANTS}; got 'attention_of_some_kind'"),
+    ("zzz_unrelated_layer", f"expected one of {VARIANTS}; got 'zzz_unrelated_layer'"),
     (None, f"expected one of {VARIANTS}; got null"),
     (True, f"expected one of {VARIANTS}; got True {TEXT_BOOL}"),
     (3, f"expected one of {VARIANTS}; got 3"),

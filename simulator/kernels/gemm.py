@@ -126,7 +126,8 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
     accumulated only when `functional` is true; count-only callers pass empty arrays.
     `state` (gemm_state_size(levels) int64, zero when fresh) carries buffer contents and timing
     between calls; batch element b is keyed as key_offset + b. `finish` closes the walk: the last
-    steps are timed, outputs still on chip written back and CYCLES added.
+    steps are timed, outputs still on chip written back and CYCLES added. With STEP_BARRIER set
+    every batch element is closed that way (dependent steps of a recurrence).
     """
     batch = ip[GemmParam.BATCH]
     rows = ip[GemmParam.ROWS]
@@ -352,12 +353,22 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
                 j -= 1
             if j < 0:
                 break
+        if ip[GemmParam.STEP_BARRIER]:
+            # the next step depends on this one's result: nothing of it may overlap this chain
+            _close_chain(state, out, nlev, dbuf, drain_bw, acc, fill_own, drain_own, started, res_c,
+                         res_c_bytes)
 
     if functional and fc[0] >= 0:
         c_data[fc[0], fc[1]:fc[3], fc[2]:fc[4]] += c_t
-    if not finish:
-        return
-    # Close the last step of every level, then write back the outputs still on chip.
+    if finish:
+        _close_chain(state, out, nlev, dbuf, drain_bw, acc, fill_own, drain_own, started, res_c, res_c_bytes)
+
+
+@njit(cache=True)
+def _close_chain(state, out, nlev, dbuf, drain_bw, acc, fill_own, drain_own, started, res_c, res_c_bytes):
+    """End the timing chain: close every level's last step, write back the outputs still on chip
+    (exposed), add the chain's time to CYCLES and start a fresh chain. A and B stay resident, so a
+    recurrence keeps its weights; the pipelined fill and drain is paid again by the next chain."""
     for lv in range(nlev):
         if started[lv]:
             d_step = _dur(dbuf[lv], acc[lv], fill_own[lv], 0, drain_own[lv])
@@ -371,3 +382,15 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
             out[cb + BoundaryCounter.DRAIN_C] += res_c_bytes[lv]
             state[_G_EXPOSED] += transfer_cycles(res_c_bytes[lv], drain_bw[lv])
     out[Counter.CYCLES] += state[_G_TOP] + state[_G_EXPOSED]
+    state[_G_TOP] = 0
+    state[_G_EXPOSED] = 0
+    state[_G_FIRST] = 1
+    for lv in range(nlev):
+        started[lv] = 0
+        acc[lv] = 0
+        fill_own[lv] = 0
+        drain_own[lv] = 0
+        res_c[lv, 0] = -1
+        res_c[lv, 1] = -1
+        res_c[lv, 2] = -1
+        res_c_bytes[lv] = 0

@@ -17,8 +17,9 @@ class GemmParam(IntEnum):
     ELEM_BYTES = 8
     LEVELS = 9          # on-chip memory levels (= transfer boundaries)
     MASK_AXIS = 10      # MaskAxis
-    SHARED_B = 11       # 1: B is the same for every batch element (weights)
-    LEVEL_BASE = 12     # then LEVEL_FIELDS per on-chip level, innermost first
+    SHARED_B = 11       # 1: B tiles may stay resident from one batch element to the next (weights)
+    STEP_BARRIER = 12   # 1: batch elements are dependent steps: each one's timing chain is closed
+    LEVEL_BASE = 13     # then LEVEL_FIELDS per on-chip level, innermost first
 
 
 class LevelParam(IntEnum):

@@ -71,9 +71,11 @@ class Variant:
     """Interface of a layer type.  Subclasses set `name` and `params_cls` and implement build()."""
     name: str = ""
     params_cls: type = object
-    # True when what the layer computes decides what it counts (e.g. window positions predicted
-    # from the data): simulate() then computes its values even in count-only mode.
-    data_dependent: bool = False
+
+    def is_data_dependent(self, spec: LayerSpec) -> bool:
+        """True when what the layer computes decides what it counts (e.g. window positions predicted
+        from the data): simulate() then computes its values even in count-only mode."""
+        return False
 
     def check(self, chk: Checker, path: str, params) -> None:
         """Cross-parameter checks (e.g. heads dividing d); add problems to `chk`."""
