@@ -15,6 +15,8 @@ def test_python_example_runs(capsys, monkeypatch):
     out = capsys.readouterr().out
     ratio = float(re.search(r"max \|simulated - numpy\| / max\|C\| = ([0-9.e-]+)", out).group(1))
     assert ratio < 1 / 127        # int8 output quantisation: at most half a step of max|C|/127
+    attn = float(re.search(r"attention max \|simulated - numpy\| / max\|Y\| = ([0-9.e-]+)", out).group(1))
+    assert attn < 0.05            # three quantised tensors in a row (scores, probabilities, output)
 
 
 def test_first_screen_has_the_two_commands():
