@@ -8,8 +8,8 @@ from pathlib import Path
 from . import __version__
 from .errors import AttnsimError, ConfigError
 
-FORMATS = ("table", "csv", "json", "md")
-_SUFFIX_FORMAT = {".csv": "csv", ".json": "json", ".md": "md", ".txt": "table", "": "table"}
+FORMATS = ("table", "csv", "json", "md", "parquet")
+_SUFFIX_FORMAT = {".csv": "csv", ".json": "json", ".md": "md", ".txt": "table", ".parquet": "parquet", "": "table"}
 _HW_KEYS = ("mac_array", "memories", "vector_unit", "clock_hz", "number_format")
 
 
@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="FILE", help="write the report to FILE (atomically) instead of stdout")
     run.set_defaults(func=cmd_run)
 
+    table = sub.add_parser("table", help="reproduce and extend Table 1 of 'Attention Is All You Need'")
+    table.add_argument("--hw", metavar="HW.yaml", help="hardware config (default: hw_configs/default.yaml)")
+    table.add_argument("--out", metavar="DIR", default="reports/table1",
+                       help="output folder (default: reports/table1)")
+    table.set_defaults(func=cmd_table)
+
     val = sub.add_parser("validate", help="check hardware and workload files; list every problem")
     val.add_argument("files", nargs="+", metavar="FILE.yaml")
     val.set_defaults(func=cmd_validate)
@@ -43,25 +49,49 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_run(args) -> int:
     from . import simulate, to_frame
-    from .report import render
+    from .report import render, render_parquet
 
     fmt = args.format or (_format_from_suffix(args.out) if args.out else "table")
     if args.out and Path(args.out).is_dir():
         raise AttnsimError(f"--out {args.out}: is a directory; give a file name, e.g. {Path(args.out) / 'report.csv'}")
-    hw_paths = args.hw or [str(default_hw_path())]
-    if not args.hw and not Path(hw_paths[0]).exists():
-        raise ConfigError(hw_paths[0], [("", "default hardware config not found (is this a source checkout?); pass --hw HW.yaml")])
+    if fmt == "parquet" and not args.out:
+        raise AttnsimError("--format parquet writes a binary file: give --out FILE.parquet")
     workload = _load(args.workload, "workload")
-    configs = [_load(p, "hardware") for p in hw_paths]
+    configs = [_load(p, "hardware") for p in _hw_paths(args.hw)]
     results = simulate(workload, configs, functional=args.functional, seed=args.seed)
     frame = to_frame(results, level="op" if args.ops else "layer")
-    text = render(frame, fmt, title=f"attnsim {workload.name}")
+    data = render_parquet(frame) if fmt == "parquet" else render(frame, fmt, title=f"attnsim {workload.name}")
     if args.out:
-        _write(args.out, text)
+        _write(args.out, data)
         print(f"wrote {args.out} ({len(frame)} rows)", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(data)
     return 0
+
+
+def cmd_table(args) -> int:
+    from .analysis.table_report import make_table1, summary_text
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise AttnsimError(f"--out {args.out}: is a file; give a folder for the report files")
+    (hw_path,) = _hw_paths([args.hw] if args.hw else None)
+    hw = _load(hw_path, "hardware")
+    frames = make_table1(hw, out)
+    sys.stdout.write(summary_text(frames))
+    print(f"wrote {out}/: table1.csv, table1.md, crossover.csv, heads.csv, memory.csv, roofline.csv and 5 figures",
+          file=sys.stderr)
+    return 0
+
+
+def _hw_paths(given) -> list[str]:
+    if given:
+        return list(given)
+    path = default_hw_path()
+    if not path.exists():
+        raise ConfigError(str(path), [("", "default hardware config not found (is this a source checkout?); "
+                                           "pass --hw HW.yaml")])
+    return [str(path)]
 
 
 def _format_from_suffix(out: str) -> str:

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from pathlib import Path
 from typing import Iterable
 
 import pandas as pd
 
 from . import __version__
+from .errors import AttnsimError
 from .results import LayerResult, price_counts
 
 LAYER_COLUMNS = (
@@ -16,13 +18,14 @@ LAYER_COLUMNS = (
     "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "utilization",
     "energy_pj", "sequential_steps", "max_path_length",
 )
-PROVENANCE_COLUMNS = ("hw_file", "hw_sha256", "workload_file", "simulator_version")
+PROVENANCE_COLUMNS = ("hw_file", "hw_sha256", "workload_file", "workload_sha256", "simulator_version")
 OP_COLUMNS = ("workload", "layer", "op", "kind", "unit", "phase", "shape", "mapping", "hw", "dataflow", "dtype",
               "macs", "slot_macs", "vector_ops", "cycles", "compute_cycles", "stall_cycles", "seconds",
               "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "utilization",
               "energy_pj")
 _OPTIONAL_INT = ("n", "d", "heads", "kernel", "window", "batch", "sequential_steps", "max_path_length")
 _FIELD_COLUMNS = ("n", "d", "heads", "kernel", "window", "batch")
+SOURCE_ROOT = Path(__file__).resolve().parent.parent     # the checkout this package runs from
 
 
 def layer_record(r: LayerResult) -> dict:
@@ -34,7 +37,9 @@ def layer_record(r: LayerResult) -> dict:
     rec.update(price_counts(r.counts, r.cycles, r.compute_cycles, hw))
     rec["sequential_steps"] = r.sequential_steps
     rec["max_path_length"] = r.max_path_length
-    rec.update({"hw_file": hw.source, "hw_sha256": hw.sha256, "workload_file": r.workload_file,
+    rec.update({"hw_file": display_path(hw.source), "hw_sha256": hw.sha256,
+                "workload_file": display_path(r.workload_file) if r.workload_file != "<dict>" else r.workload_file,
+                "workload_sha256": r.workload_sha256,
                 "simulator_version": __version__})
     return rec
 
@@ -64,10 +69,24 @@ def to_frame(results: Iterable[LayerResult], level: str = "layer") -> pd.DataFra
     raise ValueError(f"level must be 'layer' or 'op', got {level!r}")
 
 
+def render_parquet(frame: pd.DataFrame) -> bytes:
+    """Parquet bytes of `frame` (with a `generated` column), when pyarrow is installed."""
+    import io
+
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise AttnsimError("--format parquet needs the pyarrow package (pip install pyarrow); "
+                           "--format csv writes the same columns") from None
+    buf = io.BytesIO()
+    frame.assign(generated=_now()).to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
 def render(frame: pd.DataFrame, fmt: str, title: str = "") -> str:
     """Text of `frame` in one of: table, csv, json, md."""
     if fmt == "csv":
-        return frame.to_csv(index=False)
+        return frame.assign(generated=_now()).to_csv(index=False)
     if fmt == "json":
         records = json.loads(frame.to_json(orient="records"))
         return json.dumps({"generated": _now(), "rows": records}, indent=2) + "\n"
@@ -80,6 +99,18 @@ def render(frame: pd.DataFrame, fmt: str, title: str = "") -> str:
             body = shown.T.to_string(header=False) if len(shown) == 1 else shown.to_string(index=False)
         return (f"{title}\n" if title else "") + body + "\n" + _provenance_lines(frame, "# ")
     raise ValueError(f"unknown format {fmt!r}")
+
+
+def display_path(path) -> str:
+    """A config path as reports show it: relative to the source tree when inside it, else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(SOURCE_ROOT))
+    except (ValueError, OSError):
+        return str(path)
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    return _markdown(frame)
 
 
 def _markdown(frame: pd.DataFrame) -> str:

@@ -77,6 +77,7 @@ class LayerResult:
     sequential_steps: int
     max_path_length: int | None
     workload_file: str = ""
+    workload_sha256: str = ""
     seed: int | None = None
     inputs: Mapping[str, np.ndarray] | None = field(default=None, repr=False)
     outputs: Mapping[str, np.ndarray] | None = field(default=None, repr=False)

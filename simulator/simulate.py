@@ -53,7 +53,7 @@ def _simulate_layer(workload, index, spec, graph: OpGraph, hw, functional, seed)
     return LayerResult(
         workload=workload.name, layer=spec.name, variant=spec.variant, hw=hw, fields=fields, ops=ops,
         cycles=cycles, sequential_steps=graph.phase_depth(), max_path_length=variant.max_path_length(spec),
-        workload_file=workload.source, seed=seed if functional or data_dependent else None,
+        workload_file=workload.source, workload_sha256=workload.sha256, seed=seed if functional or data_dependent else None,
         inputs=frozen_arrays(inputs) if functional else None,
         outputs=frozen_arrays(outputs) if functional else None)
 

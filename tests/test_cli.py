@@ -24,6 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SMOKE = str(ROOT / "workloads" / "gemm_smoke.yaml")
 EDGE = str(ROOT / "hw_configs" / "edge_32x32.yaml")
 DEFAULT = str(ROOT / "hw_configs" / "default.yaml")
+# reports show files inside the source tree relative to it, so committed reports do not depend on
+# where the checkout lives
+EDGE_SHOWN = "hw_configs/edge_32x32.yaml"
+DEFAULT_SHOWN = "hw_configs/default.yaml"
 SMOKE_LAYERS = ["qk", "proj"]
 
 # DESIGN.md section 4, typed in by hand: the public contract must not drift with the code.
@@ -75,8 +79,8 @@ def test_run_default_hardware_table(capsys):
     assert out.startswith("attnsim gemm_smoke\n")
     for word in ["qk", "proj", "default", "weight_stationary", "bf16"]:
         assert word in out
-    assert f"# hardware {DEFAULT} sha256 " in out
-    assert f"# workload {SMOKE}" in out
+    assert f"# hardware {DEFAULT_SHOWN} sha256 " in out
+    assert f"# workload workloads/gemm_smoke.yaml" in out
 
 
 def test_run_csv_contract_columns_in_order(capsys):
@@ -85,7 +89,7 @@ def test_run_csv_contract_columns_in_order(capsys):
     header = out.splitlines()[0].split(",")
     assert list(LAYER_COLUMNS) == CONTRACT_COLUMNS
     assert header[:len(CONTRACT_COLUMNS)] == CONTRACT_COLUMNS
-    assert header[len(CONTRACT_COLUMNS):] == list(PROVENANCE_COLUMNS)
+    assert header[len(CONTRACT_COLUMNS):] == list(PROVENANCE_COLUMNS) + ["generated"]
     frame = csv_frame(out)
     assert list(frame["layer"]) == SMOKE_LAYERS
     assert set(frame["hw"]) == {"default"} and set(frame["workload"]) == {"gemm_smoke"}
@@ -103,7 +107,7 @@ def test_run_two_hardware_configs(capsys):
     assert list(zip(frame["hw"], frame["layer"])) == [("edge_32x32", "qk"), ("edge_32x32", "proj"),
                                                       ("default", "qk"), ("default", "proj")]
     assert list(frame["dtype"]) == ["int8", "int8", "bf16", "bf16"]
-    assert list(frame["hw_file"]) == [EDGE, EDGE, DEFAULT, DEFAULT]
+    assert list(frame["hw_file"]) == [EDGE_SHOWN, EDGE_SHOWN, DEFAULT_SHOWN, DEFAULT_SHOWN]
     assert frame["hw_sha256"].str.len().eq(64).all()
 
 
@@ -132,14 +136,14 @@ def test_run_table_with_two_configs(capsys):
     code, out, _ = run_cli(capsys, "run", SMOKE, "--hw", EDGE, "--hw", DEFAULT, "--format", "table")
     assert code == 0
     assert out.count("edge_32x32") >= 2 and "default" in out
-    assert f"# hardware {EDGE} sha256" in out and f"# hardware {DEFAULT} sha256" in out
+    assert f"# hardware {EDGE_SHOWN} sha256" in out and f"# hardware {DEFAULT_SHOWN} sha256" in out
 
 
 def test_run_ops(capsys):
     code, out, _ = run_cli(capsys, "run", SMOKE, "--ops", "--format", "csv")
     assert code == 0
     frame = csv_frame(out)
-    assert list(frame.columns) == list(OP_COLUMNS)
+    assert list(frame.columns) == list(OP_COLUMNS) + ["generated"]
     assert list(frame["layer"]) == SMOKE_LAYERS          # one GEMM op per layer
     assert set(frame["kind"]) == {"gemm"}
 
@@ -227,7 +231,7 @@ def test_out_unknown_suffix(capsys, tmp_path):
     code, out, err = run_cli(capsys, "run", SMOKE, "--out", tmp_path / "r.xlsx")
     assert code == 2 and out == ""
     assert err == (f"attnsim: error: --out {tmp_path / 'r.xlsx'}: cannot tell the format from the suffix '.xlsx' "
-                   "(known: .csv, .json, .md, .txt); pass --format {table,csv,json,md}\n")
+                   "(known: .csv, .json, .md, .txt, .parquet); pass --format {table,csv,json,md,parquet}\n")
     assert os.listdir(tmp_path) == []
 
 
@@ -433,3 +437,16 @@ def test_installed_attnsim_script(tmp_path):
     res = _proc([str(script), "validate", str(tmp_path / "missing.yaml")], tmp_path)
     assert res.returncode == 2
     assert res.stderr == f"{tmp_path / 'missing.yaml'}: 1 problem\n  file not found\n"
+
+
+def test_parquet_needs_a_file_and_pyarrow(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "run", SMOKE, "--format", "parquet")
+    assert code == 2 and err == "attnsim: error: --format parquet writes a binary file: give --out FILE.parquet\n"
+    target = tmp_path / "r.parquet"
+    code, out, err = run_cli(capsys, "run", SMOKE, "--out", str(target))
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        assert code == 2 and "needs the pyarrow package (pip install pyarrow)" in err and not target.exists()
+    else:
+        assert code == 0 and list(pd.read_parquet(target)["layer"]) == SMOKE_LAYERS

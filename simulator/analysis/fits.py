@@ -96,7 +96,9 @@ def crossover(xs, a, b) -> float | None:
     if diff[0] >= 0:
         return float(x[0])
     for i in range(1, len(x)):
-        if diff[i] >= 0:
+        if diff[i] == 0:
+            return float(x[i])          # an exact tie on the sweep
+        if diff[i] > 0:
             t = -diff[i - 1] / (diff[i] - diff[i - 1])
             return float(math.exp(math.log(x[i - 1]) + t * (math.log(x[i]) - math.log(x[i - 1]))))
     return None

@@ -30,6 +30,7 @@ class RowSpec:
     axes: tuple[str, ...]                           # variables the complexity depends on
     path_axis: str | None = None                    # "k" or "r" when the path length depends on it
     extension: bool = False                         # not in the paper's printed table
+    paper_exponents: tuple[tuple[str, float], ...] = ()   # the paper's power of each variable, when a pure power law
 
 
 def _sa(n, d, k, r):
@@ -37,20 +38,24 @@ def _sa(n, d, k, r):
 
 
 ROWS = (
-    RowSpec("self_attention", "Self-Attention", "O(n^2 d)", "O(1)", "O(1)", _sa, ("n", "d")),
+    RowSpec("self_attention", "Self-Attention", "O(n^2 d)", "O(1)", "O(1)", _sa, ("n", "d"),
+            paper_exponents=(("n", 2), ("d", 1))),
     RowSpec("recurrent_rnn", "Recurrent (vanilla RNN)", "O(n d^2)", "O(n)", "O(n)",
-            lambda n, d, k, r: {"variant": "recurrent", "n": n, "d": d, "cell": "rnn"}, ("n", "d")),
+            lambda n, d, k, r: {"variant": "recurrent", "n": n, "d": d, "cell": "rnn"}, ("n", "d"),
+            paper_exponents=(("n", 1), ("d", 2))),
     RowSpec("recurrent_lstm", "Recurrent (LSTM)", "O(n d^2)", "O(n)", "O(n)",
-            lambda n, d, k, r: {"variant": "recurrent", "n": n, "d": d, "cell": "lstm"}, ("n", "d"), extension=True),
+            lambda n, d, k, r: {"variant": "recurrent", "n": n, "d": d, "cell": "lstm"}, ("n", "d"), extension=True,
+            paper_exponents=(("n", 1), ("d", 2))),
     RowSpec("convolutional", "Convolutional (contiguous)", "O(k n d^2)", "O(1)", "O(n/k)",
             lambda n, d, k, r: {"variant": "convolutional", "n": n, "d": d, "kernel": k},
-            ("n", "d", "k"), path_axis="k"),
+            ("n", "d", "k"), path_axis="k", paper_exponents=(("n", 1), ("d", 2), ("k", 1))),
     RowSpec("convolutional_dilated", "Convolutional (dilated stack)", "O(k n d^2)", "O(1)", "O(log_k n)",
             lambda n, d, k, r: {"variant": "convolutional", "n": n, "d": d, "kernel": k, "padding": "causal",
-                                "stack_dilation": "exponential"}, ("n", "d", "k"), path_axis="k"),
+                                "stack_dilation": "exponential"}, ("n", "d", "k"), path_axis="k",
+            paper_exponents=(("n", 1), ("d", 2), ("k", 1))),
     RowSpec("restricted", "Self-Attention (restricted)", "O(r n d)", "O(1)", "O(n/r)",
             lambda n, d, k, r: {"variant": "restricted_self_attention", "n": n, "d": d, "window": r},
-            ("n", "d", "r"), path_axis="r"),
+            ("n", "d", "r"), path_axis="r", paper_exponents=(("n", 1), ("d", 1), ("r", 1))),
     RowSpec("multi_head_attention", "Multi-head attention (with projections)", "O(n^2 d + n d^2)", "O(1)", "O(1)",
             lambda n, d, k, r: {"variant": "multi_head_attention", "n": n, "d": d, "heads": 8}, ("n", "d"),
             extension=True),
@@ -68,6 +73,7 @@ class Settings:
     d_sweep: tuple[int, ...] = tuple(2 ** i for i in range(6, 12))        # 64 .. 2048
     k_sweep: tuple[int, ...] = (3, 5, 9, 17, 33)
     r_sweep: tuple[int, ...] = (9, 17, 33, 65, 129)
+    r_sweep_n: int = 4096          # r is swept on a long sequence so boundary clipping stays small
     steps_n: tuple[int, ...] = (64, 256, 1024, 4096)
     path_n: tuple[int, ...] = (64, 256, 1024, 4096)
     path_k: tuple[int, ...] = (3, 5, 9)
@@ -94,7 +100,8 @@ def measure_row(spec: RowSpec, hw, s: Settings) -> RowMeasurement:
     base = {"n": s.n, "d": s.d, "k": s.k, "r": s.r}
     sweep_values = {"n": s.n_sweep, "d": s.d_sweep, "k": s.k_sweep, "r": s.r_sweep}
     for var in spec.axes:
-        points = [dict(base, **{var: v}) for v in sweep_values[var]]
+        at = dict(base, n=s.r_sweep_n) if var == "r" else base
+        points = [dict(at, **{var: v}) for v in sweep_values[var]]
         results = _run([spec.make(p["n"], p["d"], p["k"], p["r"]) for p in points], hw)
         frame = pd.DataFrame({var: sweep_values[var], "macs": [r.macs for r in results],
                               "cycles": [r.cycles for r in results]})
@@ -144,9 +151,11 @@ def row_record(m: RowMeasurement) -> dict:
     path_class = classify(path_points)[0] if path_points else "none (no path)"
     rec = {"layer_type": spec.label, "key": spec.key, "in_paper": not spec.extension,
            "paper_complexity": spec.paper_complexity}
+    paper = dict(spec.paper_exponents)
     for var in ("n", "d", "k", "r"):
         slope = m.slopes.get(var)
         rec[f"{var}_exponent"] = round(slope.exponent, 4) if slope else None
+        rec[f"paper_{var}_exponent"] = paper.get(var)
         rec[f"{var}_fit_range"] = slope.describe(var) if slope else ""
     rec.update({
         "paper_sequential_ops": spec.paper_sequential,
