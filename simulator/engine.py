@@ -11,7 +11,7 @@ from .errors import SizeError
 from .enums import Counter, NumberFormat, n_counters
 from .graph import FusedAttention, Gather, Gemm, Layout, OpGraph, Recurrence, RowRanges, VectorOp
 from .lowering import lower_gemm, lower_vector
-from .mapper import default_gemm_mapping
+from .mapper import choose_gemm_mapping
 from .mapping import GemmMapping, check_gemm_mapping
 from .results import OpResult
 
@@ -35,7 +35,8 @@ def resolve_ranges(mask, store: dict | None, op_name: str):
     return RowRanges.from_arrays(ranges[:, 0], ranges[:, 1])
 
 
-def run_gemm(op: Gemm, hw, mapping: GemmMapping | None = None, store: dict | None = None) -> OpResult:
+def run_gemm(op: Gemm, hw, mapping: GemmMapping | None = None, store: dict | None = None,
+             mapper: str = "heuristic", objective: str = "cycles") -> OpResult:
     """Walk a Gemm op.  With a `store` (functional mode) also compute C from A and B in it."""
     from .kernels.gemm import gemm_walk
 
@@ -43,7 +44,7 @@ def run_gemm(op: Gemm, hw, mapping: GemmMapping | None = None, store: dict | Non
         op = replace(op, mask=resolve_ranges(op.mask, store, op.name))
 
     dims = (op.m, op.k, op.n)
-    mapping = mapping or default_gemm_mapping(dims, hw, op.mask, op.mask_axis)
+    mapping = mapping or choose_gemm_mapping(op, hw, mapper, objective)
     check_gemm_mapping(mapping, dims, hw)
     plan = lower_gemm(op, mapping, hw)
     out = np.zeros(n_counters(hw.n_boundaries), np.int64)
@@ -166,12 +167,13 @@ def run_fused(op: FusedAttention, hw, store: dict | None = None) -> OpResult:
                          f"{op.batch} x ({op.n_q}x{op.n_kv}, d={op.d})")
 
 
-_RUNNERS = {Gemm: lambda op, hw, store: run_gemm(op, hw, store=store),
-            VectorOp: lambda op, hw, store: run_vector(op, hw, store=store),
-            Layout: run_layout,
-            Gather: run_gather,
-            FusedAttention: run_fused,
-            Recurrence: lambda op, hw, store: _run_recurrence(op, hw, store)}
+_RUNNERS = {Gemm: lambda op, hw, store, mapper: run_gemm(op, hw, store=store, mapper=mapper[0],
+                                                         objective=mapper[1]),
+            VectorOp: lambda op, hw, store, mapper: run_vector(op, hw, store=store),
+            Layout: lambda op, hw, store, mapper: run_layout(op, hw, store),
+            Gather: lambda op, hw, store, mapper: run_gather(op, hw, store),
+            FusedAttention: lambda op, hw, store, mapper: run_fused(op, hw, store),
+            Recurrence: lambda op, hw, store, mapper: _run_recurrence(op, hw, store)}
 
 
 def _run_recurrence(op, hw, store):
@@ -180,22 +182,24 @@ def _run_recurrence(op, hw, store):
     return run_recurrence(op, hw, store)
 
 
-def run_op(op, hw, store=None) -> tuple[OpResult, ...]:
-    """Results of one graph op (a recurrence gives one result per body op)."""
+def run_op(op, hw, store=None, mapper: tuple[str, str] = ("heuristic", "cycles")) -> tuple[OpResult, ...]:
+    """Results of one graph op (a recurrence gives one result per body op). `mapper` is
+    (mapper name, objective) for GEMMs."""
     runner = _RUNNERS.get(type(op))
     if runner is None:
         raise TypeError(f"no kernel for op type {type(op).__name__}")
-    result = runner(op, hw, store)
+    result = runner(op, hw, store, mapper)
     return result if isinstance(result, tuple) else (result,)
 
 
-def run_graph(graph: OpGraph, hw, store: dict | None = None) -> tuple[tuple[OpResult, ...], int]:
+def run_graph(graph: OpGraph, hw, store: dict | None = None,
+              mapper: tuple[str, str] = ("heuristic", "cycles")) -> tuple[tuple[OpResult, ...], int]:
     """Run every op in topological order.  Returns the op results and the layer latency.
 
     Schedule: ops run one after another in graph order (no overlap between ops), so the layer's
     latency is the sum of op latencies; docs/architecture.md says why.
     """
-    results = tuple(r for op in graph.ops for r in run_op(op, hw, store))
+    results = tuple(r for op in graph.ops for r in run_op(op, hw, store, mapper))
     return results, sum(r.cycles for r in results)
 
 

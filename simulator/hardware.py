@@ -16,9 +16,22 @@ from .enums import (DATAFLOW_NAMES, FOLD_OVERLAP_NAMES, FORMAT_BYTES, FORMAT_NAM
 class MacArray:
     rows: int
     cols: int
-    dataflow: Dataflow
+    dataflow: Dataflow                 # the default (first listed) dataflow
     fold_overlap: FoldOverlap
     mac_energy_pj: float
+    dataflows: tuple[Dataflow, ...] = ()   # every dataflow a reconfigurable array supports
+
+    def __post_init__(self):
+        if not self.dataflows:
+            object.__setattr__(self, "dataflows", (self.dataflow,))
+
+
+@dataclass(frozen=True)
+class Area:
+    """Area prices (mm^2) of the components; area_mm2 = MACs + vector lanes + on-chip MiB."""
+    mm2_per_mac: float
+    mm2_per_vector_lane: float
+    mm2_per_mib: tuple[float, ...]     # one per on-chip level, innermost first
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,7 @@ class Hardware:
     vector_unit: VectorUnit
     memories: tuple[MemoryLevel, ...]
     description: str = ""
+    area: Area | None = None
     source: str = "<dict>"
     sha256: str = ""
     raw: Any = field(default=None, repr=False, compare=False)   # the validated dict, for sweeps
@@ -69,7 +83,18 @@ class Hardware:
 
     @property
     def dataflow_name(self) -> str:
-        return DATAFLOW_NAMES[self.mac_array.dataflow]
+        return "|".join(DATAFLOW_NAMES[f] for f in self.mac_array.dataflows)
+
+    @property
+    def area_mm2(self) -> float | None:
+        """Silicon area of the MAC array, the vector unit and the on-chip memories (None without an
+        `area:` section)."""
+        if self.area is None:
+            return None
+        a = self.area
+        return (self.mac_array.rows * self.mac_array.cols * a.mm2_per_mac
+                + self.vector_unit.lanes * a.mm2_per_vector_lane
+                + sum(level.size_bytes / 2 ** 20 * price for level, price in zip(self.on_chip, a.mm2_per_mib)))
 
     @property
     def on_chip(self) -> tuple[MemoryLevel, ...]:
@@ -102,7 +127,7 @@ _MEM_REQUIRED = ("name", "size_bytes", "read_bw_bytes_per_cycle", "write_bw_byte
 
 
 def _parse_hardware(chk: Checker, data: Any) -> dict:
-    top = chk.mapping("", data, _TOP_REQUIRED, optional=("description",))
+    top = chk.mapping("", data, _TOP_REQUIRED, optional=("description", "area"))
     fmt = chk.choice("number_format", top.get("number_format"), FORMAT_NAMES) if "number_format" in top else None
     array = _parse_array(chk, top["mac_array"]) if "mac_array" in top else None
     vector = _parse_vector(chk, top["vector_unit"]) if "vector_unit" in top else None
@@ -115,6 +140,7 @@ def _parse_hardware(chk: Checker, data: Any) -> dict:
         "vector_unit": vector,
         "memories": memories,
         "description": top.get("description", "") if isinstance(top.get("description", ""), str) else "",
+        "area": _parse_area(chk, top["area"], memories) if "area" in top else None,
     }
     if "description" in top and not isinstance(top["description"], str):
         chk.add("description", f"expected a string, got {describe(top['description'])}")
@@ -128,13 +154,49 @@ def _parse_array(chk: Checker, data: Any) -> MacArray | None:
     d = chk.mapping(p, data, ("rows", "cols", "dataflow", "mac_energy_pj"), optional=("fold_overlap",))
     rows = chk.integer(f"{p}.rows", d["rows"], minimum=1) if "rows" in d else None
     cols = chk.integer(f"{p}.cols", d["cols"], minimum=1) if "cols" in d else None
-    flow = chk.choice(f"{p}.dataflow", d["dataflow"], DATAFLOW_NAMES) if "dataflow" in d else None
+    flows = _parse_dataflows(chk, f"{p}.dataflow", d["dataflow"]) if "dataflow" in d else None
+    flow = flows[0] if flows else None
     overlap = chk.choice(f"{p}.fold_overlap", d.get("fold_overlap", "serial"), FOLD_OVERLAP_NAMES)
     energy = chk.number(f"{p}.mac_energy_pj", d["mac_energy_pj"], minimum=0.0) if "mac_energy_pj" in d else None
     if None in (rows, cols, flow, overlap, energy):
         return None
-    return MacArray(rows, cols, Dataflow(DATAFLOW_NAMES.index(flow)),
-                    FoldOverlap(FOLD_OVERLAP_NAMES.index(overlap)), energy)
+    return MacArray(rows, cols, flow, FoldOverlap(FOLD_OVERLAP_NAMES.index(overlap)), energy, tuple(flows))
+
+
+def _parse_dataflows(chk: Checker, path: str, value: Any) -> list[Dataflow] | None:
+    """One dataflow, or a list of them for an array that can be reconfigured per op."""
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        chk.add(path, f"expected one of {', '.join(DATAFLOW_NAMES)}, or a non-empty list of them; got []")
+        return None
+    names = [chk.choice(path if not isinstance(value, list) else join(path, i), v, DATAFLOW_NAMES)
+             for i, v in enumerate(values)]
+    if None in names:
+        return None
+    if len(set(names)) != len(names):
+        chk.add(path, f"lists a dataflow twice: {', '.join(names)}")
+        return None
+    return [Dataflow(DATAFLOW_NAMES.index(n)) for n in names]
+
+
+def _parse_area(chk: Checker, data: Any, memories) -> Area | None:
+    p = "area"
+    d = chk.mapping(p, data, ("mm2_per_mac", "mm2_per_vector_lane", "mm2_per_mib"))
+    mac = chk.number(f"{p}.mm2_per_mac", d["mm2_per_mac"], minimum=0.0) if "mm2_per_mac" in d else None
+    lane = (chk.number(f"{p}.mm2_per_vector_lane", d["mm2_per_vector_lane"], minimum=0.0)
+            if "mm2_per_vector_lane" in d else None)
+    per_mib = None
+    if "mm2_per_mib" in d:
+        items = chk.sequence(f"{p}.mm2_per_mib", d["mm2_per_mib"], min_len=1)
+        values = [chk.number(join(f"{p}.mm2_per_mib", i), v, minimum=0.0) for i, v in enumerate(items)]
+        if memories is not None and len(items) != len(memories) - 1:
+            chk.add(f"{p}.mm2_per_mib", f"expected one price per on-chip level ({len(memories) - 1}), "
+                                        f"innermost first; got {len(items)}")
+        elif None not in values and values:
+            per_mib = tuple(values)
+    if None in (mac, lane, per_mib):
+        return None
+    return Area(mac, lane, per_mib)
 
 
 def _parse_vector(chk: Checker, data: Any) -> VectorUnit | None:

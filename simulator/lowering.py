@@ -64,7 +64,8 @@ def lower_gemm(op, mapping: GemmMapping, hw) -> GemmPlan:
     ip[GemmParam.N] = op.n
     ip[GemmParam.ROWS] = arr.rows
     ip[GemmParam.COLS] = arr.cols
-    ip[GemmParam.DATAFLOW] = int(op.dataflow if getattr(op, "dataflow", None) is not None else arr.dataflow)
+    flow = mapping.dataflow if mapping.dataflow is not None else op.dataflow
+    ip[GemmParam.DATAFLOW] = int(flow if flow is not None else arr.dataflow)
     ip[GemmParam.FOLD_OVERLAP] = int(arr.fold_overlap)
     ip[GemmParam.ELEM_BYTES] = eb
     ip[GemmParam.LEVELS] = len(levels)

@@ -25,6 +25,17 @@ from .errors import MappingError
 from .mapping import GemmMapping, footprint_bytes
 
 MIN_OUTPUT_TILES = 4
+MAPPERS = ("heuristic", "search")
+OBJECTIVES = ("cycles", "energy", "edp")
+
+
+def choose_gemm_mapping(op, hw, mapper: str = "heuristic", objective: str = "cycles") -> GemmMapping:
+    """The mapping a Gemm op runs with: the heuristic's, or the best the search finds by `objective`."""
+    if mapper == "search":
+        from .search import search_gemm_mapping
+
+        return search_gemm_mapping(op, hw, objective)
+    return default_gemm_mapping((op.m, op.k, op.n), hw, op.mask, op.mask_axis)
 
 
 def axis_units(dataflow: Dataflow, rows: int, cols: int) -> tuple[int, int, int]:

@@ -19,9 +19,13 @@ class GemmMapping:
     """
     tiles: tuple[tuple[int, int, int], ...]
     orders: tuple[str, ...]
+    dataflow: object = None      # a Dataflow for reconfigurable arrays; None: the hardware's default
 
     def describe(self) -> str:
         parts = [f"L{i} {tm}x{tk}x{tn} {order}" for i, ((tm, tk, tn), order) in enumerate(zip(self.tiles, self.orders))]
+        if self.dataflow is not None:
+            from .enums import DATAFLOW_NAMES
+            parts.append(DATAFLOW_NAMES[self.dataflow])
         return "; ".join(parts)
 
 
@@ -35,6 +39,8 @@ def check_gemm_mapping(mapping: GemmMapping, dims: tuple[int, int, int], hw) -> 
     """Raise MappingError listing every reason `mapping` cannot run this (M, K, N) GEMM on `hw`."""
     problems = []
     levels = hw.on_chip
+    if mapping.dataflow is not None and mapping.dataflow not in hw.mac_array.dataflows:
+        problems.append(f"dataflow {mapping.dataflow!r} is not one the array supports")
     if len(mapping.tiles) != len(levels) or len(mapping.orders) != len(levels):
         raise MappingError(f"mapping has {len(mapping.tiles)} tile levels and {len(mapping.orders)} loop orders; "
                            f"the hardware has {len(levels)} on-chip levels")

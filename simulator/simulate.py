@@ -20,13 +20,21 @@ _BYTES_PER_ELEMENT_HELD = 4 * 3
 
 
 def simulate(workload: Workload, hw: Hardware | Iterable[Hardware], functional: bool = False,
-             seed: int = 0) -> tuple[LayerResult, ...]:
+             seed: int = 0, mapper: str = "heuristic", objective: str = "cycles") -> tuple[LayerResult, ...]:
     """Simulate each layer of `workload` on each hardware config (count-only unless `functional`).
+
+    `mapper` chooses every GEMM's tiling: "heuristic" (the default mapping, mapper.py) or "search"
+    (the best candidate by `objective`: cycles, energy or edp).
 
     Functional mode draws inputs and weights (standard normal unless a layer says otherwise) from
     numpy's PCG64 seeded with (seed, layer index), rounds them to the number format, and computes
     every output on the modeled array.  Counts are identical in both modes.
     """
+    from .mapper import MAPPERS, OBJECTIVES
+
+    if mapper not in MAPPERS or objective not in OBJECTIVES:
+        raise ValueError(f"mapper must be one of {MAPPERS} and objective one of {OBJECTIVES}; "
+                         f"got {mapper!r}, {objective!r}")
     configs = (hw,) if isinstance(hw, Hardware) else tuple(hw)
     graphs = [REGISTRY[spec.variant].build(spec) for spec in workload.layers]
     for spec, graph in zip(workload.layers, graphs):
@@ -35,17 +43,18 @@ def simulate(workload: Workload, hw: Hardware | Iterable[Hardware], functional: 
     results = []
     for config in configs:
         for index, (spec, graph) in enumerate(zip(workload.layers, graphs)):
-            results.append(_simulate_layer(workload, index, spec, graph, config, functional, seed))
+            results.append(_simulate_layer(workload, index, spec, graph, config, functional, seed,
+                                           (mapper, objective)))
     return tuple(results)
 
 
-def _simulate_layer(workload, index, spec, graph: OpGraph, hw, functional, seed) -> LayerResult:
+def _simulate_layer(workload, index, spec, graph: OpGraph, hw, functional, seed, mapper) -> LayerResult:
     variant = REGISTRY[spec.variant]
     # A data-dependent layer computes its values in both modes: its counts depend on them.
     data_dependent = variant.is_data_dependent(spec)
     store = draw_inputs(graph, hw, seed, index) if functional or data_dependent else None
     inputs = {t.name: store[t.name] for t in graph.tensors if t.role in ("input", "weight")} if functional else None
-    ops, cycles = run_graph(graph, hw, store)
+    ops, cycles = run_graph(graph, hw, store, mapper)
     outputs = ({t.name: store[t.name].reshape(t.shape) for t in graph.tensors if t.role == "output"}
                if functional else None)
     fields = dict(variant.report_fields(spec))

@@ -118,7 +118,7 @@ def test_every_missing_key_of_a_level_at_once():
 @pytest.mark.parametrize("key, message", [
     ("nmae", "unknown key (did you mean 'name'?)"),
     ("clock", "unknown key (did you mean 'clock_hz'?)"),
-    ("frequency_hz", f"unknown key (allowed keys: {TOP_KEYS}, description)"),
+    ("frequency_hz", f"unknown key (allowed keys: {TOP_KEYS}, description, area)"),
     ("mac_array.rowz", "unknown key (did you mean 'rows'?)"),
     ("mac_array.data_flow", "unknown key (did you mean 'dataflow'?)"),
     ("mac_array.pe_count", "unknown key (allowed keys: rows, cols, dataflow, mac_energy_pj, fold_overlap)"),
@@ -441,3 +441,35 @@ def test_design_doc_example(tmp_path):
         f"  mac_array.dataflow: expected one of {DATAFLOWS}; got 'os'\n"
         "  memories[1].sise_bytes: unknown key (did you mean 'size_bytes'?)\n"
         "  memories[1].size_bytes: missing key (write size_bytes: null: the last level is off-chip and unbounded)")
+
+
+# --- area section and reconfigurable dataflows -----------------------------------------------------
+AREA = {"mm2_per_mac": 0.002, "mm2_per_vector_lane": 0.01, "mm2_per_mib": [4.0]}
+
+
+def test_area_is_priced_per_mac_lane_and_mib():
+    hw = loads_ok({"area": dict(AREA)}, rows=8, cols=4, lanes=16, sram_bytes=1 << 20)
+    assert hw.area_mm2 == pytest.approx(32 * 0.002 + 16 * 0.01 + 1.0 * 4.0)
+    assert loads_ok().area_mm2 is None
+
+
+def test_area_problems():
+    assert problems({"area": {"mm2_per_mac": -1, "mm2_per_vector_lane": True, "mm2_per_mib": [1.0, 2.0]}}) == [
+        "area.mm2_per_mac: expected a number >= 0, got -1",
+        "area.mm2_per_vector_lane: expected a number >= 0, got True (a boolean: YAML reads unquoted "
+        "yes/no/on/off/true/false as booleans)",
+        "area.mm2_per_mib: expected one price per on-chip level (1), innermost first; got 2",
+    ]
+    assert problems({"area": {"mm2_per_mac": 1, "mm2_per_mib": [1.0]}}) == ["area.mm2_per_vector_lane: missing key"]
+
+
+def test_dataflow_list_for_a_reconfigurable_array():
+    hw = loads_ok({"mac_array.dataflow": ["output_stationary", "input_stationary"]})
+    assert [int(f) for f in hw.mac_array.dataflows] == [0, 2] and int(hw.mac_array.dataflow) == 0
+    assert hw.dataflow_name == "output_stationary|input_stationary"
+    assert problems({"mac_array.dataflow": ["output_stationary", "os"]}) == [
+        f"mac_array.dataflow[1]: expected one of {DATAFLOWS}; got 'os'"]
+    assert problems({"mac_array.dataflow": ["output_stationary", "output_stationary"]}) == [
+        "mac_array.dataflow: lists a dataflow twice: output_stationary, output_stationary"]
+    assert problems({"mac_array.dataflow": []}) == [
+        f"mac_array.dataflow: expected one of {DATAFLOWS}, or a non-empty list of them; got []"]
