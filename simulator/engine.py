@@ -42,11 +42,11 @@ def run_gemm(op: Gemm, hw, mapping: GemmMapping | None = None, store: dict | Non
 
     if isinstance(op.mask, str):
         op = replace(op, mask=resolve_ranges(op.mask, store, op.name))
-
-    dims = (op.m, op.k, op.n)
-    mapping = mapping or choose_gemm_mapping(op, hw, mapper, objective)
-    check_gemm_mapping(mapping, dims, hw)
-    plan = lower_gemm(op, mapping, hw)
+    if mapping is None:
+        mapping, plan = _planned_gemm(op, hw, mapper, objective)
+    else:
+        check_gemm_mapping(mapping, (op.m, op.k, op.n), hw)
+        plan = lower_gemm(op, mapping, hw)
     out = np.zeros(n_counters(hw.n_boundaries), np.int64)
     state = new_gemm_state(hw)
     if store is None:
@@ -76,7 +76,9 @@ def run_vector(op: VectorOp, hw, store: dict | None = None) -> OpResult:
 
     if isinstance(op.ranges, str):
         op = replace(op, ranges=resolve_ranges(op.ranges, store, op.name))
-    plan = lower_vector(op, hw)
+    plan = _memo(hw).get(("vector", op))
+    if plan is None:
+        plan = _memo(hw)[("vector", op)] = lower_vector(op, hw)
     out = np.zeros(n_counters(hw.n_boundaries), np.int64)
     if store is None:
         slots = _empty_slots()
@@ -201,6 +203,26 @@ def run_graph(graph: OpGraph, hw, store: dict | None = None,
     """
     results = tuple(r for op in graph.ops for r in run_op(op, hw, store, mapper))
     return results, sum(r.cycles for r in results)
+
+
+def _memo(hw) -> dict:
+    """Per-hardware cache of mapped and lowered plans, keyed by op object (graphs are cached per
+    layer, so the same ops come back on every evaluation of that layer on this hardware)."""
+    memo = hw.__dict__.get("_plans")
+    if memo is None:
+        memo = {}
+        object.__setattr__(hw, "_plans", memo)
+    return memo
+
+
+def _planned_gemm(op, hw, mapper, objective):
+    key = ("gemm", op, mapper, objective)
+    hit = _memo(hw).get(key)
+    if hit is None:
+        mapping = choose_gemm_mapping(op, hw, mapper, objective)
+        check_gemm_mapping(mapping, (op.m, op.k, op.n), hw)
+        hit = _memo(hw)[key] = (mapping, lower_gemm(op, mapping, hw))
+    return hit
 
 
 def new_gemm_state(hw) -> np.ndarray:

@@ -7,6 +7,7 @@ Every op names the ops it depends on and the phase it belongs to; phases are wha
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -160,9 +161,13 @@ class OpGraph:
                 return t
         raise KeyError(name)
 
+    @functools.cached_property
+    def _depth(self) -> int:
+        return longest_phase_chain(self.ops)
+
     def phase_depth(self) -> int:
         """Length of the longest chain of dependent phases (the table's sequential operations)."""
-        return longest_phase_chain(self.ops)
+        return self._depth
 
 
 def longest_phase_chain(ops) -> int:

@@ -105,6 +105,12 @@ class Hardware:
         """Transfer boundaries: one between each adjacent pair of memory levels."""
         return len(self.memories) - 1
 
+    def __getstate__(self):
+        # the engine's per-hardware plan cache (engine._memo) stays in this process
+        state = dict(self.__dict__)
+        state.pop("_plans", None)
+        return state
+
     @classmethod
     def from_dict(cls, data: Any, source: str = "<dict>", text: str | None = None) -> "Hardware":
         chk = Checker(source)

@@ -20,6 +20,8 @@ The default (heuristic) GEMM mapping, per on-chip level from the outermost inwar
 """
 from __future__ import annotations
 
+import functools
+
 from .enums import Dataflow
 from .errors import MappingError
 from .mapping import GemmMapping, footprint_bytes
@@ -71,26 +73,33 @@ def default_gemm_mapping(dims: tuple[int, int, int], hw, mask=None, mask_axis: s
     tiles outside a band or a triangle can be skipped.
     """
     units = axis_units(hw.mac_array.dataflow, hw.mac_array.rows, hw.mac_array.cols)
-    eb = hw.bytes_per_element
+    usable = tuple((level.name, level.usable_bytes) for level in hw.on_chip)
+    stats = None if mask is None else (mask.valid(), max(1, len(mask.lo)))
+    return _heuristic(tuple(dims), units, hw.bytes_per_element, usable, stats, mask_axis)
+
+
+@functools.lru_cache(maxsize=65536)
+def _heuristic(dims, units, eb, usable, mask_stats, mask_axis) -> GemmMapping:
+    """The heuristic mapping from only the fields it depends on (cached: sweeps repeat them)."""
     tiles: list[tuple[int, int, int]] = []
     bound = tuple(dims)
-    for level in reversed(hw.on_chip):
-        tile = _fit_tile(bound, dims, units, level.usable_bytes, eb)
+    for name, capacity in reversed(usable):
+        tile = _fit_tile(bound, dims, units, capacity, eb)
         if tile is None:
-            raise MappingError(f"no tile of the ({dims[0]}, {dims[1]}, {dims[2]}) GEMM fits level {level.name!r} "
-                               f"({level.usable_bytes} usable bytes)")
+            raise MappingError(f"no tile of the ({dims[0]}, {dims[1]}, {dims[2]}) GEMM fits level {name!r} "
+                               f"({capacity} usable bytes)")
         tiles.append(tile)
         bound = tile
     tiles.reverse()
-    if mask is not None:
-        tiles[0] = _cap_for_mask(tiles[0], dims, units, mask, mask_axis)
+    if mask_stats is not None:
+        tiles[0] = _cap_for_mask(tiles[0], units, mask_stats, mask_axis)
     return GemmMapping(tuple(tiles), tuple("mnk" for _ in tiles))
 
 
-def _cap_for_mask(tile, dims, units, mask, mask_axis):
+def _cap_for_mask(tile, units, mask_stats, mask_axis):
     """Shrink the innermost tile along m and the masked axis to about half the mean valid length."""
-    rows = max(1, len(mask.lo))
-    cap = max(1, mask.valid() // (2 * rows))
+    valid, rows = mask_stats
+    cap = max(1, valid // (2 * rows))
     out = list(tile)
     for axis in (0, 1 if mask_axis == "k" else 2):
         unit = units[axis]

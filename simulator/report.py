@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 from pathlib import Path
 from typing import Iterable
@@ -101,6 +102,7 @@ def render(frame: pd.DataFrame, fmt: str, title: str = "") -> str:
     raise ValueError(f"unknown format {fmt!r}")
 
 
+@functools.lru_cache(maxsize=1024)
 def display_path(path) -> str:
     """A config path as reports show it: relative to the source tree when inside it, else as given."""
     try:

@@ -1,6 +1,7 @@
 """simulate(): every layer of a workload on one or more hardware configs."""
 from __future__ import annotations
 
+import functools
 import os
 from typing import Iterable
 
@@ -36,7 +37,7 @@ def simulate(workload: Workload, hw: Hardware | Iterable[Hardware], functional: 
         raise ValueError(f"mapper must be one of {MAPPERS} and objective one of {OBJECTIVES}; "
                          f"got {mapper!r}, {objective!r}")
     configs = (hw,) if isinstance(hw, Hardware) else tuple(hw)
-    graphs = [REGISTRY[spec.variant].build(spec) for spec in workload.layers]
+    graphs = [layer_graph(spec) for spec in workload.layers]
     for spec, graph in zip(workload.layers, graphs):
         if functional or REGISTRY[spec.variant].is_data_dependent(spec):
             check_functional_memory(spec.name, graph)
@@ -61,10 +62,21 @@ def _simulate_layer(workload, index, spec, graph: OpGraph, hw, functional, seed,
     fields["batch"] = spec.batch
     return LayerResult(
         workload=workload.name, layer=spec.name, variant=spec.variant, hw=hw, fields=fields, ops=ops,
-        cycles=cycles, sequential_steps=graph.phase_depth(), max_path_length=variant.max_path_length(spec),
+        cycles=cycles, sequential_steps=graph.phase_depth(), max_path_length=path_length(spec),
         workload_file=workload.source, workload_sha256=workload.sha256, seed=seed if functional or data_dependent else None,
         inputs=frozen_arrays(inputs) if functional else None,
         outputs=frozen_arrays(outputs) if functional else None)
+
+
+@functools.lru_cache(maxsize=4096)
+def layer_graph(spec) -> OpGraph:
+    """A layer's op graph; built once per distinct layer (sweeps evaluate the same layer many times)."""
+    return REGISTRY[spec.variant].build(spec)
+
+
+@functools.lru_cache(maxsize=4096)
+def path_length(spec) -> int | None:
+    return REGISTRY[spec.variant].max_path_length(spec)
 
 
 def draw_inputs(graph: OpGraph, hw, seed: int, layer_index: int) -> dict[str, np.ndarray]:
