@@ -108,7 +108,7 @@ def _dur(dbuf, inner, fill_own, fill_next, drain_own):
 
 
 # Walk state that persists across calls (a recurrence walks one step per call): per level
-# res_a, res_b, res_c (3 each), res_c_bytes, step_key (4), acc, fill_own, drain_own, started.
+# res_a, res_b, res_c (3 each), step_key (4), res_c_bytes, acc, fill_own, drain_own, started.
 _PER_LEVEL = 18
 _G_INIT, _G_EXPOSED, _G_FIRST, _G_TOP = 0, 1, 2, 3
 _GLOBALS = 4
@@ -116,6 +116,201 @@ _GLOBALS = 4
 
 def gemm_state_size(levels: int) -> int:
     return _GLOBALS + _PER_LEVEL * levels
+
+
+@njit(cache=True)
+def _loop_nest(ip, nlev):
+    """Tile extents per level (level nlev = the whole problem), double buffering, and the loop
+    nest: loop j runs over level loop_level[j] along dim loop_dim[j], outermost level first."""
+    tile = np.empty((nlev + 1, 3), np.int64)
+    tile[nlev, 0] = ip[GemmParam.M]
+    tile[nlev, 1] = ip[GemmParam.K]
+    tile[nlev, 2] = ip[GemmParam.N]
+    dbuf = np.empty(nlev, np.int64)
+    loop_level = np.empty(3 * nlev, np.int64)
+    loop_dim = np.empty(3 * nlev, np.int64)
+    for lv in range(nlev):
+        base = GemmParam.LEVEL_BASE + LEVEL_FIELDS * lv
+        tile[lv, 0] = ip[base + LevelParam.TM]
+        tile[lv, 1] = ip[base + LevelParam.TK]
+        tile[lv, 2] = ip[base + LevelParam.TN]
+        dbuf[lv] = ip[base + LevelParam.DOUBLE_BUFFERED]
+        order = ip[base + LevelParam.ORDER]
+        for j in range(3):
+            slot = 3 * (nlev - 1 - lv) + j
+            loop_level[slot] = lv
+            loop_dim[slot] = LOOP_ORDER_TABLE[order, j]
+    return tile, dbuf, loop_level, loop_dim
+
+
+@njit(cache=True)
+def _state_views(state, nlev):
+    """Views into the persistent state; a fresh (all-zero) state is initialised first."""
+    if state[_G_INIT] == 0:
+        state[:] = 0
+        state[_GLOBALS:_GLOBALS + 13 * nlev] = -1     # tile keys and step keys: nothing resident
+        state[_G_INIT] = 1
+        state[_G_FIRST] = 1
+    g = _GLOBALS
+    return (state[g:g + 3 * nlev].reshape((nlev, 3)),                  # res_a (b, row, col)
+            state[g + 3 * nlev:g + 6 * nlev].reshape((nlev, 3)),       # res_b
+            state[g + 6 * nlev:g + 9 * nlev].reshape((nlev, 3)),       # res_c
+            state[g + 9 * nlev:g + 13 * nlev].reshape((nlev, 4)),      # step_key (b, m, k, n)
+            state[g + 13 * nlev:g + 14 * nlev],                        # res_c_bytes
+            state[g + 14 * nlev:g + 15 * nlev],                        # acc: inner time of the current step
+            state[g + 15 * nlev:g + 16 * nlev],                        # fill_own
+            state[g + 16 * nlev:g + 17 * nlev],                        # drain_own
+            state[g + 17 * nlev:g + 18 * nlev])                        # started
+
+
+@njit(cache=True)
+def _reset_loops(lo_r, hi_r, tile, loop_level, loop_dim, first):
+    """Start loops first.. at the beginning of their parent's current range."""
+    for j in range(first, loop_level.shape[0]):
+        lv = loop_level[j]
+        d = loop_dim[j]
+        lo_r[lv, d] = lo_r[lv + 1, d]
+        hi_r[lv, d] = min(lo_r[lv, d] + tile[lv, d], hi_r[lv + 1, d])
+
+
+@njit(cache=True)
+def _advance(lo_r, hi_r, tile, loop_level, loop_dim):
+    """Advance the odometer (innermost loop first); False when the nest is exhausted."""
+    j = loop_level.shape[0] - 1
+    while j >= 0:
+        lv = loop_level[j]
+        d = loop_dim[j]
+        nxt = lo_r[lv, d] + tile[lv, d]
+        if nxt < hi_r[lv + 1, d]:
+            lo_r[lv, d] = nxt
+            hi_r[lv, d] = min(nxt + tile[lv, d], hi_r[lv + 1, d])
+            _reset_loops(lo_r, hi_r, tile, loop_level, loop_dim, j + 1)
+            return True
+        j -= 1
+    return False
+
+
+@njit(cache=True)
+def _changed_top(step_key, lo_r, b, nlev):
+    """The highest level whose step changes at this innermost step (level 0 always does)."""
+    for lv in range(nlev - 1, -1, -1):
+        if (step_key[lv, 0] != b or step_key[lv, 1] != lo_r[lv, 0]
+                or step_key[lv, 2] != lo_r[lv, 1] or step_key[lv, 3] != lo_r[lv, 2]):
+            return lv
+    return 0
+
+
+@njit(cache=True)
+def _grid_index(grid_off, grid_n, tile, lo_r, lv):
+    return grid_off[lv] + (lo_r[lv, 0] // tile[lv, 0]) * grid_n[lv] + lo_r[lv, 2] // tile[lv, 2]
+
+
+@njit(cache=True)
+def _enter_steps(top, b, bkey, lo_r, hi_r, eb, views, touched, grid_off, grid_n, tile, fill_bw, drain_bw,
+                 fill_new, drain_new, out):
+    """Levels 0..top start a new step: load the A, B, C tiles that are not resident (C partial sums
+    only if written before), write back a replaced C tile; record the transfer times."""
+    res_a, res_b, res_c, step_key, res_c_bytes = views[0], views[1], views[2], views[3], views[4]
+    for lv in range(top + 1):
+        step_key[lv, 0] = b
+        step_key[lv, 1] = lo_r[lv, 0]
+        step_key[lv, 2] = lo_r[lv, 1]
+        step_key[lv, 3] = lo_r[lv, 2]
+        em = hi_r[lv, 0] - lo_r[lv, 0]
+        ek = hi_r[lv, 1] - lo_r[lv, 1]
+        en = hi_r[lv, 2] - lo_r[lv, 2]
+        cb = BOUNDARY_BASE + N_BOUNDARY_COUNTERS * lv
+        fill = 0
+        drain = 0
+        if res_a[lv, 0] != b or res_a[lv, 1] != lo_r[lv, 0] or res_a[lv, 2] != lo_r[lv, 1]:
+            res_a[lv, 0] = b
+            res_a[lv, 1] = lo_r[lv, 0]
+            res_a[lv, 2] = lo_r[lv, 1]
+            out[cb + BoundaryCounter.FILL_A] += em * ek * eb
+            fill += em * ek * eb
+        if res_b[lv, 0] != bkey or res_b[lv, 1] != lo_r[lv, 1] or res_b[lv, 2] != lo_r[lv, 2]:
+            res_b[lv, 0] = bkey
+            res_b[lv, 1] = lo_r[lv, 1]
+            res_b[lv, 2] = lo_r[lv, 2]
+            out[cb + BoundaryCounter.FILL_B] += ek * en * eb
+            fill += ek * en * eb
+        if res_c[lv, 0] != b or res_c[lv, 1] != lo_r[lv, 0] or res_c[lv, 2] != lo_r[lv, 2]:
+            if res_c[lv, 0] >= 0:
+                out[cb + BoundaryCounter.DRAIN_C] += res_c_bytes[lv]
+                drain += res_c_bytes[lv]
+            res_c[lv, 0] = b
+            res_c[lv, 1] = lo_r[lv, 0]
+            res_c[lv, 2] = lo_r[lv, 2]
+            res_c_bytes[lv] = em * en * eb
+            if touched[_grid_index(grid_off, grid_n, tile, lo_r, lv)]:
+                out[cb + BoundaryCounter.FILL_C] += em * en * eb
+                fill += em * en * eb
+        fill_new[lv] = transfer_cycles(fill, fill_bw[lv])
+        drain_new[lv] = transfer_cycles(drain, drain_bw[lv])
+
+
+@njit(cache=True)
+def _close_previous_steps(top, nlev, dbuf, views, fill_new, drain_new, state):
+    """Levels 0..top end their previous step (innermost first: a closed step's duration adds to
+    the enclosing level's current step); the new steps' fills and drains become their own."""
+    acc, fill_own, drain_own, started = views[5], views[6], views[7], views[8]
+    for lv in range(top + 1):
+        if started[lv]:
+            d_step = _dur(dbuf[lv], acc[lv], fill_own[lv], fill_new[lv], drain_own[lv])
+            if lv + 1 < nlev:
+                acc[lv + 1] += d_step
+            else:
+                state[_G_TOP] += d_step
+        else:
+            started[lv] = 1
+            if dbuf[lv]:
+                state[_G_EXPOSED] += fill_new[lv]       # the very first fill is exposed
+        acc[lv] = 0
+        fill_own[lv] = fill_new[lv]
+        drain_own[lv] = drain_new[lv]
+
+
+@njit(cache=True)
+def _array_step(flow, overlap, rows, cols, tm, tk, tn, useful, psum_in, eb, unit_rbw, unit_wbw, state, out):
+    """Count one sub-GEMM on the array; return its duration (array cycles, or longer when the
+    innermost level's ports cannot feed the array)."""
+    folds, t = fold_shape(flow, rows, cols, tm, tk, tn)
+    cyc = fold_cycles(flow, overlap, rows, cols, folds, t)
+    if state[_G_FIRST] == 1 and overlap == _PIPELINED:
+        cyc += pipeline_fill_drain(flow, rows, cols)
+    state[_G_FIRST] = 0
+    wa, wb, wcr, wcw = unit_words(flow, rows, cols, tm, tk, tn, psum_in)
+    out[Counter.MACS] += useful
+    out[Counter.SLOT_MACS] += folds * rows * cols * t
+    out[Counter.FOLDS] += folds
+    out[Counter.TILES] += 1
+    out[Counter.ARRAY_CYCLES] += cyc
+    out[Counter.UNIT_READ_A] += wa * eb
+    out[Counter.UNIT_READ_B] += wb * eb
+    out[Counter.UNIT_READ_C] += wcr * eb
+    out[Counter.UNIT_WRITE_C] += wcw * eb
+    return max(cyc, transfer_cycles((wa + wb + wcr) * eb, unit_rbw), transfer_cycles(wcw * eb, unit_wbw))
+
+
+@njit(cache=True)
+def _functional_step(a_data, b_data, c_data, b_local, m0, m1, k0, k1, n0, n1, fa, fb, fc, a_t, b_t, c_t):
+    """Multiply one tile pair, mirroring the innermost buffer: copy an operand tile only when it
+    changes, accumulate the output tile on chip until it is replaced (then add it to C)."""
+    bb = 0 if b_data.shape[0] == 1 else b_local
+    if fa[0] != b_local or fa[1] != m0 or fa[2] != k0:
+        a_t = np.ascontiguousarray(a_data[b_local, m0:m1, k0:k1])
+        fa[0], fa[1], fa[2] = b_local, m0, k0
+    if fb[0] != bb or fb[1] != k0 or fb[2] != n0:
+        b_t = np.ascontiguousarray(b_data[bb, k0:k1, n0:n1])
+        fb[0], fb[1], fb[2] = bb, k0, n0
+    if fc[0] != b_local or fc[1] != m0 or fc[2] != n0:
+        if fc[0] >= 0:
+            c_data[fc[0], fc[1]:fc[3], fc[2]:fc[4]] += c_t
+        c_t = np.dot(a_t, b_t)          # a new output tile starts from its first product
+        fc[0], fc[1], fc[2], fc[3], fc[4] = b_local, m0, n0, m1, n1
+    else:
+        c_t += np.dot(a_t, b_t)
+    return a_t, b_t, c_t
 
 
 @njit(cache=True)
@@ -137,68 +332,26 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
     eb = ip[GemmParam.ELEM_BYTES]
     nlev = ip[GemmParam.LEVELS]
     mask_axis = ip[GemmParam.MASK_AXIS]
-    shared_b = ip[GemmParam.SHARED_B]
-
-    # tile[l, d]: tile extent of level l on dim d (0 m, 1 k, 2 n); level nlev is the whole problem.
-    tile = np.empty((nlev + 1, 3), np.int64)
-    tile[nlev, 0] = ip[GemmParam.M]
-    tile[nlev, 1] = ip[GemmParam.K]
-    tile[nlev, 2] = ip[GemmParam.N]
-    dbuf = np.empty(nlev, np.int64)
-    nloops = 3 * nlev
-    loop_level = np.empty(nloops, np.int64)
-    loop_dim = np.empty(nloops, np.int64)
-    for lv in range(nlev):
-        base = GemmParam.LEVEL_BASE + LEVEL_FIELDS * lv
-        tile[lv, 0] = ip[base + LevelParam.TM]
-        tile[lv, 1] = ip[base + LevelParam.TK]
-        tile[lv, 2] = ip[base + LevelParam.TN]
-        dbuf[lv] = ip[base + LevelParam.DOUBLE_BUFFERED]
-        order = ip[base + LevelParam.ORDER]
-        for j in range(3):
-            slot = 3 * (nlev - 1 - lv) + j          # outermost level's loops come first
-            loop_level[slot] = lv
-            loop_dim[slot] = LOOP_ORDER_TABLE[order, j]
+    tile, dbuf, loop_level, loop_dim = _loop_nest(ip, nlev)
     fill_bw = np.empty(nlev)
     drain_bw = np.empty(nlev)
     for lv in range(nlev):
         fill_bw[lv] = rates[GemmRate.BOUNDARY_BASE + 2 * lv]
         drain_bw[lv] = rates[GemmRate.BOUNDARY_BASE + 2 * lv + 1]
-    unit_rbw = rates[GemmRate.UNIT_READ_BW]
-    unit_wbw = rates[GemmRate.UNIT_WRITE_BW]
-
     # Output-tile grids per level, to know whether a C tile holds partial sums already.
-    grid_m = np.empty(nlev, np.int64)
     grid_n = np.empty(nlev, np.int64)
     grid_off = np.zeros(nlev + 1, np.int64)
     for lv in range(nlev):
-        grid_m[lv] = cdiv(tile[nlev, 0], tile[lv, 0])
         grid_n[lv] = cdiv(tile[nlev, 2], tile[lv, 2])
-        grid_off[lv + 1] = grid_off[lv] + grid_m[lv] * grid_n[lv]
+        grid_off[lv + 1] = grid_off[lv] + cdiv(tile[nlev, 0], tile[lv, 0]) * grid_n[lv]
     touched = np.zeros(grid_off[nlev], np.uint8)
-
     lo_r = np.zeros((nlev + 1, 3), np.int64)   # current range [lo_r, hi_r) per level and dim
     hi_r = np.zeros((nlev + 1, 3), np.int64)
     for d in range(3):
         hi_r[nlev, d] = tile[nlev, d]
-    # Persistent state, as views into `state`.
-    if state[_G_INIT] == 0:
-        state[:] = 0
-        state[_GLOBALS:_GLOBALS + 13 * nlev] = -1     # tile keys and step keys: nothing resident
-        state[_G_INIT] = 1
-        state[_G_FIRST] = 1
-    res_a = state[_GLOBALS:_GLOBALS + 3 * nlev].reshape((nlev, 3))     # (b, row start, col start)
-    res_b = state[_GLOBALS + 3 * nlev:_GLOBALS + 6 * nlev].reshape((nlev, 3))
-    res_c = state[_GLOBALS + 6 * nlev:_GLOBALS + 9 * nlev].reshape((nlev, 3))
-    step_key = state[_GLOBALS + 9 * nlev:_GLOBALS + 13 * nlev].reshape((nlev, 4))
-    res_c_bytes = state[_GLOBALS + 13 * nlev:_GLOBALS + 14 * nlev]
-    acc = state[_GLOBALS + 14 * nlev:_GLOBALS + 15 * nlev]     # inner time of each level's current step
-    fill_own = state[_GLOBALS + 15 * nlev:_GLOBALS + 16 * nlev]
-    drain_own = state[_GLOBALS + 16 * nlev:_GLOBALS + 17 * nlev]
-    started = state[_GLOBALS + 17 * nlev:_GLOBALS + 18 * nlev]
+    views = _state_views(state, nlev)
     fill_new = np.zeros(nlev, np.int64)
     drain_new = np.zeros(nlev, np.int64)
-    # functional-mode tile buffers and their keys (b, row, col[, row end, col end])
     fa = np.full(3, -1, np.int64)
     fb = np.full(3, -1, np.int64)
     fc = np.full(5, -1, np.int64)
@@ -208,167 +361,50 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
 
     for b_local in range(batch):
         b = key_offset + b_local
-        # Initialise every loop at the start of its parent range.
-        for j in range(nloops):
-            lv = loop_level[j]
-            d = loop_dim[j]
-            lo_r[lv, d] = lo_r[lv + 1, d]
-            hi_r[lv, d] = min(lo_r[lv, d] + tile[lv, d], hi_r[lv + 1, d])
+        bkey = 0 if ip[GemmParam.SHARED_B] else b
+        _reset_loops(lo_r, hi_r, tile, loop_level, loop_dim, 0)
         touched[:] = 0
         while True:
-            m0 = lo_r[0, 0]
-            m1 = hi_r[0, 0]
-            k0 = lo_r[0, 1]
-            k1 = hi_r[0, 1]
-            n0 = lo_r[0, 2]
-            n1 = hi_r[0, 2]
-            tm = m1 - m0
-            tk = k1 - k0
-            tn = n1 - n0
+            m0, k0, n0 = lo_r[0, 0], lo_r[0, 1], lo_r[0, 2]
+            m1, k1, n1 = hi_r[0, 0], hi_r[0, 1], hi_r[0, 2]
             if mask_axis == 0:
-                useful = tm * tk * tn
+                useful = (m1 - m0) * (k1 - k0) * (n1 - n0)
             else:
                 useful = masked_useful(mask_axis, lo, hi, m0, m1, k0, k1, n0, n1)
             if useful == 0:
                 out[Counter.SKIPPED_TILES] += 1
             else:
-                # Highest level whose step changes here (level 0 always does).
-                top = 0
-                for lv in range(nlev - 1, -1, -1):
-                    if (step_key[lv, 0] != b or step_key[lv, 1] != lo_r[lv, 0]
-                            or step_key[lv, 2] != lo_r[lv, 1] or step_key[lv, 3] != lo_r[lv, 2]):
-                        top = lv
-                        break
-                for lv in range(top + 1):
-                    step_key[lv, 0] = b
-                    step_key[lv, 1] = lo_r[lv, 0]
-                    step_key[lv, 2] = lo_r[lv, 1]
-                    step_key[lv, 3] = lo_r[lv, 2]
-                    em = hi_r[lv, 0] - lo_r[lv, 0]
-                    ek = hi_r[lv, 1] - lo_r[lv, 1]
-                    en = hi_r[lv, 2] - lo_r[lv, 2]
-                    cb = BOUNDARY_BASE + N_BOUNDARY_COUNTERS * lv
-                    fill_bytes = 0
-                    drain_bytes = 0
-                    if res_a[lv, 0] != b or res_a[lv, 1] != lo_r[lv, 0] or res_a[lv, 2] != lo_r[lv, 1]:
-                        res_a[lv, 0] = b
-                        res_a[lv, 1] = lo_r[lv, 0]
-                        res_a[lv, 2] = lo_r[lv, 1]
-                        out[cb + BoundaryCounter.FILL_A] += em * ek * eb
-                        fill_bytes += em * ek * eb
-                    bkey = 0 if shared_b else b
-                    if res_b[lv, 0] != bkey or res_b[lv, 1] != lo_r[lv, 1] or res_b[lv, 2] != lo_r[lv, 2]:
-                        res_b[lv, 0] = bkey
-                        res_b[lv, 1] = lo_r[lv, 1]
-                        res_b[lv, 2] = lo_r[lv, 2]
-                        out[cb + BoundaryCounter.FILL_B] += ek * en * eb
-                        fill_bytes += ek * en * eb
-                    if res_c[lv, 0] != b or res_c[lv, 1] != lo_r[lv, 0] or res_c[lv, 2] != lo_r[lv, 2]:
-                        if res_c[lv, 0] >= 0:
-                            out[cb + BoundaryCounter.DRAIN_C] += res_c_bytes[lv]
-                            drain_bytes += res_c_bytes[lv]
-                        res_c[lv, 0] = b
-                        res_c[lv, 1] = lo_r[lv, 0]
-                        res_c[lv, 2] = lo_r[lv, 2]
-                        res_c_bytes[lv] = em * en * eb
-                        g = grid_off[lv] + (lo_r[lv, 0] // tile[lv, 0]) * grid_n[lv] + lo_r[lv, 2] // tile[lv, 2]
-                        if touched[g]:
-                            out[cb + BoundaryCounter.FILL_C] += em * en * eb
-                            fill_bytes += em * en * eb
-                    fill_new[lv] = transfer_cycles(fill_bytes, fill_bw[lv])
-                    drain_new[lv] = transfer_cycles(drain_bytes, drain_bw[lv])
-                # Close the previous step of every level that changed, innermost first.
-                for lv in range(top + 1):
-                    if started[lv]:
-                        d_step = _dur(dbuf[lv], acc[lv], fill_own[lv], fill_new[lv], drain_own[lv])
-                        if lv + 1 < nlev:
-                            acc[lv + 1] += d_step
-                        else:
-                            state[_G_TOP] += d_step
-                    else:
-                        started[lv] = 1
-                        if dbuf[lv]:
-                            state[_G_EXPOSED] += fill_new[lv]
-                    acc[lv] = 0
-                    fill_own[lv] = fill_new[lv]
-                    drain_own[lv] = drain_new[lv]
-
-                # The sub-GEMM on the array.
-                g0 = (m0 // tile[0, 0]) * grid_n[0] + n0 // tile[0, 2]
-                psum_in = touched[g0] != 0
-                folds, t = fold_shape(flow, rows, cols, tm, tk, tn)
-                cyc = fold_cycles(flow, overlap, rows, cols, folds, t)
-                if state[_G_FIRST] == 1 and overlap == _PIPELINED:
-                    cyc += pipeline_fill_drain(flow, rows, cols)
-                state[_G_FIRST] = 0
-                wa, wb, wcr, wcw = unit_words(flow, rows, cols, tm, tk, tn, psum_in)
-                out[Counter.MACS] += useful
-                out[Counter.SLOT_MACS] += folds * rows * cols * t
-                out[Counter.FOLDS] += folds
-                out[Counter.TILES] += 1
-                out[Counter.ARRAY_CYCLES] += cyc
-                out[Counter.UNIT_READ_A] += wa * eb
-                out[Counter.UNIT_READ_B] += wb * eb
-                out[Counter.UNIT_READ_C] += wcr * eb
-                out[Counter.UNIT_WRITE_C] += wcw * eb
-                busy = max(cyc, transfer_cycles((wa + wb + wcr) * eb, unit_rbw),
-                           transfer_cycles(wcw * eb, unit_wbw))
-                acc[0] = busy
+                top = _changed_top(views[3], lo_r, b, nlev)
+                _enter_steps(top, b, bkey, lo_r, hi_r, eb, views, touched, grid_off, grid_n, tile, fill_bw,
+                             drain_bw, fill_new, drain_new, out)
+                _close_previous_steps(top, nlev, dbuf, views, fill_new, drain_new, state)
+                psum_in = touched[_grid_index(grid_off, grid_n, tile, lo_r, 0)] != 0
+                views[5][0] = _array_step(flow, overlap, rows, cols, m1 - m0, k1 - k0, n1 - n0, useful, psum_in,
+                                          eb, rates[GemmRate.UNIT_READ_BW], rates[GemmRate.UNIT_WRITE_BW],
+                                          state, out)
                 for lv in range(nlev):
-                    touched[grid_off[lv] + (lo_r[lv, 0] // tile[lv, 0]) * grid_n[lv]
-                            + lo_r[lv, 2] // tile[lv, 2]] = 1
+                    touched[_grid_index(grid_off, grid_n, tile, lo_r, lv)] = 1
                 if functional:
-                    # Mirror the innermost buffer: copy an operand tile only when it changes and
-                    # accumulate the output tile on chip until it is replaced.
-                    bb = 0 if b_data.shape[0] == 1 else b_local
-                    if fa[0] != b_local or fa[1] != m0 or fa[2] != k0:
-                        a_t = np.ascontiguousarray(a_data[b_local, m0:m1, k0:k1])
-                        fa[0], fa[1], fa[2] = b_local, m0, k0
-                    if fb[0] != bb or fb[1] != k0 or fb[2] != n0:
-                        b_t = np.ascontiguousarray(b_data[bb, k0:k1, n0:n1])
-                        fb[0], fb[1], fb[2] = bb, k0, n0
-                    if fc[0] != b_local or fc[1] != m0 or fc[2] != n0:
-                        if fc[0] >= 0:
-                            c_data[fc[0], fc[1]:fc[3], fc[2]:fc[4]] += c_t
-                        c_t = np.dot(a_t, b_t)      # a new output tile starts from its first product
-                        fc[0], fc[1], fc[2], fc[3], fc[4] = b_local, m0, n0, m1, n1
-                    else:
-                        c_t += np.dot(a_t, b_t)
-
-            # Advance the odometer: innermost loop first.
-            j = nloops - 1
-            while j >= 0:
-                lv = loop_level[j]
-                d = loop_dim[j]
-                nxt = lo_r[lv, d] + tile[lv, d]
-                if nxt < hi_r[lv + 1, d]:
-                    lo_r[lv, d] = nxt
-                    hi_r[lv, d] = min(nxt + tile[lv, d], hi_r[lv + 1, d])
-                    for jj in range(j + 1, nloops):
-                        lv2 = loop_level[jj]
-                        d2 = loop_dim[jj]
-                        lo_r[lv2, d2] = lo_r[lv2 + 1, d2]
-                        hi_r[lv2, d2] = min(lo_r[lv2, d2] + tile[lv2, d2], hi_r[lv2 + 1, d2])
-                    break
-                j -= 1
-            if j < 0:
+                    a_t, b_t, c_t = _functional_step(a_data, b_data, c_data, b_local, m0, m1, k0, k1, n0, n1,
+                                                     fa, fb, fc, a_t, b_t, c_t)
+            if not _advance(lo_r, hi_r, tile, loop_level, loop_dim):
                 break
         if ip[GemmParam.STEP_BARRIER]:
             # the next step depends on this one's result: nothing of it may overlap this chain
-            _close_chain(state, out, nlev, dbuf, drain_bw, acc, fill_own, drain_own, started, res_c,
-                         res_c_bytes)
-
+            _close_chain(state, out, nlev, dbuf, drain_bw, views)
     if functional and fc[0] >= 0:
         c_data[fc[0], fc[1]:fc[3], fc[2]:fc[4]] += c_t
     if finish:
-        _close_chain(state, out, nlev, dbuf, drain_bw, acc, fill_own, drain_own, started, res_c, res_c_bytes)
+        _close_chain(state, out, nlev, dbuf, drain_bw, views)
 
 
 @njit(cache=True)
-def _close_chain(state, out, nlev, dbuf, drain_bw, acc, fill_own, drain_own, started, res_c, res_c_bytes):
+def _close_chain(state, out, nlev, dbuf, drain_bw, views):
     """End the timing chain: close every level's last step, write back the outputs still on chip
     (exposed), add the chain's time to CYCLES and start a fresh chain. A and B stay resident, so a
     recurrence keeps its weights; the pipelined fill and drain is paid again by the next chain."""
+    res_c, res_c_bytes = views[2], views[4]
+    acc, fill_own, drain_own, started = views[5], views[6], views[7], views[8]
     for lv in range(nlev):
         if started[lv]:
             d_step = _dur(dbuf[lv], acc[lv], fill_own[lv], 0, drain_own[lv])
