@@ -80,7 +80,7 @@ def test_run_default_hardware_table(capsys):
     for word in ["qk", "proj", "default", "weight_stationary", "bf16"]:
         assert word in out
     assert f"# hardware {DEFAULT_SHOWN} sha256 " in out
-    assert f"# workload workloads/gemm_smoke.yaml" in out
+    assert "# workload workloads/gemm_smoke.yaml" in out
 
 
 def test_run_csv_contract_columns_in_order(capsys):

@@ -38,10 +38,9 @@ def gemm_array_counts(dims, batch, tile, dataflow, rows, cols, overlap, elem_byt
     def s_n(f):
         return axis_sum(n, tn, f)
 
-    one = lambda e: 1          # noqa: E731
     ident = lambda e: e        # noqa: E731
     if dataflow == Dataflow.OUTPUT_STATIONARY:
-        fm, fk, fn = (lambda e: cdiv(e, R)), one, (lambda e: cdiv(e, C))
+        fm, fn = (lambda e: cdiv(e, R)), (lambda e: cdiv(e, C))
         folds = s_m(fm) * kt * s_n(fn)
         slots = s_m(fm) * s_k(ident) * s_n(fn) * R * C
         if overlap == FoldOverlap.SERIAL:
@@ -55,18 +54,16 @@ def gemm_array_counts(dims, batch, tile, dataflow, rows, cols, overlap, elem_byt
         if dataflow == Dataflow.WEIGHT_STATIONARY:
             spatial = s_k(lambda e: cdiv(e, R)) * s_n(lambda e: cdiv(e, C))
             temporal_sum, temporal_tiles = s_m(ident), mt
-            other_tiles = 1                           # folds already cover k and n tiles
             temporal_max = s_m(lambda e: max(e, R))
             read_a = s_n(lambda e: cdiv(e, C)) * m * k
             read_b = mt * k * n
         else:
             spatial = s_k(lambda e: cdiv(e, R)) * s_m(lambda e: cdiv(e, C))
             temporal_sum, temporal_tiles = s_n(ident), nt
-            other_tiles = 1
             temporal_max = s_n(lambda e: max(e, R))
             read_a = nt * m * k
             read_b = s_m(lambda e: cdiv(e, C)) * k * n
-        folds = spatial * temporal_tiles * other_tiles
+        folds = spatial * temporal_tiles          # spatial already sums over the k and n (or m) tiles
         slots = spatial * temporal_sum * R * C
         if overlap == FoldOverlap.SERIAL:
             cycles = spatial * (temporal_sum + temporal_tiles * (2 * R + C - 2))
@@ -134,7 +131,3 @@ def softmax_ops(lengths) -> dict[str, int]:
     total = sum(int(x) for x in lengths)
     nonempty = sum(1 for x in lengths if x > 0)
     return {"max": total - nonempty, "add": total + (total - nonempty), "exp": total, "div": total}
-
-
-def vector_pass_cycles(ops: int, lanes: int, cycles_per_op: int) -> int:
-    return cdiv(ops, lanes) * cycles_per_op

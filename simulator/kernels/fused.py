@@ -12,7 +12,8 @@ from enum import IntEnum
 import numpy as np
 from numba import njit
 
-from ..enums import BOUNDARY_BASE, N_BOUNDARY_COUNTERS, BoundaryCounter, Counter, FoldOverlap, VecKind
+from ..enums import Counter, FoldOverlap, VecKind
+from .chain import CHAIN_SIZE, end, move, step
 from .gemm import cdiv, fold_cycles, fold_shape, pipeline_fill_drain, transfer_cycles, unit_words
 
 
@@ -96,44 +97,6 @@ def _output_update_counts(out, rows_live, d, lanes, cpo):
 
 
 @njit(cache=True)
-def _chain_step(state, f_max, f_sum, busy, d_max, d_sum, dbuf):
-    """Advance the double-buffered chain by one step (state: n_seen, total, x_prev, d_prev,
-    d_prev2, last_drain_sum)."""
-    if not dbuf:
-        state[1] += f_sum + busy + d_sum
-    else:
-        if state[0] == 0:
-            state[1] += f_sum
-        else:
-            state[1] += max(state[2], f_max, state[4])
-        state[4] = state[3]
-        state[3] = d_max
-        state[2] = busy
-        state[5] = d_sum
-    state[0] += 1
-
-
-@njit(cache=True)
-def _move(out, nlev, rates, fill, drain):
-    """Count a step's fills and drains at every boundary; return (f_max, f_sum, d_max, d_sum)."""
-    f_max = 0
-    f_sum = 0
-    d_max = 0
-    d_sum = 0
-    for lv in range(nlev):
-        cb = BOUNDARY_BASE + N_BOUNDARY_COUNTERS * lv
-        out[cb + BoundaryCounter.FILL_A] += fill
-        out[cb + BoundaryCounter.DRAIN_C] += drain
-        ft = transfer_cycles(fill, rates[2 + 2 * lv])
-        dt = transfer_cycles(drain, rates[3 + 2 * lv])
-        f_max = max(f_max, ft)
-        f_sum += ft
-        d_max = max(d_max, dt)
-        d_sum += dt
-    return f_max, f_sum, d_max, d_sum
-
-
-@njit(cache=True)
 def fused_walk(ip, rates, cpo, lo, hi, scale, q, k, v, o, functional, out):
     """Walk fused attention for every batch element; counts added to `out`."""
     batch = ip[FusedParam.BATCH]
@@ -153,14 +116,14 @@ def fused_walk(ip, rates, cpo, lo, hi, scale, q, k, v, o, functional, out):
     masked = ip[FusedParam.MASKED]
     unit_rbw = rates[0]
     unit_wbw = rates[1]
-    chain = np.zeros(6, np.int64)
+    chain = np.zeros(CHAIN_SIZE, np.int64)
     first = True
     m_run = np.empty(n_q, np.float32)
     l_run = np.empty(n_q, np.float32)
     for b in range(batch):
         # Initialise O, l, m in memory: a step that only writes.
-        fm, fs, dm, ds = _move(out, nlev, rates, 0, (n_q * d + 2 * n_q) * eb)
-        _chain_step(chain, fm, fs, 0, dm, ds, dbuf)
+        fm, fs, dm, ds = move(out, nlev, rates, 0, (n_q * d + 2 * n_q) * eb)
+        step(chain, fm, fs, 0, dm, ds, dbuf)
         if functional:
             m_run[:] = -np.inf
             l_run[:] = 0.0
@@ -201,13 +164,11 @@ def fused_walk(ip, rates, cpo, lo, hi, scale, q, k, v, o, functional, out):
                 busy += max(c2, transfer_cycles(r2 * eb, unit_rbw), transfer_cycles(w2 * eb, unit_wbw))
                 busy += max(c3, transfer_cycles(r3, unit_rbw), transfer_cycles(w3, unit_wbw))
                 busy += max(c4, transfer_cycles(r4 * eb, unit_rbw), transfer_cycles(w4 * eb, unit_wbw))
-                fm, fs, dm, ds = _move(out, nlev, rates, fill, (rb * d + 2 * rb) * eb)
-                _chain_step(chain, fm, fs, busy, dm, ds, dbuf)
+                fm, fs, dm, ds = move(out, nlev, rates, fill, (rb * d + 2 * rb) * eb)
+                step(chain, fm, fs, busy, dm, ds, dbuf)
                 if functional:
                     _block_update(q, k, v, o, m_run, l_run, b, i0, i1, j0, j1, lo, hi, masked, scale)
-    if dbuf and chain[0] > 0:
-        chain[1] += max(chain[2], chain[4]) + chain[5]
-    out[Counter.CYCLES] += chain[1]
+    out[Counter.CYCLES] += end(chain, dbuf)
 
 
 @njit(cache=True)

@@ -1,5 +1,4 @@
 """Gathers: rows of a table picked by an index tensor, moved through the memory hierarchy."""
-import numpy as np
 from numba import njit
 
 from ..enums import BOUNDARY_BASE, N_BOUNDARY_COUNTERS, BoundaryCounter, Counter

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from ..enums import BOUNDARY_BASE, N_BOUNDARY_COUNTERS, BoundaryCounter, Counter, Dataflow, FoldOverlap
-from .params import LEVEL_FIELDS, LOOP_ORDER_TABLE, GemmParam, GemmRate, LevelParam, MaskAxis
+from .params import LEVEL_FIELDS, LOOP_ORDER_TABLE, GemmParam, GemmRate, LevelParam
 
 _OS = int(Dataflow.OUTPUT_STATIONARY)
 _WS = int(Dataflow.WEIGHT_STATIONARY)
@@ -430,3 +430,19 @@ def _close_chain(state, out, nlev, dbuf, drain_bw, views):
         res_c[lv, 1] = -1
         res_c[lv, 2] = -1
         res_c_bytes[lv] = 0
+
+
+@njit(cache=True)
+def gemm_walk_many(ips, rates, lo, hi, states, outs):
+    """Count-only walks of many plans of one op (the mapping search's candidates), in one call.
+
+    Row i of `ips` (int64, GemmParam layout) and of `rates` (float64, GemmRate layout) is one
+    complete plan; every plan shares the op's mask ranges `lo`/`hi`.  Each walk starts from a fresh
+    zero state (row i of `states`, gemm_state_size(levels) wide, zeroed here) and its counts
+    overwrite row i of `outs` (n_counters(levels) wide), as one finished gemm_walk call would give.
+    """
+    empty = np.zeros((0, 0, 0), np.float32)
+    for i in range(ips.shape[0]):
+        states[i, :] = 0
+        outs[i, :] = 0
+        gemm_walk(ips[i], rates[i], lo, hi, empty, empty, empty, False, outs[i], states[i], 0, True)

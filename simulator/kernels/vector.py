@@ -16,7 +16,8 @@ from enum import IntEnum
 import numpy as np
 from numba import njit
 
-from ..enums import BOUNDARY_BASE, N_BOUNDARY_COUNTERS, BoundaryCounter, Counter, VecKind
+from ..enums import Counter, VecKind
+from .chain import CHAIN_SIZE, end, move, step
 from .gemm import cdiv, transfer_cycles
 
 
@@ -289,12 +290,7 @@ def vector_walk(ip, table, consts, widths, heights, roles, cpo, rates, lo, lens,
 
     stream = chunk == 0
     rows_per_chunk = 1 if stream else chunk
-    n_seen = 0
-    total = 0
-    x_prev = 0
-    d_prev = 0       # drain of the previous chunk (overlaps the current one)
-    d_prev2 = 0
-    last_drain_sum = 0
+    chain = np.zeros(CHAIN_SIZE, np.int64)
     for b in range(batch):
         for r0 in range(0, rows, rows_per_chunk):
             r1 = min(rows, r0 + rows_per_chunk)
@@ -305,57 +301,41 @@ def vector_walk(ip, table, consts, widths, heights, roles, cpo, rates, lo, lens,
             for sub in range(npass if stream else 1):
                 p_lo = sub if stream else 0
                 p_hi = sub + 1 if stream else npass
-                compute = 0
-                rd = 0
-                wr = 0
-                for p in range(p_lo, p_hi):
-                    s1 = table[p, PassField.SRC1]
-                    s2 = table[p, PassField.SRC2]
-                    c, r, w = _count_pass(table[p, PassField.OPCODE], table[p, PassField.KIND],
-                                          widths[table[p, PassField.DST]], widths[s1],
-                                          widths[s2] if s2 >= 0 else 0, valid, nonempty, log2sum, lanes, cpo, out)
-                    compute += c
-                    rd += r * eb
-                    wr += w * eb
-                    if functional:
-                        dst_arr = slots[table[p, PassField.DST]]
-                        _run_pass(table[p, PassField.OPCODE], dst_arr, slots[s1],
-                                  slots[s2] if s2 >= 0 else dst_arr[:0], consts[p], b, r0, r1, lo, lens)
-                out[Counter.UNIT_READ_A] += rd
-                out[Counter.UNIT_WRITE_C] += wr
-                out[Counter.VECTOR_CYCLES] += compute
+                compute, rd, wr = _chunk_passes(table, consts, widths, slots, functional, p_lo, p_hi, b, r0, r1,
+                                                lo, lens, valid, nonempty, log2sum, lanes, cpo, eb, out)
                 fill, drain = _chunk_traffic(table, widths, heights, roles, stream, p_lo, r0 == 0,
                                              valid, nonempty, eb)
-                f_max = 0
-                f_sum = 0
-                d_max = 0
-                d_sum = 0
-                for lv in range(nlev):
-                    cb = BOUNDARY_BASE + N_BOUNDARY_COUNTERS * lv
-                    out[cb + BoundaryCounter.FILL_A] += fill
-                    out[cb + BoundaryCounter.DRAIN_C] += drain
-                    ft = transfer_cycles(fill, rates[2 + 2 * lv])
-                    dt = transfer_cycles(drain, rates[3 + 2 * lv])
-                    f_max = max(f_max, ft)
-                    f_sum += ft
-                    d_max = max(d_max, dt)
-                    d_sum += dt
+                f_max, f_sum, d_max, d_sum = move(out, nlev, rates, fill, drain)
                 busy = max(compute, transfer_cycles(rd, unit_rbw), transfer_cycles(wr, unit_wbw))
-                if not dbuf:
-                    total += f_sum + busy + d_sum
-                else:
-                    if n_seen == 0:
-                        total += f_sum                           # the first fill is exposed
-                    else:
-                        total += max(x_prev, f_max, d_prev2)     # previous chunk, overlapped
-                    d_prev2 = d_prev
-                    d_prev = d_max
-                    x_prev = busy
-                    last_drain_sum = d_sum
-                n_seen += 1
-    if dbuf and n_seen > 0:
-        total += max(x_prev, d_prev2) + last_drain_sum           # last chunk, then its exposed drain
-    out[Counter.CYCLES] += total
+                step(chain, f_max, f_sum, busy, d_max, d_sum, dbuf)
+    out[Counter.CYCLES] += end(chain, dbuf)
+
+
+@njit(cache=True)
+def _chunk_passes(table, consts, widths, slots, functional, p_lo, p_hi, b, r0, r1, lo, lens, valid, nonempty,
+                  log2sum, lanes, cpo, eb, out):
+    """Run (functional) and count passes p_lo..p_hi-1 on rows r0..r1-1; return (cycles, bytes read,
+    bytes written) of the vector unit."""
+    compute = 0
+    rd = 0
+    wr = 0
+    for p in range(p_lo, p_hi):
+        s1 = table[p, PassField.SRC1]
+        s2 = table[p, PassField.SRC2]
+        c, r, w = _count_pass(table[p, PassField.OPCODE], table[p, PassField.KIND],
+                              widths[table[p, PassField.DST]], widths[s1],
+                              widths[s2] if s2 >= 0 else 0, valid, nonempty, log2sum, lanes, cpo, out)
+        compute += c
+        rd += r * eb
+        wr += w * eb
+        if functional:
+            dst_arr = slots[table[p, PassField.DST]]
+            _run_pass(table[p, PassField.OPCODE], dst_arr, slots[s1],
+                      slots[s2] if s2 >= 0 else dst_arr[:0], consts[p], b, r0, r1, lo, lens)
+    out[Counter.UNIT_READ_A] += rd
+    out[Counter.UNIT_WRITE_C] += wr
+    out[Counter.VECTOR_CYCLES] += compute
+    return compute, rd, wr
 
 
 @njit(cache=True)
