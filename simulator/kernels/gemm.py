@@ -174,100 +174,8 @@ def _reset_loops(lo_r, hi_r, tile, loop_level, loop_dim, first):
 
 
 @njit(cache=True)
-def _advance(lo_r, hi_r, tile, loop_level, loop_dim):
-    """Advance the odometer (innermost loop first); False when the nest is exhausted."""
-    j = loop_level.shape[0] - 1
-    while j >= 0:
-        lv = loop_level[j]
-        d = loop_dim[j]
-        nxt = lo_r[lv, d] + tile[lv, d]
-        if nxt < hi_r[lv + 1, d]:
-            lo_r[lv, d] = nxt
-            hi_r[lv, d] = min(nxt + tile[lv, d], hi_r[lv + 1, d])
-            _reset_loops(lo_r, hi_r, tile, loop_level, loop_dim, j + 1)
-            return True
-        j -= 1
-    return False
-
-
-@njit(cache=True)
-def _changed_top(step_key, lo_r, b, nlev):
-    """The highest level whose step changes at this innermost step (level 0 always does)."""
-    for lv in range(nlev - 1, -1, -1):
-        if (step_key[lv, 0] != b or step_key[lv, 1] != lo_r[lv, 0]
-                or step_key[lv, 2] != lo_r[lv, 1] or step_key[lv, 3] != lo_r[lv, 2]):
-            return lv
-    return 0
-
-
-@njit(cache=True)
 def _grid_index(grid_off, grid_n, tile, lo_r, lv):
     return grid_off[lv] + (lo_r[lv, 0] // tile[lv, 0]) * grid_n[lv] + lo_r[lv, 2] // tile[lv, 2]
-
-
-@njit(cache=True)
-def _enter_steps(top, b, bkey, lo_r, hi_r, eb, views, touched, grid_off, grid_n, tile, fill_bw, drain_bw,
-                 fill_new, drain_new, out):
-    """Levels 0..top start a new step: load the A, B, C tiles that are not resident (C partial sums
-    only if written before), write back a replaced C tile; record the transfer times."""
-    res_a, res_b, res_c, step_key, res_c_bytes = views[0], views[1], views[2], views[3], views[4]
-    for lv in range(top + 1):
-        step_key[lv, 0] = b
-        step_key[lv, 1] = lo_r[lv, 0]
-        step_key[lv, 2] = lo_r[lv, 1]
-        step_key[lv, 3] = lo_r[lv, 2]
-        em = hi_r[lv, 0] - lo_r[lv, 0]
-        ek = hi_r[lv, 1] - lo_r[lv, 1]
-        en = hi_r[lv, 2] - lo_r[lv, 2]
-        cb = BOUNDARY_BASE + N_BOUNDARY_COUNTERS * lv
-        fill = 0
-        drain = 0
-        if res_a[lv, 0] != b or res_a[lv, 1] != lo_r[lv, 0] or res_a[lv, 2] != lo_r[lv, 1]:
-            res_a[lv, 0] = b
-            res_a[lv, 1] = lo_r[lv, 0]
-            res_a[lv, 2] = lo_r[lv, 1]
-            out[cb + BoundaryCounter.FILL_A] += em * ek * eb
-            fill += em * ek * eb
-        if res_b[lv, 0] != bkey or res_b[lv, 1] != lo_r[lv, 1] or res_b[lv, 2] != lo_r[lv, 2]:
-            res_b[lv, 0] = bkey
-            res_b[lv, 1] = lo_r[lv, 1]
-            res_b[lv, 2] = lo_r[lv, 2]
-            out[cb + BoundaryCounter.FILL_B] += ek * en * eb
-            fill += ek * en * eb
-        if res_c[lv, 0] != b or res_c[lv, 1] != lo_r[lv, 0] or res_c[lv, 2] != lo_r[lv, 2]:
-            if res_c[lv, 0] >= 0:
-                out[cb + BoundaryCounter.DRAIN_C] += res_c_bytes[lv]
-                drain += res_c_bytes[lv]
-            res_c[lv, 0] = b
-            res_c[lv, 1] = lo_r[lv, 0]
-            res_c[lv, 2] = lo_r[lv, 2]
-            res_c_bytes[lv] = em * en * eb
-            if touched[_grid_index(grid_off, grid_n, tile, lo_r, lv)]:
-                out[cb + BoundaryCounter.FILL_C] += em * en * eb
-                fill += em * en * eb
-        fill_new[lv] = transfer_cycles(fill, fill_bw[lv])
-        drain_new[lv] = transfer_cycles(drain, drain_bw[lv])
-
-
-@njit(cache=True)
-def _close_previous_steps(top, nlev, dbuf, views, fill_new, drain_new, state):
-    """Levels 0..top end their previous step (innermost first: a closed step's duration adds to
-    the enclosing level's current step); the new steps' fills and drains become their own."""
-    acc, fill_own, drain_own, started = views[5], views[6], views[7], views[8]
-    for lv in range(top + 1):
-        if started[lv]:
-            d_step = _dur(dbuf[lv], acc[lv], fill_own[lv], fill_new[lv], drain_own[lv])
-            if lv + 1 < nlev:
-                acc[lv + 1] += d_step
-            else:
-                state[_G_TOP] += d_step
-        else:
-            started[lv] = 1
-            if dbuf[lv]:
-                state[_G_EXPOSED] += fill_new[lv]       # the very first fill is exposed
-        acc[lv] = 0
-        fill_own[lv] = fill_new[lv]
-        drain_own[lv] = drain_new[lv]
 
 
 @njit(cache=True)
@@ -359,6 +267,12 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
     b_t = np.zeros((0, 0), b_data.dtype)
     c_t = np.zeros((0, 0), c_data.dtype)
 
+    res_a, res_b, res_c, step_key, res_c_bytes, acc, fill_own, drain_own, started = views
+    unit_rbw = rates[GemmRate.UNIT_READ_BW]
+    unit_wbw = rates[GemmRate.UNIT_WRITE_BW]
+    nloops = loop_level.shape[0]
+    # The per-step body stays in this one loop on purpose: Numba does not inline helpers this
+    # large, and each call's reference counting of its array arguments tripled the cost per step.
     for b_local in range(batch):
         b = key_offset + b_local
         bkey = 0 if ip[GemmParam.SHARED_B] else b
@@ -374,20 +288,87 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
             if useful == 0:
                 out[Counter.SKIPPED_TILES] += 1
             else:
-                top = _changed_top(views[3], lo_r, b, nlev)
-                _enter_steps(top, b, bkey, lo_r, hi_r, eb, views, touched, grid_off, grid_n, tile, fill_bw,
-                             drain_bw, fill_new, drain_new, out)
-                _close_previous_steps(top, nlev, dbuf, views, fill_new, drain_new, state)
+                # 1. the highest level whose step changes here (level 0 always does)
+                top = 0
+                for lv in range(nlev - 1, -1, -1):
+                    if (step_key[lv, 0] != b or step_key[lv, 1] != lo_r[lv, 0]
+                            or step_key[lv, 2] != lo_r[lv, 1] or step_key[lv, 3] != lo_r[lv, 2]):
+                        top = lv
+                        break
+                # 2. levels 0..top enter a new step: fill what is not resident, drain a replaced C
+                for lv in range(top + 1):
+                    step_key[lv, 0] = b
+                    step_key[lv, 1] = lo_r[lv, 0]
+                    step_key[lv, 2] = lo_r[lv, 1]
+                    step_key[lv, 3] = lo_r[lv, 2]
+                    em = hi_r[lv, 0] - lo_r[lv, 0]
+                    ek = hi_r[lv, 1] - lo_r[lv, 1]
+                    en = hi_r[lv, 2] - lo_r[lv, 2]
+                    cb = BOUNDARY_BASE + N_BOUNDARY_COUNTERS * lv
+                    fill = 0
+                    drain = 0
+                    if res_a[lv, 0] != b or res_a[lv, 1] != lo_r[lv, 0] or res_a[lv, 2] != lo_r[lv, 1]:
+                        res_a[lv, 0] = b
+                        res_a[lv, 1] = lo_r[lv, 0]
+                        res_a[lv, 2] = lo_r[lv, 1]
+                        out[cb + BoundaryCounter.FILL_A] += em * ek * eb
+                        fill += em * ek * eb
+                    if res_b[lv, 0] != bkey or res_b[lv, 1] != lo_r[lv, 1] or res_b[lv, 2] != lo_r[lv, 2]:
+                        res_b[lv, 0] = bkey
+                        res_b[lv, 1] = lo_r[lv, 1]
+                        res_b[lv, 2] = lo_r[lv, 2]
+                        out[cb + BoundaryCounter.FILL_B] += ek * en * eb
+                        fill += ek * en * eb
+                    if res_c[lv, 0] != b or res_c[lv, 1] != lo_r[lv, 0] or res_c[lv, 2] != lo_r[lv, 2]:
+                        if res_c[lv, 0] >= 0:
+                            out[cb + BoundaryCounter.DRAIN_C] += res_c_bytes[lv]
+                            drain += res_c_bytes[lv]
+                        res_c[lv, 0] = b
+                        res_c[lv, 1] = lo_r[lv, 0]
+                        res_c[lv, 2] = lo_r[lv, 2]
+                        res_c_bytes[lv] = em * en * eb
+                        if touched[_grid_index(grid_off, grid_n, tile, lo_r, lv)]:
+                            out[cb + BoundaryCounter.FILL_C] += em * en * eb
+                            fill += em * en * eb
+                    fill_new[lv] = transfer_cycles(fill, fill_bw[lv])
+                    drain_new[lv] = transfer_cycles(drain, drain_bw[lv])
+                # 3. those levels close their previous step, innermost first
+                for lv in range(top + 1):
+                    if started[lv]:
+                        d_step = _dur(dbuf[lv], acc[lv], fill_own[lv], fill_new[lv], drain_own[lv])
+                        if lv + 1 < nlev:
+                            acc[lv + 1] += d_step
+                        else:
+                            state[_G_TOP] += d_step
+                    else:
+                        started[lv] = 1
+                        if dbuf[lv]:
+                            state[_G_EXPOSED] += fill_new[lv]      # the very first fill is exposed
+                    acc[lv] = 0
+                    fill_own[lv] = fill_new[lv]
+                    drain_own[lv] = drain_new[lv]
+                # 4. the sub-GEMM on the array
                 psum_in = touched[_grid_index(grid_off, grid_n, tile, lo_r, 0)] != 0
-                views[5][0] = _array_step(flow, overlap, rows, cols, m1 - m0, k1 - k0, n1 - n0, useful, psum_in,
-                                          eb, rates[GemmRate.UNIT_READ_BW], rates[GemmRate.UNIT_WRITE_BW],
-                                          state, out)
+                acc[0] = _array_step(flow, overlap, rows, cols, m1 - m0, k1 - k0, n1 - n0, useful, psum_in, eb,
+                                     unit_rbw, unit_wbw, state, out)
                 for lv in range(nlev):
                     touched[_grid_index(grid_off, grid_n, tile, lo_r, lv)] = 1
                 if functional:
                     a_t, b_t, c_t = _functional_step(a_data, b_data, c_data, b_local, m0, m1, k0, k1, n0, n1,
                                                      fa, fb, fc, a_t, b_t, c_t)
-            if not _advance(lo_r, hi_r, tile, loop_level, loop_dim):
+            # 5. advance the odometer, innermost loop first
+            j = nloops - 1
+            while j >= 0:
+                lv = loop_level[j]
+                d = loop_dim[j]
+                nxt = lo_r[lv, d] + tile[lv, d]
+                if nxt < hi_r[lv + 1, d]:
+                    lo_r[lv, d] = nxt
+                    hi_r[lv, d] = min(nxt + tile[lv, d], hi_r[lv + 1, d])
+                    _reset_loops(lo_r, hi_r, tile, loop_level, loop_dim, j + 1)
+                    break
+                j -= 1
+            if j < 0:
                 break
         if ip[GemmParam.STEP_BARRIER]:
             # the next step depends on this one's result: nothing of it may overlap this chain
