@@ -41,6 +41,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="output folder (default: reports/table1)")
     table.set_defaults(func=cmd_table)
 
+    sweep = sub.add_parser("sweep", help="design-space sweep: every hardware point x workload; Pareto fronts")
+    sweep.add_argument("sweep", metavar="SWEEP.yaml", help="sweep file (see docs/sweeps.md)")
+    sweep.add_argument("--out", metavar="DIR", help="output folder (default: reports/sweeps/<name>/)")
+    sweep.add_argument("--jobs", type=int, metavar="N",
+                       help="worker processes (default: the number of CPUs; 1 runs in this process)")
+    sweep.add_argument("--executor", choices=("local", "dask"), default="local",
+                       help="local processes (default) or a Dask cluster (pip install 'attnsim[distributed]')")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="Dask scheduler address, e.g. tcp://10.0.0.1:8786 (default: a local cluster)")
+    sweep.add_argument("--chunk-size", type=int, metavar="N",
+                       help="design points per task (default: about half a second of work each)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar and no summary lines")
+    sweep.set_defaults(func=cmd_sweep)
+
     val = sub.add_parser("validate", help="check hardware and workload files; list every problem")
     val.add_argument("files", nargs="+", metavar="FILE.yaml")
     val.set_defaults(func=cmd_validate)
@@ -81,6 +95,28 @@ def cmd_table(args) -> int:
     sys.stdout.write(summary_text(frames))
     print(f"wrote {out}/: table1.csv, table1.md, crossover.csv, heads.csv, memory.csv, roofline.csv and 5 figures",
           file=sys.stderr)
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from .analysis.sweep import SweepInterrupted, run_sweep
+    from .analysis.sweep_spec import load_sweep
+
+    if args.scheduler and args.executor != "dask":
+        raise AttnsimError("--scheduler is the address of a Dask scheduler: add --executor dask")
+    for flag, value in (("--jobs", args.jobs), ("--chunk-size", args.chunk_size)):
+        if value is not None and value < 1:
+            raise AttnsimError(f"{flag} must be at least 1, got {value}")
+    spec = load_sweep(args.sweep)
+    say = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    try:
+        outcome = run_sweep(spec, args.out, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
+                            progress=not args.quiet and sys.stderr.isatty(), chunk_size=args.chunk_size, log=say)
+    except SweepInterrupted as exc:
+        print(f"attnsim: interrupted: {exc}", file=sys.stderr)
+        return 130
+    say(f"wrote {outcome.out_dir}/: {', '.join(outcome.files)} ({len(outcome.results):,} rows, "
+        f"{len(outcome.pareto):,} Pareto points; {outcome.evaluated:,} points evaluated in {outcome.seconds:.1f} s)")
     return 0
 
 

@@ -1,0 +1,129 @@
+"""Where a sweep's chunks run: in this process, in a local process pool, or on a Dask cluster.
+
+Every executor is a context manager with `run(ranges)`, which yields ChunkResults in completion
+order (any order); closing it (also on Ctrl-C) stops the workers.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import sys
+import threading
+
+from ..errors import AttnsimError
+from .sweep_eval import EvalContext, evaluate_chunk
+
+EXECUTORS = ("local", "dask")
+_CONTEXT: EvalContext | None = None     # a pool worker's context, set once by _init_worker
+
+
+class InProcess:
+    """--jobs 1: chunks run one after another here (simplest to debug and profile)."""
+
+    def __init__(self, ctx: EvalContext):
+        self.ctx = ctx
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def run(self, ranges):
+        for start, stop in ranges:
+            yield evaluate_chunk(self.ctx, start, stop)
+
+
+def _init_worker(ctx: EvalContext) -> None:
+    global _CONTEXT
+    _CONTEXT = ctx
+    # Ctrl-C reaches the whole process group; the parent handles it and terminates the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _pool_task(bounds):
+    return evaluate_chunk(_CONTEXT, *bounds)
+
+
+class LocalPool:
+    """--jobs N: N worker processes, each given the context (parsed workloads) once."""
+
+    def __init__(self, ctx: EvalContext, jobs: int):
+        # fork starts workers in milliseconds with the compiled kernels already loaded, but is only
+        # safe in a single-threaded parent (a Dask client, for one, leaves threads behind); otherwise,
+        # and off Linux, workers start fresh and re-import the package.
+        if sys.platform.startswith("linux"):
+            method = "fork" if threading.active_count() == 1 else "forkserver"
+        else:
+            method = "spawn"
+        self.pool = multiprocessing.get_context(method).Pool(jobs, initializer=_init_worker, initargs=(ctx,))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.pool.terminate()
+        self.pool.join()
+        return False
+
+    def run(self, ranges):
+        yield from self.pool.imap_unordered(_pool_task, list(ranges))
+
+
+class DaskExecutor:
+    """Chunks as Dask tasks on a cluster (`scheduler` address) or on a local cluster of `jobs`
+    single-threaded worker processes. The context is scattered to every worker once."""
+
+    def __init__(self, ctx: EvalContext, jobs: int, scheduler: str | None):
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise AttnsimError("--executor dask needs Dask's distributed scheduler: "
+                               "pip install 'attnsim[distributed]'") from None
+        self.cluster = None
+        try:
+            if scheduler:
+                self.client = Client(scheduler, timeout="20s")
+            else:
+                self.cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                                            dashboard_address=":0")
+                self.client = Client(self.cluster)
+        except (OSError, TimeoutError) as exc:
+            self.close()
+            raise AttnsimError(f"cannot connect to the Dask scheduler at {scheduler}: {exc}") from None
+        self.ctx = self.client.scatter(ctx, broadcast=True)
+        self.futures = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def close(self) -> None:
+        if getattr(self, "futures", None):
+            self.client.cancel(self.futures)
+            self.futures = []
+        if getattr(self, "client", None) is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    def run(self, ranges):
+        from dask.distributed import as_completed
+
+        self.futures = [self.client.submit(evaluate_chunk, self.ctx, start, stop, pure=False)
+                        for start, stop in ranges]
+        for future in as_completed(self.futures):
+            result = future.result()
+            future.release()
+            yield result
+
+
+def make_executor(kind: str, ctx: EvalContext, jobs: int, scheduler: str | None = None):
+    if kind == "dask":
+        return DaskExecutor(ctx, jobs, scheduler)
+    if kind != "local":
+        raise AttnsimError(f"--executor must be one of {', '.join(EXECUTORS)}, got {kind!r}")
+    return InProcess(ctx) if jobs == 1 else LocalPool(ctx, jobs)

@@ -1,0 +1,155 @@
+"""Sweep figures: the Pareto scatter (front highlighted) and a heat map of the two most influential
+knobs, one panel per workload variant. Written atomically; labelled axes with units."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from matplotlib import ticker
+from matplotlib.colors import LogNorm
+
+from .figures import _STYLE, _save, plt
+from .pareto import non_dominated
+from .sweep_spec import SweepSpec
+
+MAX_PANELS = 12
+_NAMES = {"cycles": ("latency", "cycles"), "compute_cycles": ("compute time", "cycles"),
+          "stall_cycles": ("stalls", "cycles"), "seconds": ("latency", "s"), "energy_pj": ("energy", "pJ"),
+          "macs": ("useful MACs", ""), "slot_macs": ("issued MAC slots", ""), "vector_ops": ("vector ops", "")}
+
+
+def label(column: str) -> str:
+    """Axis label of an objective column, with its unit."""
+    if column == "area_mm2":
+        return "area (mm², per design point)"
+    name, unit = _NAMES.get(column, (column, "bytes" if column.endswith("_bytes")
+                                     else "pJ" if column.endswith("_pj") else ""))
+    return f"{name} ({unit + ', ' if unit else ''}summed over the workload's layers)"
+
+
+def _panels(per_point):
+    groups = list(per_point.groupby("_case", sort=True))
+    return groups[:MAX_PANELS], len(groups)
+
+
+def _grid(n: int, width: float, height: float):
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes.flat
+
+
+def _title(frame) -> str:
+    first = frame.iloc[0]
+    extra = [f"{c.split('.', 1)[1]}={first[c]}" for c in frame.columns
+             if c.startswith("layer_grid.") and first[c] is not None and first[c] == first[c]]
+    return first["workload"] + (f" ({', '.join(extra)})" if extra else "")
+
+
+def _log_if_wide(ax, xs, ys) -> None:
+    """Log axes for values spanning more than 5x, ticked at 1, 2, 5 x 10^k (no crowded minor labels)."""
+    for values, axis in ((xs, ax.xaxis), (ys, ax.yaxis)):
+        if len(values) and values.min() > 0 and values.max() / values.min() > 5:
+            (ax.set_xscale if axis is ax.xaxis else ax.set_yscale)("log")
+            axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
+            axis.set_minor_formatter(ticker.NullFormatter())
+
+
+def pareto_figure(spec: SweepSpec, per_point, path: Path) -> list[str]:
+    """First two objectives (or the only one against point id); every point grey, the front over
+    all objectives coloured (by the third objective when there is one), and the two-objective
+    staircase drawn through its points."""
+    objs = list(spec.objectives)
+    xcol, ycol = (objs[0], objs[1]) if len(objs) > 1 else ("point_id", objs[0])
+    groups, total = _panels(per_point)
+    with plt.rc_context(_STYLE):
+        fig, axes = _grid(len(groups), 4.6, 3.8)
+        for ax, (_, frame) in zip(axes, groups):
+            xs, ys = frame[xcol].to_numpy(float), frame[ycol].to_numpy(float)
+            front = frame["_front"].to_numpy(bool)
+            ax.scatter(xs[~front], ys[~front], s=6, c="0.75", label="dominated", rasterized=True)
+            colour = ({"c": frame[objs[2]].to_numpy(float)[front], "cmap": "viridis"} if len(objs) > 2
+                      else {"c": "C3"})
+            sc = ax.scatter(xs[front], ys[front], s=18, edgecolors="k", linewidths=0.3, zorder=3,
+                            label=f"Pareto front ({int(front.sum())} points)", **colour)
+            if len(objs) > 1:
+                stair = non_dominated(np.column_stack([xs, ys]))
+                order = np.argsort(xs[stair])
+                ax.plot(xs[stair][order], ys[stair][order], drawstyle="steps-post", color="C3", lw=1, marker="o",
+                        ms=9, mfc="none", zorder=4, label=f"front of {xcol} and {ycol} only")
+            if len(objs) > 2:
+                fig.colorbar(sc, ax=ax, label=label(objs[2]))
+            _log_if_wide(ax, xs, ys)
+            ax.set(xlabel=label(xcol) if xcol != "point_id" else "design point id", ylabel=label(ycol),
+                   title=_title(frame))
+            ax.legend(fontsize=6, loc="best")
+        more = f" (first {MAX_PANELS} of {total} workload variants)" if total > MAX_PANELS else ""
+        fig.suptitle(f"Sweep {spec.name}: {len(per_point['point_id'].unique()):,} design points; "
+                     f"front over {', '.join(objs)}, all minimised{more}", fontsize=10)
+        fig.tight_layout()
+        _save(fig, path)
+    return [path.name]
+
+
+def heatmap_figure(spec: SweepSpec, per_point, influence, path: Path) -> list[str]:
+    """The first objective over the two most influential knobs (influence.csv): each cell the
+    geometric mean over the other knobs. Nothing is drawn when fewer than two knobs vary."""
+    if len(influence) < 2:
+        path.unlink(missing_ok=True)
+        return []
+    a, b = influence["knob"].iloc[0], influence["knob"].iloc[1]
+    shares = dict(zip(influence["knob"], influence["share"]))
+    objective = spec.objectives[0]
+    log = influence["transform"].iloc[0] == "log"
+    levels = {k: [str(v) for v in _shown(vs)] for k, vs in zip(spec.hw_keys, spec.hw_values)}
+    groups, total = _panels(per_point)
+    with plt.rc_context(_STYLE):
+        fig, axes = _grid(len(groups), 4.8, 3.9)
+        for ax, (_, frame) in zip(axes, groups):
+            grid = _cell_means(frame, a, b, levels, objective, log)
+            finite = grid[np.isfinite(grid)]
+            norm = (LogNorm(finite.min(), finite.max()) if log and len(finite) and finite.max() > 5 * finite.min()
+                    else None)
+            im = ax.imshow(grid, cmap="viridis_r", aspect="auto", origin="lower", norm=norm)
+            middle = np.sqrt(finite.min() * finite.max()) if norm is not None else np.mean(finite) if len(finite) else 0
+            for (i, j), v in (np.ndenumerate(grid) if grid.size <= 100 else ()):     # readable sizes only
+                ax.text(j, i, "invalid" if np.isnan(v) else f"{v:.3g}", ha="center", va="center", fontsize=6,
+                        color="w" if not np.isnan(v) and v > middle else "k")
+            ax.set_xticks(range(len(levels[b])), levels[b], rotation=30, ha="right")
+            ax.set_yticks(range(len(levels[a])), levels[a])
+            ax.set(xlabel=f"{b} ({shares[b]:.0%} of variance)", ylabel=f"{a} ({shares[a]:.0%} of variance)",
+                   title=_title(frame))
+            ax.grid(False)
+            fig.colorbar(im, ax=ax, label=label(objective))
+        how = "geometric mean" if log else "mean"
+        more = f"; first {MAX_PANELS} of {total} workload variants" if total > MAX_PANELS else ""
+        fig.suptitle(f"{objective} over the two most influential knobs ({how} over the other knobs{more})\n"
+                     f"influence: share of the variance of {'log ' if log else ''}{objective} explained by a knob's "
+                     f"mean effect", fontsize=9)
+        fig.tight_layout()
+        _save(fig, path)
+    return [path.name]
+
+
+def _shown(values):
+    from .sweep_tables import show
+
+    return [show(v) for v in values]
+
+
+def _cell_means(frame, a, b, levels, objective, log) -> np.ndarray:
+    values = frame[objective].to_numpy(float)
+    values = np.log(values) if log else values
+    ia = frame[a].astype(str).map({v: i for i, v in enumerate(levels[a])}).to_numpy()
+    ib = frame[b].astype(str).map({v: i for i, v in enumerate(levels[b])}).to_numpy()
+    sums = np.zeros((len(levels[a]), len(levels[b])))
+    counts = np.zeros_like(sums)
+    np.add.at(sums, (ia, ib), values)
+    np.add.at(counts, (ia, ib), 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums / counts
+    return np.exp(means) if log else means

@@ -1,0 +1,161 @@
+"""Design-point grids: dotted hardware keys, their validation against the base hardware and the
+schema, and the canonical numbering of the cartesian product (docs/sweeps.md)."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+from typing import Any
+
+from ..checks import Checker, describe, join
+from ..errors import ConfigError
+from ..hardware import Hardware
+
+_KEY = re.compile(r"^[A-Za-z_]\w*(\[\d+\])*(\.[A-Za-z_]\w*(\[\d+\])*)*$")
+
+
+def point_values(hw_values, point_id: int) -> tuple:
+    """The grid values of point `point_id` (mixed radix, last key fastest)."""
+    out = []
+    for values in reversed(hw_values):
+        point_id, digit = divmod(point_id, len(values))
+        out.append(values[digit])
+    return tuple(reversed(out))
+
+
+def point_hash(data: dict) -> str:
+    """Short, stable hash of a design point's whole hardware dict (independent of comments)."""
+    return digest(data)[:12]
+
+
+def digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def apply_values(base: dict, parts_list, values) -> dict:
+    """A copy of `base` with each dotted key set; only the containers on the paths are copied."""
+    out = dict(base)
+    for parts, value in zip(parts_list, values):
+        target = out
+        for i, part in enumerate(parts[:-1]):
+            child = target[part] if isinstance(part, int) or part in target else {}
+            child = list(child) if isinstance(child, list) else dict(child)
+            target[part] = child
+            target = child
+        target[parts[-1]] = copy.deepcopy(value) if isinstance(value, list) else value
+    return out
+
+
+def split_key(key: str) -> tuple:
+    """'memories[0].size_bytes' -> ('memories', 0, 'size_bytes')."""
+    parts: list = []
+    for chunk in key.split("."):
+        name, *indices = chunk.split("[")
+        parts.append(name)
+        parts.extend(int(i.rstrip("]")) for i in indices)
+    return tuple(parts)
+
+
+def key_text(parts) -> str:
+    text = ""
+    for p in parts:
+        text = join(text, p)
+    return text
+
+
+def parse_grid(chk: Checker, path: str, value: Any, allow_empty: bool) -> dict | None:
+    """A grid mapping (dotted key -> non-empty list of distinct scalar values), or None when broken."""
+    if value is None and allow_empty:
+        return {}
+    if not isinstance(value, dict):
+        chk.add(path, f"expected a mapping of keys to lists of values, got {describe(value)}")
+        return None
+    out = {}
+    for key, values in value.items():
+        p = f"{path}.{key}"
+        if not isinstance(key, str) or not _KEY.match(key):
+            chk.add(p, "expected a dotted key such as mac_array.rows or memories[0].size_bytes")
+            continue
+        if not isinstance(values, list) or not values:
+            chk.add(p, f"expected a non-empty list of values, got {describe(values)}")
+            continue
+        bad = [v for v in values if not _scalar_or_scalar_list(v)]
+        if bad:
+            chk.add(p, f"expected numbers, strings or booleans (or lists of them), got {describe(bad[0])}")
+            continue
+        texts = [json.dumps(v, sort_keys=True) for v in values]
+        dupes = sorted({t for t in texts if texts.count(t) > 1})
+        if dupes:
+            chk.add(p, f"lists {', '.join(dupes)} more than once (each value makes its own points)")
+            continue
+        out[key] = values
+    return out
+
+
+def _scalar_or_scalar_list(v) -> bool:
+    scalar = (int, float, str, bool, type(None))
+    return isinstance(v, scalar) or (isinstance(v, list) and all(isinstance(x, scalar) for x in v))
+
+
+def check_hw_keys(chk: Checker, grid: dict, base) -> list:
+    """The parsed dotted keys of `grid`; a problem for each key that cannot be swept on the base."""
+    hw, _ = base
+    parts_list = []
+    for key, values in grid.items():
+        parts = split_key(key)
+        problem = _key_problem(hw.raw, parts, values[0])
+        if problem:
+            chk.add(f"hw_grid.{key}", problem)
+        parts_list.append(parts)
+    keys = list(grid)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            pa, pb = split_key(a), split_key(b)
+            if pa[:len(pb)] == pb or pb[:len(pa)] == pa:
+                chk.add(f"hw_grid.{b}", f"overlaps hw_grid.{a} (one sets part of the other)")
+    return parts_list
+
+
+def _key_problem(base: dict, parts: tuple, probe_value) -> str | None:
+    """Why `parts` cannot be swept on `base`, or None. Keys the base omits are accepted when the
+    hardware schema allows them (found by validating a probe dict with the key set)."""
+    cur: Any = base
+    for i, part in enumerate(parts):
+        where = key_text(parts[:i]) or "the top level"
+        if isinstance(part, int):
+            if not isinstance(cur, list):
+                return f"{where} is not a list in the base hardware, so [{part}] addresses nothing"
+            if part >= len(cur):
+                return f"index {part} is out of range: {where} has {len(cur)} entries in the base hardware"
+            cur = cur[part]
+        elif not isinstance(cur, dict):
+            return f"{where} is not a mapping in the base hardware, so .{part} addresses nothing"
+        elif part in cur:
+            cur = cur[part]
+        elif any(isinstance(p, int) for p in parts[i:]):
+            return (f"{key_text(parts[:i + 1])} is not in the base hardware, so an index into it addresses "
+                    f"nothing; add it to the base hardware file")
+        else:
+            return _schema_problem(base, parts, probe_value)
+    if isinstance(cur, dict) or (isinstance(cur, list) and any(isinstance(x, (dict, list)) for x in cur)):
+        inner = ", ".join(f"{key_text(parts)}.{k}" for k in cur) if isinstance(cur, dict) else \
+            f"{key_text(parts)}[0]..."
+        return f"addresses a whole {'mapping' if isinstance(cur, dict) else 'list'}; sweep its keys instead ({inner})"
+    return None
+
+
+def _schema_problem(base: dict, parts: tuple, probe_value) -> str | None:
+    probe = apply_values(base, [parts], [probe_value])
+    try:
+        Hardware.from_dict(probe)
+    except ConfigError as exc:
+        for path, msg in exc.problems:
+            depth = len(split_key(path))
+            if msg.startswith("unknown key") and split_key(path) == parts[:depth]:
+                hint = re.search(r"did you mean '([^']+)'", msg)
+                if hint:
+                    fixed = key_text(parts[:depth - 1] + (hint.group(1),) + parts[depth:])
+                    return f"not a hardware key: {path} is unknown (did you mean '{fixed}'?)"
+                return f"not a hardware key: {path} is unknown {msg[len('unknown key '):]}"
+    return None

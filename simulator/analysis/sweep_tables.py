@@ -1,0 +1,173 @@
+"""The sweep's tables, built once from the saved chunks: results, invalid points, per-point
+objectives, Pareto fronts and knob influence."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..report import LAYER_COLUMNS
+from .pareto import non_dominated
+from .sweep_eval import ROW_COLUMNS
+from .sweep_spec import SweepSpec
+
+_OPTIONAL_INT = ("n", "d", "heads", "kernel", "window", "batch", "sequential_steps", "max_path_length")
+
+
+def show(value):
+    """A swept value as a report cell: lists (dataflow lists) as 'a|b'."""
+    return "|".join(map(str, value)) if isinstance(value, list) else value
+
+
+def layer_grid_columns(spec: SweepSpec) -> list[str]:
+    return [f"layer_grid.{k}" for k in spec.layer_keys]
+
+
+def point_columns(spec: SweepSpec, point_ids: np.ndarray) -> dict[str, pd.Series]:
+    """The swept hardware values of each point id (mixed-radix digits, last key fastest)."""
+    out = {}
+    stride = 1
+    for key, values in reversed(list(zip(spec.hw_keys, spec.hw_values))):
+        digits = (point_ids // stride) % len(values)
+        table = np.empty(len(values), dtype=object)
+        table[:] = [show(v) for v in values]
+        out[key] = pd.Series(table[digits]).infer_objects()
+        stride *= len(values)
+    return {k: out[k] for k in spec.hw_keys}
+
+
+def case_columns(spec: SweepSpec, cases: np.ndarray) -> dict[str, pd.Series]:
+    names = {c.index: spec.workloads[c.workload_index].name for c in spec.cases}
+    out = {"workload": pd.Series(cases).map(names), "layer_grid_id": pd.Series(cases).map(
+        {c.index: c.grid_id for c in spec.cases})}
+    for key, col in zip(spec.layer_keys, layer_grid_columns(spec)):
+        lookup = {c.index: show(dict(c.values).get(key)) for c in spec.cases}
+        series = pd.Series(cases).map(lookup)
+        out[col] = series.astype("Int64") if _all_int(series) else series
+    return out
+
+
+def _all_int(series: pd.Series) -> bool:
+    present = series.dropna()
+    return len(present) > 0 and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in present)
+
+
+def _unique_chunks(chunks):
+    """Chunks in start order, skipping any point a previous chunk already covers."""
+    covered = 0
+    for c in sorted(chunks, key=lambda c: c.start):
+        yield c, covered
+        covered = max(covered, c.stop)
+
+
+def results_frame(spec: SweepSpec, chunks) -> pd.DataFrame:
+    """One row per (point, workload variant, layer), ordered by point id, case, layer."""
+    rows, points = [], {}
+    for c, covered in _unique_chunks(chunks):
+        rows.extend(r for r in c.rows if r[0] >= covered)
+        points.update((p[0], p) for p in c.points if p[0] >= covered)
+    raw = pd.DataFrame(rows, columns=["point_id", "_case", *ROW_COLUMNS, *spec.energy_columns])
+    pid = raw["point_id"].to_numpy(dtype=np.int64)
+    cases = raw["_case"].to_numpy(dtype=np.int64)
+    cols: dict = {"point_id": raw["point_id"].astype(np.int64),
+                  "point_hash": pd.Series([points[p][1] for p in pid], dtype=object)}
+    cols.update(point_columns(spec, pid))
+    cols["area_mm2"] = pd.Series([points[p][2] for p in pid], dtype="float64")
+    by_case = case_columns(spec, cases)
+    cols["layer_grid_id"] = by_case.pop("layer_grid_id")
+    cols.update({k: v for k, v in by_case.items() if k != "workload"})
+    cols["workload"] = by_case["workload"]
+    for c in ROW_COLUMNS:
+        cols[c] = raw[c].astype("Int64") if c in _OPTIONAL_INT else raw[c]
+    for c in spec.energy_columns:
+        cols[c] = raw[c]
+    cols["_case"] = raw["_case"]
+    frame = pd.DataFrame({k: (v.to_numpy() if isinstance(v, pd.Series) and v.dtype == object else v)
+                          for k, v in cols.items()})
+    front = ["point_id", "point_hash", *spec.hw_keys, "area_mm2", "layer_grid_id", *layer_grid_columns(spec)]
+    return frame[front + list(LAYER_COLUMNS) + list(spec.energy_columns) + ["_case"]]
+
+
+def invalid_frame(spec: SweepSpec, chunks) -> pd.DataFrame:
+    """Every skipped design point, simulation failure and invalid layer_grid combination, with why."""
+    records = []
+    for case in spec.cases:
+        if case.workload is None:
+            values = ", ".join(f"{k}={show(v)}" for k, v in case.values)
+            records.append({"kind": "layer_grid", "what": f"{spec.workload_paths[case.workload_index]} with {values}",
+                            "point_id": None, "point_hash": None, "_case": case.index,
+                            "problems": _problems(case.problems)})
+    for c, covered in _unique_chunks(chunks):
+        for pid, digest, case, problems in c.invalid:
+            if pid < covered:
+                continue
+            values = ", ".join(f"{k}={show(v)}" for k, v in zip(spec.hw_keys, spec.point_values(pid)))
+            what = f"point {pid} ({values})" if values else f"point {pid}"
+            if case is not None:
+                what += f" on {spec.workloads[spec.cases[case].workload_index].name}"
+            records.append({"kind": "hardware" if case is None else "simulation", "what": what, "point_id": pid,
+                            "point_hash": digest, "_case": case, "problems": _problems(problems)})
+    frame = pd.DataFrame(records, columns=["kind", "what", "point_id", "point_hash", "_case", "problems"])
+    pid = frame["point_id"].astype("Int64")
+    hw = point_columns(spec, pid.fillna(0).to_numpy(dtype=np.int64))
+    for key in spec.hw_keys:
+        frame[key] = hw[key].where(pid.notna().to_numpy(), None)
+    has_case = frame["_case"].notna()
+    by_case = case_columns(spec, frame["_case"].fillna(-1).to_numpy(dtype=np.int64))
+    for key, series in by_case.items():
+        frame[key] = series.where(has_case.to_numpy(), None)
+    frame["point_id"] = pid
+    return frame[["kind", "what", "point_id", "point_hash", *spec.hw_keys, "workload", "layer_grid_id",
+                  *layer_grid_columns(spec), "problems"]]
+
+
+def _problems(problems) -> str:
+    return "; ".join(f"{p}: {m}" if p else m for p, m in problems)
+
+
+def objective_frame(spec: SweepSpec, results: pd.DataFrame) -> pd.DataFrame:
+    """One row per (workload variant, point): each objective summed over the workload's layers
+    (area_mm2 is per point), with the point's swept values."""
+    additive = [o for o in dict.fromkeys([*spec.objectives, "cycles", "energy_pj"]) if o != "area_mm2"]
+    carry = ["point_hash", *spec.hw_keys, "area_mm2", "workload", "layer_grid_id", *layer_grid_columns(spec)]
+    agg = {**{o: "sum" for o in additive}, **{c: "first" for c in carry}}
+    frame = results.groupby(["_case", "point_id"], sort=True).agg(agg).reset_index()
+    frame = frame[["_case", "point_id", *carry, *additive]]
+    return frame.assign(_front=front_mask(spec, frame))
+
+
+def front_mask(spec: SweepSpec, per_point: pd.DataFrame) -> np.ndarray:
+    """Which rows of `per_point` are non-dominated over the objectives within their workload variant."""
+    keep = np.zeros(len(per_point), dtype=bool)
+    for _, idx in per_point.groupby("_case", sort=True).indices.items():
+        keep[idx] = non_dominated(per_point.iloc[idx][list(spec.objectives)].to_numpy(dtype=np.float64))
+    return keep
+
+
+def pareto_frame(spec: SweepSpec, per_point: pd.DataFrame) -> pd.DataFrame:
+    """The non-dominated points over the objectives, per workload variant (rows marked `_front`)."""
+    front = per_point[per_point["_front"]].sort_values(["_case", *spec.objectives, "point_id"], kind="stable")
+    cols = ["workload", "layer_grid_id", *layer_grid_columns(spec), "point_id", "point_hash", *spec.hw_keys,
+            *spec.objectives]
+    return front[list(dict.fromkeys(cols))].reset_index(drop=True)
+
+
+def influence_frame(spec: SweepSpec, per_point: pd.DataFrame) -> pd.DataFrame:
+    """Each knob's share of the variance of log(first objective) explained by its mean effect
+    (eta squared: between-level sum of squares / total), within each workload variant."""
+    objective = spec.objectives[0]
+    y = per_point[objective].to_numpy(dtype=np.float64)
+    log = bool(len(y)) and bool((y > 0).all())
+    y = np.log(y) if log else y
+    centred = y - pd.Series(y).groupby(per_point["_case"].to_numpy()).transform("mean").to_numpy()
+    total = float((centred ** 2).sum())
+    records = []
+    for key, values in zip(spec.hw_keys, spec.hw_values):
+        if len(values) < 2:
+            continue
+        levels = per_point[key].astype(str).to_numpy()
+        means = pd.Series(centred).groupby(levels).agg(["mean", "size"])
+        between = float((means["size"] * means["mean"] ** 2).sum())
+        records.append({"knob": key, "values": len(values), "objective": objective,
+                        "transform": "log" if log else "none", "share": between / total if total > 0 else 0.0})
+    frame = pd.DataFrame(records, columns=["knob", "values", "objective", "transform", "share"])
+    return frame.sort_values("share", ascending=False, kind="stable").reset_index(drop=True)

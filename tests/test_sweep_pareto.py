@@ -1,0 +1,56 @@
+"""Pareto fronts against the definition, checked pair by pair (brute force)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from simulator.analysis.pareto import dominated_brute_force, non_dominated
+
+
+def brute_force(values) -> np.ndarray:
+    """Written from the definition, independent of the module: a point is on the front when no
+    other point is <= in every objective and < in at least one."""
+    values = np.asarray(values, dtype=float)
+    keep = []
+    for i, v in enumerate(values):
+        keep.append(not any(all(w <= v) and any(w < v) for j, w in enumerate(values) if j != i))
+    return np.array(keep, dtype=bool)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 4).flatmap(lambda k: arrays(np.int64, st.tuples(st.integers(0, 40), st.just(k)),
+                                                  elements=st.integers(0, 5))))
+def test_front_equals_brute_force_with_many_ties(values):
+    assert np.array_equal(non_dominated(values), brute_force(values))
+    assert np.array_equal(non_dominated(values), ~dominated_brute_force(values))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 4).flatmap(lambda k: arrays(np.float64, st.tuples(st.integers(0, 60), st.just(k)),
+                                                  elements=st.floats(1e-3, 1e12))))
+def test_front_equals_brute_force_on_reals(values):
+    assert np.array_equal(non_dominated(values), brute_force(values))
+
+
+def test_known_front():
+    pts = np.array([[1, 5], [2, 3], [3, 3], [2, 3], [4, 1], [5, 5], [4, 2]])
+    assert non_dominated(pts).tolist() == [True, True, False, True, True, False, False]
+
+
+def test_larger_random_fronts_in_three_and_four_objectives():
+    rng = np.random.default_rng(0)
+    for k in (3, 4):
+        values = rng.integers(0, 30, size=(400, k))
+        assert np.array_equal(non_dominated(values), ~dominated_brute_force(values))
+
+
+def test_edge_cases():
+    assert non_dominated(np.empty((0, 3))).tolist() == []
+    assert non_dominated([[1.0, 2.0]]).tolist() == [True]
+    with pytest.raises(ValueError, match="NaN"):
+        non_dominated([[1.0, float("nan")]])
+    with pytest.raises(ValueError, match="2-D"):
+        non_dominated([1.0, 2.0])
