@@ -64,3 +64,39 @@ def energy_pj(counts: np.ndarray, hw) -> np.ndarray:
 
 def seconds(cycles, hw):
     return np.asarray(cycles, dtype=np.float64) / hw.clock_hz
+
+
+# --- one counts vector as a Python list: the same prices without numpy overhead ----------------
+def level_bytes_scalar(c: list, n_levels: int) -> tuple[list, list]:
+    """level_bytes for one counts vector given as a list of ints."""
+    def boundary(b, which):
+        return c[BOUNDARY_BASE + N_BOUNDARY_COUNTERS * b + which]
+
+    def filled(b):
+        return (boundary(b, BoundaryCounter.FILL_A) + boundary(b, BoundaryCounter.FILL_B)
+                + boundary(b, BoundaryCounter.FILL_C))
+
+    n_b = n_levels - 1
+    reads, writes = [], []
+    for lv in range(n_levels):
+        if lv == 0:
+            r = c[Counter.UNIT_READ_A] + c[Counter.UNIT_READ_B] + c[Counter.UNIT_READ_C]
+            w = c[Counter.UNIT_WRITE_C]
+        else:
+            r = filled(lv - 1)
+            w = boundary(lv - 1, BoundaryCounter.DRAIN_C)
+        if lv < n_b:
+            r += boundary(lv, BoundaryCounter.DRAIN_C)
+            w += filled(lv)
+        reads.append(r)
+        writes.append(w)
+    return reads, writes
+
+
+def energy_breakdown_scalar(c: list, reads: list, writes: list, hw) -> dict[str, float]:
+    """energy_breakdown_pj for one counts vector given as a list, with its level bytes."""
+    out = {"mac": c[Counter.SLOT_MACS] * hw.mac_array.mac_energy_pj,
+           "vector": sum(c[Counter.VEC_OPS:Counter.VEC_OPS + N_VEC_KINDS]) * hw.vector_unit.op_energy_pj}
+    for level, r, w in zip(hw.memories, reads, writes):
+        out[level.name] = r * level.read_pj_per_byte + w * level.write_pj_per_byte
+    return out

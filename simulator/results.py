@@ -1,6 +1,7 @@
 """Immutable, additive simulation results.  Prices are applied when records are made (cost.py)."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -8,7 +9,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import cost
-from .enums import Counter
+from .enums import N_VEC_KINDS, Counter
 
 
 def _frozen(counts: np.ndarray) -> np.ndarray:
@@ -82,7 +83,7 @@ class LayerResult:
     inputs: Mapping[str, np.ndarray] | None = field(default=None, repr=False)
     outputs: Mapping[str, np.ndarray] | None = field(default=None, repr=False)
 
-    @property
+    @functools.cached_property
     def total(self) -> OpResult:
         return sum(self.ops, start=OpResult.zero())
 
@@ -109,22 +110,24 @@ def frozen_arrays(arrays: dict[str, np.ndarray]) -> Mapping[str, np.ndarray]:
 
 
 def price_counts(counts: np.ndarray, cycles: int, compute_cycles: int, hw) -> dict[str, Any]:
-    """The priced, report-ready numbers of one counts vector."""
-    reads, writes = cost.level_bytes(counts, len(hw.memories))
-    macs = int(counts[Counter.MACS])
+    """The priced, report-ready numbers of one counts vector (plain Python arithmetic: this runs
+    once per report row, and a few dozen numpy calls on a short vector cost more than the sums)."""
+    c = counts.tolist()
+    reads, writes = cost.level_bytes_scalar(c, len(hw.memories))
+    macs = c[Counter.MACS]
     arr = hw.mac_array
     return {
         "macs": macs,
-        "slot_macs": int(counts[Counter.SLOT_MACS]),
-        "vector_ops": int(cost.vector_ops(counts)),
+        "slot_macs": c[Counter.SLOT_MACS],
+        "vector_ops": sum(c[Counter.VEC_OPS:Counter.VEC_OPS + N_VEC_KINDS]),
         "cycles": int(cycles),
         "compute_cycles": int(compute_cycles),
         "stall_cycles": int(cycles - compute_cycles),
-        "seconds": float(cost.seconds(cycles, hw)),
-        "dram_read_bytes": int(reads[-1]),
-        "dram_write_bytes": int(writes[-1]),
-        "sram_read_bytes": int(sum(reads[:-1])),
-        "sram_write_bytes": int(sum(writes[:-1])),
+        "seconds": cycles / hw.clock_hz,
+        "dram_read_bytes": reads[-1],
+        "dram_write_bytes": writes[-1],
+        "sram_read_bytes": sum(reads[:-1]),
+        "sram_write_bytes": sum(writes[:-1]),
         "utilization": macs / (cycles * arr.rows * arr.cols) if cycles > 0 else 0.0,
-        "energy_pj": float(cost.energy_pj(counts, hw)),
+        "energy_pj": sum(cost.energy_breakdown_scalar(c, reads, writes, hw).values()),
     }

@@ -87,3 +87,17 @@ def test_op_frame_has_one_row_per_op_with_mapping():
     assert list(frame["op"]) == ["gemm", "gemm"]
     assert frame["mapping"].str.startswith("L0 ").all()
     assert (frame["shape"] == ["2 x (37x50x29)", "8x300x64"]).all()
+
+
+def test_scalar_prices_equal_the_vectorised_ones():
+    hw = make_hw(levels=[4096, 32768])
+    for r in simulate(load_workload(WORKLOAD), hw):
+        c = r.counts
+        reads, writes = cost.level_bytes(c, 3)
+        s_reads, s_writes = cost.level_bytes_scalar(c.tolist(), 3)
+        assert [int(x) for x in reads] == s_reads and [int(x) for x in writes] == s_writes
+        vec = cost.energy_breakdown_pj(c, hw)
+        scal = cost.energy_breakdown_scalar(c.tolist(), s_reads, s_writes, hw)
+        assert vec.keys() == scal.keys()
+        for k in vec:
+            assert float(vec[k]) == pytest.approx(scal[k], rel=1e-15)
