@@ -35,6 +35,18 @@ def boundary_rates(hw) -> list[tuple[float, float]]:
             for i in range(len(mems) - 1)]
 
 
+def chunk_rates(hw) -> np.ndarray:
+    """float64 rates of a chunk chain (vector and fused kernels): the innermost level's read and
+    write bandwidth, then (fill, drain) bandwidth per boundary."""
+    rates = np.zeros(2 + 2 * len(hw.on_chip), np.float64)
+    rates[0] = hw.on_chip[0].read_bw_bytes_per_cycle
+    rates[1] = hw.on_chip[0].write_bw_bytes_per_cycle
+    for i, (fill, drain) in enumerate(boundary_rates(hw)):
+        rates[2 + 2 * i] = fill
+        rates[3 + 2 * i] = drain
+    return rates
+
+
 def check_int64(what: str, *factors: int) -> None:
     """Refuse a count whose value would not fit comfortably in int64."""
     product = 1
@@ -146,12 +158,7 @@ def lower_vector(op, hw) -> VectorPlan:
     ip[VecParam.LEVELS] = len(hw.on_chip)
     ip[VecParam.DOUBLE_BUFFERED] = int(hw.on_chip[0].double_buffered)
     ip[VecParam.CHUNK_ROWS] = chunk
-    rates = np.zeros(2 + 2 * len(hw.on_chip), np.float64)
-    rates[0] = hw.on_chip[0].read_bw_bytes_per_cycle
-    rates[1] = hw.on_chip[0].write_bw_bytes_per_cycle
-    for i, (fill, drain) in enumerate(boundary_rates(hw)):
-        rates[2 + 2 * i] = fill
-        rates[3 + 2 * i] = drain
+    rates = chunk_rates(hw)
     if op.ranges is None:
         lo = np.zeros(op.rows, np.int64)
         lens = np.full(op.rows, op.cols, np.int64)
@@ -192,12 +199,7 @@ def lower_fused(op, hw):
     ip[FusedParam.LANES] = hw.vector_unit.lanes
     ip[FusedParam.DOUBLE_BUFFERED] = int(hw.on_chip[0].double_buffered)
     ip[FusedParam.MASKED] = int(op.mask is not None)
-    rates = np.zeros(2 + 2 * len(hw.on_chip), np.float64)
-    rates[0] = hw.on_chip[0].read_bw_bytes_per_cycle
-    rates[1] = hw.on_chip[0].write_bw_bytes_per_cycle
-    for i, (fill, drain) in enumerate(boundary_rates(hw)):
-        rates[2 + 2 * i] = fill
-        rates[3 + 2 * i] = drain
+    rates = chunk_rates(hw)
     cpo = np.asarray(hw.vector_unit.cycles_per_op, np.int64)
     lo = op.mask.lo if op.mask is not None else _EMPTY_I64
     hi = op.mask.hi if op.mask is not None else _EMPTY_I64

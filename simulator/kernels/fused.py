@@ -12,9 +12,9 @@ from enum import IntEnum
 import numpy as np
 from numba import njit
 
-from ..enums import Counter, FoldOverlap, VecKind
+from ..enums import Counter, VecKind
 from .chain import CHAIN_SIZE, end, move, step
-from .gemm import cdiv, fold_cycles, fold_shape, pipeline_fill_drain, transfer_cycles, unit_words
+from .gemm import cdiv, count_subgemm, transfer_cycles
 
 
 class FusedParam(IntEnum):
@@ -36,33 +36,12 @@ class FusedParam(IntEnum):
     SIZE = 15
 
 
-_PIPELINED = int(FoldOverlap.PIPELINED)
 
 
 @njit(cache=True)
 def _vec(out, kind, ops, lanes, cpo):
     out[Counter.VEC_OPS + kind] += ops
     return cdiv(ops, lanes) * cpo[kind]
-
-
-@njit(cache=True)
-def _array(out, flow, overlap, rows, cols, tm, tk, tn, useful, eb, first):
-    """One sub-GEMM on the array: count it, return (cycles, unit bytes read, unit bytes written)."""
-    folds, t = fold_shape(flow, rows, cols, tm, tk, tn)
-    cyc = fold_cycles(flow, overlap, rows, cols, folds, t)
-    if first and overlap == _PIPELINED:
-        cyc += pipeline_fill_drain(flow, rows, cols)
-    wa, wb, wcr, wcw = unit_words(flow, rows, cols, tm, tk, tn, False)
-    out[Counter.MACS] += useful
-    out[Counter.SLOT_MACS] += folds * rows * cols * t
-    out[Counter.FOLDS] += folds
-    out[Counter.TILES] += 1
-    out[Counter.ARRAY_CYCLES] += cyc
-    out[Counter.UNIT_READ_A] += wa * eb
-    out[Counter.UNIT_READ_B] += wb * eb
-    out[Counter.UNIT_READ_C] += wcr * eb
-    out[Counter.UNIT_WRITE_C] += wcw * eb
-    return cyc, (wa + wb + wcr) * eb, wcw * eb
 
 
 @njit(cache=True)
@@ -149,10 +128,10 @@ def fused_walk(ip, rates, cpo, lo, hi, scale, q, k, v, o, functional, out):
                 if not kv_loaded:
                     fill += 2 * cb * d * eb                     # K_j, V_j once per outer step
                     kv_loaded = True
-                c1, r1, w1 = _array(out, flow, overlap, rows, cols, rb, d, cb, valid * d, eb, first)
+                c1, r1, w1 = count_subgemm(flow, overlap, rows, cols, rb, d, cb, valid * d, False, eb, first, out)
                 first = False
                 c2, r2, w2 = _online_softmax_counts(out, valid, rows_live, lanes, cpo)
-                c3, r3, w3 = _array(out, flow, overlap, rows, cols, rb, cb, d, valid * d, eb, False)
+                c3, r3, w3 = count_subgemm(flow, overlap, rows, cols, rb, cb, d, valid * d, False, eb, False, out)
                 c4, r4, w4 = _output_update_counts(out, rows_live, d, lanes, cpo)
                 out[Counter.VECTOR_CYCLES] += c2 + c4
                 vec_r = (r2 + r4) * eb

@@ -179,14 +179,14 @@ def _grid_index(grid_off, grid_n, tile, lo_r, lv):
 
 
 @njit(cache=True)
-def _array_step(flow, overlap, rows, cols, tm, tk, tn, useful, psum_in, eb, unit_rbw, unit_wbw, state, out):
-    """Count one sub-GEMM on the array; return its duration (array cycles, or longer when the
-    innermost level's ports cannot feed the array)."""
+def count_subgemm(flow, overlap, rows, cols, tm, tk, tn, useful, psum_in, eb, with_fill_drain, out):
+    """Count one (tm x tk x tn) sub-GEMM on the array; return (array cycles, bytes the array reads
+    from and writes to the innermost level). `with_fill_drain` adds the pipelined fill and drain
+    that an op pays once."""
     folds, t = fold_shape(flow, rows, cols, tm, tk, tn)
     cyc = fold_cycles(flow, overlap, rows, cols, folds, t)
-    if state[_G_FIRST] == 1 and overlap == _PIPELINED:
+    if with_fill_drain and overlap == _PIPELINED:
         cyc += pipeline_fill_drain(flow, rows, cols)
-    state[_G_FIRST] = 0
     wa, wb, wcr, wcw = unit_words(flow, rows, cols, tm, tk, tn, psum_in)
     out[Counter.MACS] += useful
     out[Counter.SLOT_MACS] += folds * rows * cols * t
@@ -197,7 +197,17 @@ def _array_step(flow, overlap, rows, cols, tm, tk, tn, useful, psum_in, eb, unit
     out[Counter.UNIT_READ_B] += wb * eb
     out[Counter.UNIT_READ_C] += wcr * eb
     out[Counter.UNIT_WRITE_C] += wcw * eb
-    return max(cyc, transfer_cycles((wa + wb + wcr) * eb, unit_rbw), transfer_cycles(wcw * eb, unit_wbw))
+    return cyc, (wa + wb + wcr) * eb, wcw * eb
+
+
+@njit(cache=True)
+def _array_step(flow, overlap, rows, cols, tm, tk, tn, useful, psum_in, eb, unit_rbw, unit_wbw, state, out):
+    """Count one sub-GEMM of the walk; return its duration (array cycles, or longer when the
+    innermost level's ports cannot feed the array)."""
+    cyc, rd, wr = count_subgemm(flow, overlap, rows, cols, tm, tk, tn, useful, psum_in, eb,
+                                state[_G_FIRST] == 1, out)
+    state[_G_FIRST] = 0
+    return max(cyc, transfer_cycles(rd, unit_rbw), transfer_cycles(wr, unit_wbw))
 
 
 @njit(cache=True)
