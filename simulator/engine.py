@@ -124,7 +124,10 @@ def run_layout(op: Layout, hw, store: dict | None = None) -> OpResult:
             arr = np.asarray(arr)
             # index tensors (ranges, positions) keep their integer type; values are fp32 like memory
             store[name] = np.ascontiguousarray(arr if arr.dtype.kind in "iu" else arr.astype(np.float32))
-    return OpResult.make(op.name, "layout", "none", op.phase, zero_counts(hw), "strided addressing (free)")
+    zeros = _memo(hw).get("zeros")
+    if zeros is None:
+        zeros = _memo(hw)["zeros"] = OpResult.make("", "layout", "none", "", zero_counts(hw)).counts
+    return OpResult(op.name, "layout", "none", op.phase, zeros, 0, "strided addressing (free)")
 
 
 def run_gather(op: Gather, hw, store: dict | None = None) -> OpResult:

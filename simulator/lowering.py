@@ -10,11 +10,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import SizeError
-from .kernels.params import (LEVEL_FIELDS, LOOP_ORDERS, GemmParam, GemmRate, LevelParam, MaskAxis,
-                             gemm_param_size, gemm_rate_size)
+from .kernels.params import LEVEL_FIELDS, LOOP_ORDERS, GemmParam, LevelParam, MaskAxis, gemm_param_size
 from .mapping import GemmMapping
 
 INT64_SAFE = 2 ** 62          # headroom below 2**63 for sums of a few such products
+
+# lower_gemm lists the plan's fields in this order; the layout must agree (checked at import).
+_GEMM_FIELDS = (GemmParam.BATCH, GemmParam.M, GemmParam.K, GemmParam.N, GemmParam.ROWS, GemmParam.COLS,
+                GemmParam.DATAFLOW, GemmParam.FOLD_OVERLAP, GemmParam.ELEM_BYTES, GemmParam.LEVELS,
+                GemmParam.MASK_AXIS, GemmParam.SHARED_B, GemmParam.STEP_BARRIER)
+_LEVEL_FIELDS = (LevelParam.TM, LevelParam.TK, LevelParam.TN, LevelParam.ORDER, LevelParam.DOUBLE_BUFFERED)
+assert tuple(_GEMM_FIELDS) == tuple(range(GemmParam.LEVEL_BASE)) and tuple(_LEVEL_FIELDS) == tuple(range(LEVEL_FIELDS))
 _EMPTY_I64 = np.zeros(0, np.int64)
 
 
@@ -69,33 +75,19 @@ def lower_gemm(op, mapping: GemmMapping, hw) -> GemmPlan:
     worst_rereads = max(op.m, op.k, op.n) * eb * 3
     check_int64("bytes moved", op.batch, op.m, op.k + op.n, worst_rereads)
 
-    ip = np.zeros(gemm_param_size(len(levels)), np.int64)
-    ip[GemmParam.BATCH] = op.batch
-    ip[GemmParam.M] = op.m
-    ip[GemmParam.K] = op.k
-    ip[GemmParam.N] = op.n
-    ip[GemmParam.ROWS] = arr.rows
-    ip[GemmParam.COLS] = arr.cols
     flow = mapping.dataflow if mapping.dataflow is not None else op.dataflow
-    ip[GemmParam.DATAFLOW] = int(flow if flow is not None else arr.dataflow)
-    ip[GemmParam.FOLD_OVERLAP] = int(arr.fold_overlap)
-    ip[GemmParam.ELEM_BYTES] = eb
-    ip[GemmParam.LEVELS] = len(levels)
-    ip[GemmParam.MASK_AXIS] = int(MaskAxis.NONE if op.mask is None else MaskAxis[op.mask_axis.upper()])
-    ip[GemmParam.SHARED_B] = int(op.shared_b)
-    ip[GemmParam.STEP_BARRIER] = int(getattr(op, "step_barrier", False))
-    for i, (tile, order, level) in enumerate(zip(mapping.tiles, mapping.orders, levels)):
-        base = GemmParam.LEVEL_BASE + LEVEL_FIELDS * i
-        ip[base + LevelParam.TM], ip[base + LevelParam.TK], ip[base + LevelParam.TN] = tile
-        ip[base + LevelParam.ORDER] = LOOP_ORDERS.index(order)
-        ip[base + LevelParam.DOUBLE_BUFFERED] = int(level.double_buffered)
-
-    rates = np.zeros(gemm_rate_size(len(levels)), np.float64)
-    rates[GemmRate.UNIT_READ_BW] = levels[0].read_bw_bytes_per_cycle
-    rates[GemmRate.UNIT_WRITE_BW] = levels[0].write_bw_bytes_per_cycle
-    for i, (fill, drain) in enumerate(boundary_rates(hw)):
-        rates[GemmRate.BOUNDARY_BASE + 2 * i] = fill
-        rates[GemmRate.BOUNDARY_BASE + 2 * i + 1] = drain
+    mask_axis = MaskAxis.NONE if op.mask is None else MaskAxis[op.mask_axis.upper()]
+    # Built as a Python list in _GEMM_FIELDS order and converted once: element-wise numpy stores
+    # through IntEnum indices cost more than the whole walk of a small GEMM.
+    fields = [op.batch, op.m, op.k, op.n, arr.rows, arr.cols, int(flow if flow is not None else arr.dataflow),
+              int(arr.fold_overlap), eb, len(levels), int(mask_axis), int(op.shared_b),
+              int(getattr(op, "step_barrier", False))]
+    for (tm, tk, tn), order, level in zip(mapping.tiles, mapping.orders, levels):
+        fields += [tm, tk, tn, LOOP_ORDERS.index(order), int(level.double_buffered)]
+    ip = np.array(fields, np.int64)
+    assert ip.shape[0] == gemm_param_size(len(levels))
+    rates = np.array([levels[0].read_bw_bytes_per_cycle, levels[0].write_bw_bytes_per_cycle,
+                      *(bw for pair in boundary_rates(hw) for bw in pair)], np.float64)
     if op.mask is None:
         return GemmPlan(ip, rates, _EMPTY_I64, _EMPTY_I64)
     return GemmPlan(ip, rates, op.mask.lo, op.mask.hi)

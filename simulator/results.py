@@ -85,7 +85,11 @@ class LayerResult:
 
     @functools.cached_property
     def total(self) -> OpResult:
-        return sum(self.ops, start=OpResult.zero())
+        """The sum of the layer's ops (one stacked sum, not pairwise: this runs once per report row)."""
+        if not self.ops:
+            return OpResult.zero()
+        counts = np.sum([op.counts for op in self.ops], axis=0)
+        return OpResult("+", "sum", "mixed", "", _frozen(counts), sum(op.cycles for op in self.ops))
 
     @property
     def counts(self) -> np.ndarray:
@@ -112,11 +116,17 @@ def frozen_arrays(arrays: dict[str, np.ndarray]) -> Mapping[str, np.ndarray]:
 def price_counts(counts: np.ndarray, cycles: int, compute_cycles: int, hw) -> dict[str, Any]:
     """The priced, report-ready numbers of one counts vector (plain Python arithmetic: this runs
     once per report row, and a few dozen numpy calls on a short vector cost more than the sums)."""
+    return price_with_breakdown(counts, cycles, compute_cycles, hw)[0]
+
+
+def price_with_breakdown(counts: np.ndarray, cycles: int, compute_cycles: int, hw) -> tuple[dict, dict]:
+    """price_counts and the energy per component (mac, vector, each memory level by name)."""
     c = counts.tolist()
     reads, writes = cost.level_bytes_scalar(c, len(hw.memories))
+    breakdown = cost.energy_breakdown_scalar(c, reads, writes, hw)
     macs = c[Counter.MACS]
     arr = hw.mac_array
-    return {
+    return ({
         "macs": macs,
         "slot_macs": c[Counter.SLOT_MACS],
         "vector_ops": sum(c[Counter.VEC_OPS:Counter.VEC_OPS + N_VEC_KINDS]),
@@ -129,5 +139,5 @@ def price_counts(counts: np.ndarray, cycles: int, compute_cycles: int, hw) -> di
         "sram_read_bytes": sum(reads[:-1]),
         "sram_write_bytes": sum(writes[:-1]),
         "utilization": macs / (cycles * arr.rows * arr.cols) if cycles > 0 else 0.0,
-        "energy_pj": sum(cost.energy_breakdown_scalar(c, reads, writes, hw).values()),
-    }
+        "energy_pj": sum(breakdown.values()),
+    }, breakdown)

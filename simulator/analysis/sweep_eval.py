@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import cost
 from ..errors import ConfigError, MappingError, SizeError
 from ..hardware import Hardware
 from ..report import LAYER_COLUMNS
-from ..results import price_counts
+from ..results import price_with_breakdown
 from ..simulate import simulate
 from .sweep_grid import apply_values, point_hash, point_values
 from .sweep_spec import SweepSpec
@@ -92,11 +91,11 @@ def layer_row(pid: int, case_index: int, r, hw) -> list:
     report.layer_record (a test holds them equal), with the layer's ops summed once instead of three
     times (a fifth of the time of a sweep row for a 12-op attention layer)."""
     total = r.total
-    rec = price_counts(total.counts, r.cycles, total.compute_cycles, hw)
+    rec, breakdown = price_with_breakdown(total.counts, r.cycles, total.compute_cycles, hw)
     row = [pid, case_index, r.layer, r.variant, hw.name, hw.dataflow_name]
     row.extend(r.fields.get(c) for c in _FIELD_COLUMNS)
     row.append(hw.format_name)
     row.extend(rec[c] for c in _PRICED_COLUMNS)
     row.extend((r.sequential_steps, r.max_path_length))
-    row.extend(float(v) for v in cost.energy_breakdown_pj(total.counts, hw).values())
+    row.extend(float(v) for v in breakdown.values())
     return row
