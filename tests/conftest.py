@@ -1,4 +1,8 @@
+from pathlib import Path
+
 import pytest
+
+REPORTS = Path(__file__).resolve().parent.parent / "reports"
 
 
 def pytest_addoption(parser):
@@ -23,3 +27,14 @@ def _hypothesis_profiles():
 
 
 _hypothesis_profiles()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def reports_folder_untouched():
+    """Tests never write into reports/ (what the CLI writes by default): they use temp folders."""
+    def listing():
+        return sorted(p.relative_to(REPORTS) for p in REPORTS.rglob("*")) if REPORTS.exists() else None
+
+    before = listing()
+    yield
+    assert listing() == before, "a test wrote into reports/"

@@ -39,15 +39,6 @@ CONTRACT_COLUMNS = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def reports_folder_untouched():
-    reports = ROOT / "reports"
-    before = sorted(p.relative_to(reports) for p in reports.rglob("*")) if reports.exists() else None
-    yield
-    after = sorted(p.relative_to(reports) for p in reports.rglob("*")) if reports.exists() else None
-    assert after == before, "a CLI test wrote into reports/"
-
-
 def run_cli(capsys, *args) -> tuple[int, str, str]:
     code = cli.main([str(a) for a in args])
     out, err = capsys.readouterr()

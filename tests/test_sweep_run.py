@@ -43,15 +43,6 @@ FIGURES = ("pareto.png", "heatmap.png")
 _STAMP = re.compile(r",\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$", re.M)    # the `generated` column, last
 
 
-@pytest.fixture(autouse=True, scope="module")
-def reports_folder_untouched():
-    reports = ROOT / "reports"
-    before = sorted(p.relative_to(reports) for p in reports.rglob("*")) if reports.exists() else None
-    yield
-    after = sorted(p.relative_to(reports) for p in reports.rglob("*")) if reports.exists() else None
-    assert after == before, "a sweep test wrote into reports/"
-
-
 def without_stamp(path: Path) -> str:
     text = path.read_text()
     assert text.splitlines()[0].endswith(",generated")
