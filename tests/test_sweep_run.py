@@ -66,8 +66,8 @@ def quick(tmp_path_factory):
 
 # --- the files ----------------------------------------------------------------------------------
 def test_writes_every_file_into_the_folder(quick):
-    parquet = ("results.parquet",) if (quick / "results.parquet").exists() else ()
-    assert sorted(p.name for p in quick.iterdir()) == sorted(CSVS + FIGURES + parquet)
+    # pyarrow is in the test extra, so the parquet copy is always expected here
+    assert sorted(p.name for p in quick.iterdir()) == sorted(CSVS + FIGURES + ("results.parquet",))
     for name in FIGURES:
         image = matplotlib.image.imread(quick / name)
         assert image.shape[0] > 200 and image.shape[1] > 300
@@ -152,7 +152,8 @@ def test_cli_summary_and_invalid_warning(tmp_path, capsys):
     assert err.startswith(f"sweep quick: 27 design points x 1 workload variant(s) -> {tmp_path}/\n")
     assert "attnsim: warning: 1 of 27 design points has invalid hardware; skipped" in err
     assert "  point 24 (mac_array.rows=64, mac_array.cols=64, memories[0].size_bytes=32768): memories[0]" in err
-    assert f"wrote {tmp_path}/: results.csv, pareto.csv, invalid.csv, influence.csv, pareto.png, heatmap.png" in err
+    assert (f"wrote {tmp_path}/: results.csv, results.parquet, pareto.csv, invalid.csv, influence.csv, "
+            "pareto.png, heatmap.png") in err
     assert "pt/s" not in err                        # no progress bar when stderr is not a terminal
 
 
@@ -401,7 +402,6 @@ def test_mapper_and_its_objective_reach_simulate(tmp_path, monkeypatch):
 
 
 def test_search_mapper_sweep_is_never_slower_than_the_heuristic(tmp_path):
-    pytest.importorskip("simulator.search", reason="the search mapper (simulator/search.py) is not in this tree")
     heuristic = run_sweep(load_sweep(_tiny_sweep(tmp_path)), tmp_path / "h", jobs=1).results
     searched = run_sweep(load_sweep(_tiny_sweep(tmp_path, mapper="search")), tmp_path / "s", jobs=1).results
     assert list(heuristic["point_id"]) == list(searched["point_id"]) and len(heuristic) == 8
@@ -410,6 +410,12 @@ def test_search_mapper_sweep_is_never_slower_than_the_heuristic(tmp_path):
 
 
 def test_parquet_copy_of_the_results_when_pyarrow_is_installed(quick):
-    pytest.importorskip("pyarrow", reason="pyarrow is optional; without it the sweep writes results.csv only")
     assert pd.read_parquet(quick / "results.parquet").drop(columns="generated").astype(str).equals(
         pd.read_csv(quick / "results.csv").drop(columns="generated").astype(str))
+
+
+def test_without_pyarrow_the_sweep_writes_csv_only(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)      # `import pyarrow` now raises ImportError
+    out = tmp_path / "out"
+    run_sweep(load_sweep(_tiny_sweep(tmp_path)), out, jobs=1)
+    assert (out / "results.csv").exists() and not (out / "results.parquet").exists()
