@@ -21,12 +21,14 @@ import pytest
 import yaml
 
 from simulator import cli, load_workload, simulate, to_frame
+from simulator.analysis import sweep_grid, sweep_spec
 from simulator.analysis.pareto import dominated_brute_force
 from simulator.analysis.sweep import run_sweep
 from simulator.analysis.sweep_eval import EvalContext, evaluate_chunk
 from simulator.analysis.sweep_grid import apply_values
 from simulator.analysis.sweep_spec import load_sweep
 from simulator.analysis.sweep_store import PartialStore
+from simulator.errors import AttnsimError
 from simulator.hardware import Hardware
 from simulator.report import LAYER_COLUMNS
 
@@ -295,6 +297,25 @@ def test_a_changed_sweep_is_not_mixed_with_old_partial_results(tmp_path, capsys)
     path.write_text(yaml.safe_dump(sweep))
     outcome = run_sweep(load_sweep(path), tmp_path / "out", jobs=1)
     assert outcome.evaluated == 27 - 5 and len(outcome.results) == 52
+
+
+def test_partial_results_of_other_simulator_code_are_not_resumed(tmp_path, capsys, monkeypatch):
+    spec = load_sweep(_tiny_sweep(tmp_path))
+    store = PartialStore(tmp_path / "out", spec.fingerprint_parts())
+    assert store.load() == []
+    store.save(evaluate_chunk(EvalContext.from_spec(spec), 0, 2))
+    # the same sweep and version, but edited simulator sources
+    monkeypatch.setattr(sweep_spec, "code_digest", lambda: "0" * 64)
+    with pytest.raises(AttnsimError, match=r"holds partial results of a different sweep \(changed since: "
+                                           r"simulator code\); refusing to mix them"):
+        run_sweep(load_sweep(_tiny_sweep(tmp_path)), tmp_path / "out", jobs=1)
+
+
+def test_code_digest_covers_every_source_file():
+    package = ROOT / "simulator"
+    sources = sorted(package.rglob("*.py"))
+    assert len(sources) > 20 and Path(sweep_grid.__file__).resolve() in [p.resolve() for p in sources]
+    assert re.fullmatch(r"[0-9a-f]{64}", sweep_grid.code_digest())
 
 
 def test_progress_bar_on_a_terminal_only(tmp_path):

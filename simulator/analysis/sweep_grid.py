@@ -3,9 +3,11 @@ schema, and the canonical numbering of the cartesian product (docs/sweeps.md).""
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from ..checks import Checker, describe, join
@@ -31,6 +33,17 @@ def point_hash(data: dict) -> str:
 
 def digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """sha256 over the simulator package's Python sources. Partial sweep results are keyed on it
+    as well as on the version, so that results of edited code (no version bump) are never resumed."""
+    package = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def apply_values(base: dict, parts_list, values) -> dict:

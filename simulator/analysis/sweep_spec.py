@@ -22,7 +22,7 @@ from ..variants import REGISTRY
 from ..variants.base import param_names
 from ..workload import Workload
 from .. import yaml_io
-from .sweep_grid import check_hw_keys, digest, parse_grid, point_values
+from .sweep_grid import check_hw_keys, code_digest, digest, parse_grid, point_values
 
 MAPPERS = ("heuristic", "search")
 MAPPER_OBJECTIVES = ("cycles", "energy", "edp")
@@ -94,6 +94,7 @@ class SweepSpec:
             "layer_grid": digest([[c.workload_index, c.grid_id, list(map(list, c.values))] for c in self.cases]),
             "mapper": digest([self.mapper, self.mapper_objective]),
             "simulator version": __version__,
+            "simulator code": code_digest(),
         }
 
 

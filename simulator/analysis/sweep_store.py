@@ -3,7 +3,7 @@
 Each chunk file is written atomically (temporary file, fsync, rename), so after Ctrl-C or kill -9
 a chunk file is either complete or absent; a half-written temporary file is ignored and removed.
 The manifest records what decides the rows (hashes of the base hardware, workloads, grids, mapper,
-simulator version): a run whose sweep differs is refused rather than mixed with old results.
+simulator version and source code): a run whose sweep differs is refused rather than mixed with old results.
 """
 from __future__ import annotations
 
