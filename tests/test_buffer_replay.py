@@ -112,6 +112,11 @@ def cases(draw, masks=True):
 # --- the two sides --------------------------------------------------------------------------------
 def replay(op, hw, mapping) -> dict:
     """The reference's counters for `op` on `hw` under `mapping` (rates straight from the doc)."""
+    return flatten(ref.replay(*reference_setup(op, hw, mapping)))
+
+
+def reference_setup(op, hw, mapping) -> tuple:
+    """(problem, levels, array) of the reference model for `op` on `hw` under `mapping`."""
     mems = hw.memories
     levels = [ref.Level(tile, order, mems[i].double_buffered,
                         fill_bw=min(mems[i + 1].read_bw_bytes_per_cycle, mems[i].write_bw_bytes_per_cycle),
@@ -125,7 +130,21 @@ def replay(op, hw, mapping) -> dict:
                           mask_axis=op.mask_axis if masked else None,
                           mask_lo=tuple(int(x) for x in op.mask.lo) if masked else (),
                           mask_hi=tuple(int(x) for x in op.mask.hi) if masked else ())
-    return flatten(ref.replay(problem, levels, array))
+    return problem, levels, array
+
+
+def computed_product(op, hw, mapping, a, b) -> np.ndarray:
+    """C in float64 as the walk must compute it: the sum, over the innermost steps the reference
+    walk computes (masked-out steps skipped), of that step's A tile times its B tile."""
+    problem, levels, _ = reference_setup(op, hw, mapping)
+    c = np.zeros((op.batch, op.m, op.n))
+    for step in ref.innermost_steps(problem, levels):
+        if ref.useful_macs(problem, step) == 0:
+            continue
+        (m0, m1), (k0, k1), (n0, n1) = step.m, step.k, step.n
+        bb = 0 if op.shared_b else step.b
+        c[step.b, m0:m1, n0:n1] += a[step.b, m0:m1, k0:k1].astype(np.float64) @ b[bb, k0:k1, n0:n1]
+    return c
 
 
 def flatten(result: dict) -> dict:
@@ -289,8 +308,12 @@ def test_functional_and_count_only_agree(case, seed):
     b = rng.standard_normal((1 if op.shared_b else op.batch, op.k, op.n)).astype(np.float32)
     store = {"a": a, "b": b}
     assert run(op, hw, mapping, store=store) == run(op, hw, mapping)
-    if op.mask is None and hw.format_name == "fp32":
-        want = np.matmul(a.astype(np.float64), b.astype(np.float64))
+    if hw.format_name == "fp32":
+        # every loop order and nesting (partial sums revisited), masks (skipped tiles stay zero)
+        want = computed_product(op, hw, mapping, a, b)
+        if op.mask is None:
+            np.testing.assert_allclose(want, np.matmul(a.astype(np.float64), b.astype(np.float64)),
+                                       rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(store["c"], want, rtol=1e-4, atol=1e-4 * max(1.0, float(np.abs(want).max())))
 
 

@@ -211,24 +211,31 @@ def _array_step(flow, overlap, rows, cols, tm, tk, tn, useful, psum_in, eb, unit
 
 
 @njit(cache=True)
-def _functional_step(a_data, b_data, c_data, b_local, m0, m1, k0, k1, n0, n1, fa, fb, fc, a_t, b_t, c_t):
-    """Multiply one tile pair, mirroring the innermost buffer: copy an operand tile only when it
-    changes, accumulate the output tile on chip until it is replaced (then add it to C)."""
-    bb = 0 if b_data.shape[0] == 1 else b_local
-    if fa[0] != b_local or fa[1] != m0 or fa[2] != k0:
-        a_t = np.ascontiguousarray(a_data[b_local, m0:m1, k0:k1])
-        fa[0], fa[1], fa[2] = b_local, m0, k0
-    if fb[0] != bb or fb[1] != k0 or fb[2] != n0:
-        b_t = np.ascontiguousarray(b_data[bb, k0:k1, n0:n1])
-        fb[0], fb[1], fb[2] = bb, k0, n0
-    if fc[0] != b_local or fc[1] != m0 or fc[2] != n0:
-        if fc[0] >= 0:
-            c_data[fc[0], fc[1]:fc[3], fc[2]:fc[4]] += c_t
-        c_t = np.dot(a_t, b_t)          # a new output tile starts from its first product
-        fc[0], fc[1], fc[2], fc[3], fc[4] = b_local, m0, n0, m1, n1
-    else:
-        c_t += np.dot(a_t, b_t)
-    return a_t, b_t, c_t
+def _functional_step(a_data, b_data, c_data, b_local, m0, m1, k0, k1, n0, n1, run):
+    """Multiply one tile pair. The array accumulates an output tile in place (fp32) over the K
+    tiles that follow each other on it, so such a run of K tiles is multiplied in one product when
+    the output tile leaves the array: the same fp32 sum in one large BLAS call instead of many
+    small ones. An output tile that comes back later (partial sums) adds to C again.
+
+    `run` holds the pending run: (batch element, m0, m1, n0, n1, k start, k end); -1 when none."""
+    if run[0] == b_local and run[1] == m0 and run[3] == n0 and run[6] == k0:
+        run[6] = k1
+        return
+    _flush_run(a_data, b_data, c_data, run)
+    run[0], run[1], run[2], run[3], run[4], run[5], run[6] = b_local, m0, m1, n0, n1, k0, k1
+
+
+@njit(cache=True)
+def _flush_run(a_data, b_data, c_data, run):
+    """Add the pending run's product (if any) to C."""
+    b = run[0]
+    if b < 0:
+        return
+    bb = 0 if b_data.shape[0] == 1 else b
+    a_t = np.ascontiguousarray(a_data[b, run[1]:run[2], run[5]:run[6]])
+    b_t = np.ascontiguousarray(b_data[bb, run[5]:run[6], run[3]:run[4]])
+    c_data[b, run[1]:run[2], run[3]:run[4]] += np.dot(a_t, b_t)
+    run[0] = -1
 
 
 @njit(cache=True)
@@ -270,12 +277,7 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
     views = _state_views(state, nlev)
     fill_new = np.zeros(nlev, np.int64)
     drain_new = np.zeros(nlev, np.int64)
-    fa = np.full(3, -1, np.int64)
-    fb = np.full(3, -1, np.int64)
-    fc = np.full(5, -1, np.int64)
-    a_t = np.zeros((0, 0), a_data.dtype)
-    b_t = np.zeros((0, 0), b_data.dtype)
-    c_t = np.zeros((0, 0), c_data.dtype)
+    run = np.full(7, -1, np.int64)            # functional: the pending run of K tiles
 
     res_a, res_b, res_c, step_key, res_c_bytes, acc, fill_own, drain_own, started = views
     unit_rbw = rates[GemmRate.UNIT_READ_BW]
@@ -364,8 +366,7 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
                 for lv in range(nlev):
                     touched[_grid_index(grid_off, grid_n, tile, lo_r, lv)] = 1
                 if functional:
-                    a_t, b_t, c_t = _functional_step(a_data, b_data, c_data, b_local, m0, m1, k0, k1, n0, n1,
-                                                     fa, fb, fc, a_t, b_t, c_t)
+                    _functional_step(a_data, b_data, c_data, b_local, m0, m1, k0, k1, n0, n1, run)
             # 5. advance the odometer, innermost loop first
             j = nloops - 1
             while j >= 0:
@@ -383,8 +384,8 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
         if ip[GemmParam.STEP_BARRIER]:
             # the next step depends on this one's result: nothing of it may overlap this chain
             _close_chain(state, out, nlev, dbuf, drain_bw, views)
-    if functional and fc[0] >= 0:
-        c_data[fc[0], fc[1]:fc[3], fc[2]:fc[4]] += c_t
+    if functional:
+        _flush_run(a_data, b_data, c_data, run)
     if finish:
         _close_chain(state, out, nlev, dbuf, drain_bw, views)
 
