@@ -218,7 +218,8 @@ def _functional_step(a_data, b_data, c_data, b_local, m0, m1, k0, k1, n0, n1, ru
     small ones. An output tile that comes back later (partial sums) adds to C again.
 
     `run` holds the pending run: (batch element, m0, m1, n0, n1, k start, k end); -1 when none."""
-    if run[0] == b_local and run[1] == m0 and run[3] == n0 and run[6] == k0:
+    if (run[0] == b_local and run[1] == m0 and run[2] == m1 and run[3] == n0 and run[4] == n1
+            and run[6] == k0):
         run[6] = k1
         return
     _flush_run(a_data, b_data, c_data, run)
