@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import print_table  # noqa: E402
-from simulator.analysis.sweep import run_sweep  # noqa: E402
-from simulator.analysis.sweep_eval import EvalContext, evaluate_chunk  # noqa: E402
-from simulator.analysis.sweep_spec import sweep_from_dict  # noqa: E402
+from simulator.sweep.run import run_sweep  # noqa: E402
+from simulator.sweep.evaluate import EvalContext, evaluate_chunk  # noqa: E402
+from simulator.sweep.spec import sweep_from_dict  # noqa: E402
 
 SIZES = [8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256]
 BUFFERS = [2 ** k for k in range(18, 25)]       # 256 KiB .. 16 MiB

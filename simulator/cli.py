@@ -84,7 +84,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_table(args) -> int:
-    from .analysis.table_report import make_table1, summary_text
+    from .table.report import make_table1, summary_text
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -99,8 +99,8 @@ def cmd_table(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .analysis.sweep import SweepInterrupted, run_sweep
-    from .analysis.sweep_spec import load_sweep
+    from .sweep.run import SweepInterrupted, run_sweep
+    from .sweep.spec import load_sweep
 
     if args.scheduler and args.executor != "dask":
         raise AttnsimError("--scheduler is the address of a Dask scheduler: add --executor dask")

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from simulator.analysis.fits import classify, crossover, leading_range, loglog_slope
+from simulator.table.fits import classify, crossover, leading_range, loglog_slope
 
 
 def test_slope_of_exact_power_laws():

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from simulator import cli
-from simulator.analysis.sweep import run_sweep
-from simulator.analysis.sweep_spec import load_sweep
+from simulator.sweep.run import run_sweep
+from simulator.sweep.spec import load_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = ROOT / "sweeps" / "quick.yaml"

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from simulator.analysis.pareto import dominated_brute_force, non_dominated
+from simulator.sweep.pareto import dominated_brute_force, non_dominated
 
 
 def brute_force(values) -> np.ndarray:

@@ -21,13 +21,13 @@ import pytest
 import yaml
 
 from simulator import cli, load_workload, simulate, to_frame
-from simulator.analysis import sweep_grid, sweep_spec
-from simulator.analysis.pareto import dominated_brute_force
-from simulator.analysis.sweep import run_sweep
-from simulator.analysis.sweep_eval import EvalContext, evaluate_chunk
-from simulator.analysis.sweep_grid import apply_values
-from simulator.analysis.sweep_spec import load_sweep
-from simulator.analysis.sweep_store import PartialStore
+from simulator.sweep import grid as sweep_grid, spec as sweep_spec
+from simulator.sweep.pareto import dominated_brute_force
+from simulator.sweep.run import run_sweep
+from simulator.sweep.evaluate import EvalContext, evaluate_chunk
+from simulator.sweep.grid import apply_values
+from simulator.sweep.spec import load_sweep
+from simulator.sweep.store import PartialStore
 from simulator.errors import AttnsimError
 from simulator.hardware import Hardware
 from simulator.report import LAYER_COLUMNS
@@ -385,7 +385,7 @@ def test_out_is_a_file(tmp_path, capsys):
 def test_sweep_rows_equal_report_layer_records():
     """The sweep builds its rows without report.layer_record (summing each layer's ops once); the
     values must stay those of the layer-level contract."""
-    from simulator.analysis.sweep_eval import _ROW_ORDER, ROW_COLUMNS, layer_row
+    from simulator.sweep.evaluate import _ROW_ORDER, ROW_COLUMNS, layer_row
     from simulator.cost import energy_breakdown_pj
     from simulator.report import layer_record
 
@@ -412,7 +412,7 @@ def _tiny_sweep(tmp_path: Path, **extra) -> Path:
 
 
 def test_mapper_and_its_objective_reach_simulate(tmp_path, monkeypatch):
-    import simulator.analysis.sweep_eval as sweep_eval
+    import simulator.sweep.evaluate as sweep_eval
 
     calls = []
     real = sweep_eval.simulate

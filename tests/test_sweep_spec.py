@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from simulator import cli
-from simulator.analysis.sweep_eval import EvalContext, evaluate_chunk
-from simulator.analysis.sweep_grid import apply_values, point_hash, point_values, split_key
-from simulator.analysis.sweep_spec import load_sweep
+from simulator.sweep.evaluate import EvalContext, evaluate_chunk
+from simulator.sweep.grid import apply_values, point_hash, point_values, split_key
+from simulator.sweep.spec import load_sweep
 from simulator.errors import ConfigError
 from simulator.hardware import Hardware
 from tests.helpers import hw_dict

@@ -7,7 +7,7 @@ import matplotlib.image
 import pandas as pd
 import pytest
 
-from simulator.analysis.table1 import ROWS
+from simulator.table.table1 import ROWS
 from simulator.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

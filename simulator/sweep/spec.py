@@ -22,7 +22,7 @@ from ..variants import REGISTRY
 from ..variants.base import param_names
 from ..workload import Workload
 from .. import yaml_io
-from .sweep_grid import check_hw_keys, code_digest, digest, parse_grid, point_values
+from .grid import check_hw_keys, code_digest, digest, parse_grid, point_values
 
 MAPPERS = ("heuristic", "search")
 MAPPER_OBJECTIVES = ("cycles", "energy", "edp")

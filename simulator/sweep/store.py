@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import AttnsimError
 from ..fileio import write_atomic
-from .sweep_eval import ChunkResult
+from .evaluate import ChunkResult
 
 PARTIAL = ".partial"
 MANIFEST = "manifest.json"

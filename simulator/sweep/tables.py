@@ -7,8 +7,8 @@ import pandas as pd
 
 from ..report import LAYER_COLUMNS
 from .pareto import non_dominated
-from .sweep_eval import ROW_COLUMNS
-from .sweep_spec import SweepSpec
+from .evaluate import ROW_COLUMNS
+from .spec import SweepSpec
 
 _OPTIONAL_INT = ("n", "d", "heads", "kernel", "window", "batch", "sequential_steps", "max_path_length")
 

@@ -4,30 +4,15 @@ Every figure is drawn from the measured frames; nothing is typed in. Files are w
 """
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from ..fileio import write_atomic  # noqa: E402
-
-_STYLE = {"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3, "font.size": 9}
-
-
-def _save(fig, path: Path) -> None:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    write_atomic(path, buf.getvalue())
+from ..plotting import STYLE, plt, save
 
 
 def complexity(measurements, hw_name: str, path: Path) -> None:
     """MACs and cycles vs n for every layer type, log-log, fitted MAC slope in the legend."""
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, (ax_m, ax_c) = plt.subplots(1, 2, figsize=(11, 4.2))
         for m in measurements:
             frame = m.sweeps.get("n")
@@ -43,7 +28,7 @@ def complexity(measurements, hw_name: str, path: Path) -> None:
         for ax in (ax_m, ax_c):
             ax.set_xscale("log", base=2)
             ax.legend(fontsize=7)
-        _save(fig, path)
+        save(fig, path)
 
 
 def _slope(xs, ys) -> float:
@@ -58,7 +43,7 @@ def crossover(sweeps, table, hw_name: str, path: Path) -> None:
     colors = {"self_attention": "C0", "rnn": "C1", "lstm": "C2"}
     names = {"self_attention": "self-attention core", "rnn": "vanilla RNN", "lstm": "LSTM"}
     marks = {"core_vs_rnn": "C1", "core_vs_lstm": "C2"}
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, axes = plt.subplots(2, len(ds), figsize=(4.0 * len(ds), 6.6), squeeze=False, sharex=True)
         for col, d in enumerate(ds):
             at_d = sweeps[sweeps["d"] == d]
@@ -79,13 +64,13 @@ def crossover(sweeps, table, hw_name: str, path: Path) -> None:
         axes[0][0].legend(fontsize=7, loc="upper left")
         fig.suptitle("Self-attention vs recurrence: dotted lines mark where attention stops being cheaper "
                      "(orange: vs RNN, green: vs LSTM; none drawn = cheaper over the whole sweep)", fontsize=9)
-        _save(fig, path)
+        save(fig, path)
 
 
 def heads(frame, path: Path) -> None:
     """12 heads of 64 vs one head of 768: cycles (split into softmax and the rest) and utilization."""
     arrays = list(dict.fromkeys(frame["array"]))
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, (ax_c, ax_u) = plt.subplots(1, 2, figsize=(10, 3.8))
         width = 0.38
         for j, label in enumerate(["12 heads x 64", "1 head x 768"]):
@@ -101,12 +86,12 @@ def heads(frame, path: Path) -> None:
             ax.legend(fontsize=7)
         ax_c.set(title="Same MACs, different cycles (n = 512, d = 768)", ylabel="cycles")
         ax_u.set(title="Utilization of the score GEMM", ylabel="useful MACs / (cycles x rows x cols)")
-        _save(fig, path)
+        save(fig, path)
 
 
 def memory(frame, hw_name: str, path: Path) -> None:
     """Unfused vs fused DRAM traffic vs n, with the spec's closed forms."""
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.2, 4.2))
         ax.loglog(frame["n"], frame["unfused_dram_bytes"], "o-", color="C3", label="unfused, simulated")
         ax.loglog(frame["n"], frame["fused_dram_bytes"], "o-", color="C0", label="fused (FlashAttention), simulated")
@@ -119,11 +104,11 @@ def memory(frame, hw_name: str, path: Path) -> None:
         ax.set(title=f"Attention DRAM traffic on {hw_name} (one head, d = {d}, M = {m} elements)",
                xlabel="sequence length N (positions)", ylabel="DRAM bytes (read + write)")
         ax.legend(fontsize=7)
-        _save(fig, path)
+        save(fig, path)
 
 
 def roofline(points, meta, hw_name: str, path: Path) -> None:
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.0, 4.4))
         peak, beta = meta["peak_macs_per_cycle"], meta["dram_bytes_per_cycle"]
         lo = min(points["intensity_macs_per_byte"].min(), meta["ridge_macs_per_byte"]) / 4
@@ -138,4 +123,4 @@ def roofline(points, meta, hw_name: str, path: Path) -> None:
         ax.set(title=f"Roofline on {hw_name} (n = d = 512, k = 3, r = 65)",
                xlabel="arithmetic intensity (useful MACs per DRAM byte)", ylabel="attained MACs per cycle")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-        _save(fig, path)
+        save(fig, path)

@@ -20,11 +20,11 @@ from .. import __version__
 from ..errors import AttnsimError
 from ..fileio import write_atomic
 from ..report import display_path
-from . import sweep_tables
+from . import tables
 from .executors import make_executor
-from .sweep_eval import EvalContext, evaluate_chunk
-from .sweep_spec import SweepSpec
-from .sweep_store import PartialStore, auto_chunk_size, count, done_ranges, pending_ranges
+from .evaluate import EvalContext, evaluate_chunk
+from .spec import SweepSpec
+from .store import PartialStore, auto_chunk_size, count, done_ranges, pending_ranges
 
 PROVENANCE = ("hw_file", "hw_sha256", "workload_file", "workload_sha256", "sweep_file", "sweep_sha256",
               "simulator_version", "generated")
@@ -151,16 +151,16 @@ def write_report(spec: SweepSpec, out: Path, chunks, warn=_stderr) -> SweepOutco
     """Assemble the saved chunks into the report files."""
     chunks = sorted(chunks, key=lambda c: c.start)
     generated = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
-    results = sweep_tables.results_frame(spec, chunks)
-    invalid = sweep_tables.invalid_frame(spec, chunks)
+    results = tables.results_frame(spec, chunks)
+    invalid = tables.invalid_frame(spec, chunks)
     _report_invalid(spec, invalid, out, warn)
     if results.empty:
         write_atomic(out / "invalid.csv", invalid.to_csv(index=False))
         raise AttnsimError(f"no design point could be evaluated ({len(invalid)} invalid); every reason is in "
                            f"{out / 'invalid.csv'}; the first: {invalid['problems'].iloc[0]}")
-    per_point = sweep_tables.objective_frame(spec, results)
-    pareto = sweep_tables.pareto_frame(spec, per_point)
-    influence = sweep_tables.influence_frame(spec, per_point)
+    per_point = tables.objective_frame(spec, results)
+    pareto = tables.pareto_frame(spec, per_point)
+    influence = tables.influence_frame(spec, per_point)
     files = []
     stamped = results.assign(**_provenance(spec, results), generated=generated)
     files += _write_frame(out / "results.csv", stamped)
@@ -169,10 +169,10 @@ def write_report(spec: SweepSpec, out: Path, chunks, warn=_stderr) -> SweepOutco
             "simulator_version": __version__, "generated": generated}
     for name, frame in (("pareto", pareto), ("invalid", invalid), ("influence", influence)):
         files += _write_frame(out / f"{name}.csv", frame.assign(**prov))
-    from . import sweep_figures
+    from . import figures
 
-    files += sweep_figures.pareto_figure(spec, per_point, out / "pareto.png")
-    files += sweep_figures.heatmap_figure(spec, per_point, influence, out / "heatmap.png")
+    files += figures.pareto_figure(spec, per_point, out / "pareto.png")
+    files += figures.heatmap_figure(spec, per_point, influence, out / "heatmap.png")
     return SweepOutcome(out, stamped, pareto, invalid, influence, files, 0, 0.0)
 
 

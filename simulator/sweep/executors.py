@@ -11,7 +11,7 @@ import sys
 import threading
 
 from ..errors import AttnsimError
-from .sweep_eval import EvalContext, evaluate_chunk
+from .evaluate import EvalContext, evaluate_chunk
 
 EXECUTORS = ("local", "dask")
 _CONTEXT: EvalContext | None = None     # a pool worker's context, set once by _init_worker

@@ -13,8 +13,8 @@ from ..hardware import Hardware
 from ..report import LAYER_COLUMNS
 from ..results import price_with_breakdown
 from ..simulate import simulate
-from .sweep_grid import apply_values, point_hash, point_values
-from .sweep_spec import SweepSpec
+from .grid import apply_values, point_hash, point_values
+from .spec import SweepSpec
 
 # Per-row columns a worker fills: the layer-level contract (less `workload`, which the case gives)
 # and the energy breakdown; sweep.py adds the point and case columns and provenance.

@@ -9,9 +9,9 @@ import numpy as np
 from matplotlib import ticker
 from matplotlib.colors import LogNorm
 
-from .figures import _STYLE, _save, plt
+from ..plotting import STYLE, plt, save
 from .pareto import non_dominated
-from .sweep_spec import SweepSpec
+from .spec import SweepSpec
 
 MAX_PANELS = 12
 _NAMES = {"cycles": ("latency", "cycles"), "compute_cycles": ("compute time", "cycles"),
@@ -66,7 +66,7 @@ def pareto_figure(spec: SweepSpec, per_point, path: Path) -> list[str]:
     objs = list(spec.objectives)
     xcol, ycol = (objs[0], objs[1]) if len(objs) > 1 else ("point_id", objs[0])
     groups, total = _panels(per_point)
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, axes = _grid(len(groups), 4.6, 3.8)
         for ax, (_, frame) in zip(axes, groups):
             xs, ys = frame[xcol].to_numpy(float), frame[ycol].to_numpy(float)
@@ -91,7 +91,7 @@ def pareto_figure(spec: SweepSpec, per_point, path: Path) -> list[str]:
         fig.suptitle(f"Sweep {spec.name}: {len(per_point['point_id'].unique()):,} design points; "
                      f"front over {', '.join(objs)}, all minimised{more}", fontsize=10)
         fig.tight_layout()
-        _save(fig, path)
+        save(fig, path)
     return [path.name]
 
 
@@ -107,7 +107,7 @@ def heatmap_figure(spec: SweepSpec, per_point, influence, path: Path) -> list[st
     log = influence["transform"].iloc[0] == "log"
     levels = {k: [str(v) for v in _shown(vs)] for k, vs in zip(spec.hw_keys, spec.hw_values)}
     groups, total = _panels(per_point)
-    with plt.rc_context(_STYLE):
+    with plt.rc_context(STYLE):
         fig, axes = _grid(len(groups), 4.8, 3.9)
         for ax, (_, frame) in zip(axes, groups):
             grid = _cell_means(frame, a, b, levels, objective, log)
@@ -131,12 +131,12 @@ def heatmap_figure(spec: SweepSpec, per_point, influence, path: Path) -> list[st
                      f"influence: share of the variance of {'log ' if log else ''}{objective} explained by a knob's "
                      f"mean effect", fontsize=9)
         fig.tight_layout()
-        _save(fig, path)
+        save(fig, path)
     return [path.name]
 
 
 def _shown(values):
-    from .sweep_tables import show
+    from .tables import show
 
     return [show(v) for v in values]
 

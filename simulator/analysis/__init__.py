@@ -1,1 +1,0 @@
-"""Analyses built on simulation results: Table 1 reproduction, fits, sweeps and Pareto fronts."""
