@@ -11,6 +11,7 @@ from .errors import AttnsimError, ConfigError
 FORMATS = ("table", "csv", "json", "md", "parquet")
 _SUFFIX_FORMAT = {".csv": "csv", ".json": "json", ".md": "md", ".txt": "table", ".parquet": "parquet", "": "table"}
 _HW_KEYS = ("mac_array", "memories", "vector_unit", "clock_hz", "number_format")
+_SWEEP_KEYS = ("base_hw", "workloads", "hw_grid", "layer_grid")
 
 
 def default_hw_path() -> Path:
@@ -55,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--quiet", action="store_true", help="no progress bar and no summary lines")
     sweep.set_defaults(func=cmd_sweep)
 
-    val = sub.add_parser("validate", help="check hardware and workload files; list every problem")
+    val = sub.add_parser("validate", help="check hardware, workload and sweep files; list every problem")
     val.add_argument("files", nargs="+", metavar="FILE.yaml")
     val.set_defaults(func=cmd_validate)
     return parser
@@ -175,6 +176,10 @@ def cmd_validate(args) -> int:
             kind = _kind_of(path, data)
             if kind == "hardware":
                 Hardware.from_dict(data, source=path, text=text)
+            elif kind == "sweep":
+                from .sweep.spec import sweep_from_dict
+
+                sweep_from_dict(data, source=path, text=text)
             else:
                 Workload.from_dict(data, source=path, text=text)
             print(f"{path}: ok ({kind})")
@@ -185,11 +190,13 @@ def cmd_validate(args) -> int:
 
 
 def _guess_kind(data) -> str | None:
-    """'hardware', 'workload', or None when the top-level keys do not tell."""
+    """'hardware', 'workload', 'sweep', or None when the top-level keys do not tell."""
     if isinstance(data, dict) and any(k in data for k in _HW_KEYS):
         return "hardware"
     if isinstance(data, dict) and "layers" in data:
         return "workload"
+    if isinstance(data, dict) and any(k in data for k in _SWEEP_KEYS):
+        return "sweep"
     return None
 
 
@@ -197,7 +204,7 @@ def _kind_of(path: str, data) -> str:
     kind = _guess_kind(data)
     if kind is None:
         raise ConfigError(path, [("", "cannot tell what this file is: a hardware config has 'mac_array' and "
-                                      "'memories'; a workload has 'layers'")])
+                                      "'memories'; a workload has 'layers'; a sweep has 'base_hw' and 'workloads'")])
     return kind
 
 

@@ -252,11 +252,23 @@ def test_validate_ok(capsys):
 
 
 def test_validate_every_preset(capsys):
-    files = sorted(str(p) for p in (ROOT / "hw_configs").glob("*.yaml")) + \
-        sorted(str(p) for p in (ROOT / "workloads").glob("*.yaml"))
-    code, out, err = run_cli(capsys, "validate", *files)
+    """Every bundled YAML file (hardware, workloads, sweeps) validates, each recognised by kind."""
+    kinds = {"hw_configs": "hardware", "workloads": "workload", "sweeps": "sweep"}
+    files = [(str(p), kind) for folder, kind in kinds.items() for p in sorted((ROOT / folder).glob("*.yaml"))]
+    assert all(any(k == kind for _, k in files) for kind in kinds.values())
+    code, out, err = run_cli(capsys, "validate", *(f for f, _ in files))
     assert (code, err) == (0, "")
-    assert len(out.splitlines()) == len(files)
+    assert out.splitlines() == [f"{f}: ok ({kind})" for f, kind in files]
+
+
+def test_validate_reports_a_broken_sweep_file(capsys, tmp_path):
+    bad = tmp_path / "bad_sweep.yaml"
+    bad.write_text(f"name: s\nbase_hw: {DEFAULT}\nworkloads: [{SMOKE}]\nhw_grid:\n  mac_array.rowz: [8, 16]\n")
+    code, out, err = run_cli(capsys, "validate", bad)
+    assert code == 2 and out == ""
+    assert err.splitlines()[0] == f"{bad}: 1 problem"
+    assert err.splitlines()[1] == ("  hw_grid.mac_array.rowz: not a hardware key: mac_array.rowz is unknown "
+                                   "(did you mean 'mac_array.rows'?)")
 
 
 def test_validate_failing_lists_every_problem(capsys, tmp_path):
@@ -299,7 +311,7 @@ def test_validate_unknown_kind_of_file(capsys, tmp_path):
     code, _, err = run_cli(capsys, "validate", other)
     assert code == 2
     assert err == (f"{other}: 1 problem\n  cannot tell what this file is: a hardware config has 'mac_array' and "
-                   "'memories'; a workload has 'layers'\n")
+                   "'memories'; a workload has 'layers'; a sweep has 'base_hw' and 'workloads'\n")
 
 
 def test_validate_recognises_a_broken_hardware_file(capsys, tmp_path):
