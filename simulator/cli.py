@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
+
+_IMPORTED = time.perf_counter()       # the fallback origin of the whole-run time (see _process_seconds)
 
 from . import __version__
 from .errors import AttnsimError, ConfigError
@@ -99,7 +103,7 @@ def cmd_table(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .sweep.run import SweepInterrupted, run_sweep
+    from .sweep.run import SweepInterrupted, expansion_report, run_sweep
     from .sweep.spec import load_sweep
 
     if args.scheduler and args.executor != "dask":
@@ -116,8 +120,26 @@ def cmd_sweep(args) -> int:
         print(f"attnsim: interrupted: {exc}", file=sys.stderr)
         return 130
     say(f"wrote {outcome.out_dir}/: {', '.join(outcome.files)} ({len(outcome.results):,} rows, "
-        f"{len(outcome.pareto):,} Pareto points; {outcome.evaluated:,} points evaluated in {outcome.seconds:.1f} s)")
+        f"{len(outcome.pareto):,} Pareto points)")
+    say(expansion_report(spec, outcome))
+    whole_s = _process_seconds()
+    startup_s = max(0.0, whole_s - outcome.eval_seconds - outcome.report_seconds)
+    say(f"{outcome.evaluated:,} design points evaluated in {outcome.eval_seconds:.2f} s (whole run {whole_s:.1f} s: "
+        f"start-up {startup_s:.1f} s, report and figures {outcome.report_seconds:.1f} s)")
     return 0
+
+
+def _process_seconds() -> float:
+    """Seconds since this process started (interpreter start-up and imports included) on Linux;
+    elsewhere since this module was imported."""
+    try:
+        with open("/proc/self/stat") as f:
+            started_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime_s = float(f.read().split()[0])
+        return max(0.0, uptime_s - started_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.perf_counter() - _IMPORTED
 
 
 def _hw_paths(given) -> list[str]:
