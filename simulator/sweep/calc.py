@@ -10,6 +10,7 @@ the operator. Integers are Python ints, so nothing wraps; booleans are never num
 from __future__ import annotations
 
 import math
+import operator
 
 from .expr import Binary, Call, Compare, Const, ExprError, Logic, Name, Node, Unary, children
 
@@ -175,9 +176,7 @@ def _runner(node: Node, fns):
             return lambda env: not f(env)
         return (lambda env: checked(-f(env), node)) if node.op == "-" else f
     if isinstance(node, Binary):
-        left, right = fns
-        op = _BINARY[node.op]
-        return lambda env: op(left(env), right(env), node)
+        return _binary_runner(node, *fns)
     if isinstance(node, Compare):
         return _compare_runner(node, fns)
     if isinstance(node, Logic):
@@ -186,6 +185,22 @@ def _runner(node: Node, fns):
         return lambda env: any(f(env) for f in fns)
     func = _FUNCTIONS[node.func]
     return lambda env: func([f(env) for f in fns], node)
+
+
+def _binary_runner(node: Binary, left, right):
+    """+ - * inline (the common case, one call per node); the rest through their checked helpers."""
+    how = _PLAIN.get(node.op)
+    if how is None:
+        op = _BINARY[node.op]
+        return lambda env: op(left(env), right(env), node)
+    span = (node.op_start, node.op_end)
+
+    def run(env):
+        value = how(left(env), right(env))
+        if type(value) is int and -INT_LIMIT <= value <= INT_LIMIT:
+            return value
+        return checked(value, node, *span)
+    return run
 
 
 def _compare_runner(node: Compare, fns):
@@ -222,10 +237,6 @@ def _divide(how):
     return run
 
 
-def _arith(how):
-    return lambda a, b, node: checked(how(a, b), node, node.op_start, node.op_end)
-
-
 def _power(a, b, node: Binary):
     span = (node.op_start, node.op_end)
     if a == 0 and b < 0:
@@ -259,9 +270,8 @@ def _domain(name: str, ok, how):
     return run
 
 
-_BINARY = {"+": _arith(lambda a, b: a + b), "-": _arith(lambda a, b: a - b), "*": _arith(lambda a, b: a * b),
-           "/": _divide(lambda a, b: a / b), "//": _divide(lambda a, b: a // b),
-           "%": _divide(lambda a, b: a % b), "**": _power}
+_PLAIN = {"+": operator.add, "-": operator.sub, "*": operator.mul}
+_BINARY = {"/": _divide(operator.truediv), "//": _divide(operator.floordiv), "%": _divide(operator.mod), "**": _power}
 _COMPARE = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
             ">=": lambda a, b: a >= b, "==": equal, "!=": lambda a, b: not equal(a, b)}
 _FUNCTIONS = {

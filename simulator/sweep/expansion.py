@@ -86,22 +86,23 @@ class Expansion:
     def has_late(self) -> bool:
         return any(f.late for f in self.constraints)
 
-    def digits(self, pid: int) -> list[int]:
-        out = []
-        for axis in reversed(self.axes):
-            pid, digit = divmod(pid, len(axis.rows))
-            out.append(digit)
-        return out[::-1]
-
     def env(self, pid: int) -> list:
         """The point's values (one per key, in `keys` order), then a slot per QUANTITIES column (None
         until the hardware is known). PointError when a derived key cannot be computed."""
-        env = [v for axis, d in zip(self.axes, self.digits(pid)) for v in axis.rows[d]]
+        rows, rest = [], pid
+        for axis in reversed(self.axes):          # mixed radix, the last axis fastest
+            rest, digit = divmod(rest, len(axis.rows))
+            rows.append(axis.rows[digit])
+        env = [v for row in reversed(rows) for v in row]
         env.extend(env[leader] for _, leader in self.tied)
         env.extend([None] * (len(self.derived) + len(QUANTITIES)))
-        run = self._run()
-        for formula in self.derived:
-            env[formula.slot] = self._call(run[formula.path], env, formula, pid)
+        if self.derived:
+            run = self._compiled or self._run()
+            for formula in self.derived:
+                try:
+                    env[formula.slot] = run[formula.path](env)
+                except ExprError as exc:
+                    raise PointError(formula, exc, pid, self.shown(env, formula)) from None
         return env
 
     def values(self, pid: int) -> tuple:
@@ -113,10 +114,15 @@ class Expansion:
 
     def failing(self, env: list, pid: int, late: bool) -> int | None:
         """Index of the first constraint (of the early or the late ones) the point fails, or None."""
-        run = self._run()
+        run = self._compiled or self._run()
         for i, formula in enumerate(self.constraints):
-            if formula.late == late and not self._call(run[formula.path], env, formula, pid):
-                return i
+            if formula.late != late:
+                continue
+            try:
+                if not run[formula.path](env):
+                    return i
+            except ExprError as exc:
+                raise PointError(formula, exc, pid, self.shown(env, formula)) from None
         return None
 
     def shown(self, env: list, formula: Formula | None = None) -> str:
@@ -126,12 +132,6 @@ class Expansion:
             before = self.derived[:self.derived.index(formula)]
             slots = list(range(self.n_axis_keys + len(self.tied))) + sorted(f.slot for f in before)
         return ", ".join(f"{self.keys[i]}={_plain(env[i])}" for i in slots)
-
-    def _call(self, fn, env, formula: Formula, pid: int):
-        try:
-            return fn(env)
-        except ExprError as exc:
-            raise PointError(formula, exc, pid, self.shown(env, formula)) from None
 
     def _run(self) -> dict:
         if self._compiled is None:

@@ -22,7 +22,7 @@ SECTIONS = ("zip", "tied", "derived", "constraints")
 def build_expansion(chk: Checker, top: dict, hw_grid: dict | None, base) -> Expansion | None:
     """The Expansion of the sweep file's grid sections, or None when something is wrong (reported)."""
     before = len(chk.problems)
-    zips = parse_zip(chk, top["zip"]) if "zip" in top else []
+    zips = parse_zip(chk, top["zip"]) if top.get("zip") is not None else []
     tied = _key_map(chk, "tied", top.get("tied", {}), _leader)
     derived = _key_map(chk, "derived", top.get("derived", {}), _formula_text)
     constraints = _constraint_texts(chk, top.get("constraints", []))
@@ -81,6 +81,8 @@ def _formula_text(chk: Checker, path: str, item: Any) -> str | None:
 
 
 def _constraint_texts(chk: Checker, value: Any) -> list[str]:
+    if value is None:
+        return []
     items = [value] if isinstance(value, str) else chk.sequence("constraints", value, what="conditions")
     texts = [_formula_text(chk, "constraints" if isinstance(value, str) else join("constraints", i), item)
              for i, item in enumerate(items)]

@@ -22,8 +22,8 @@ def parse_zip(chk: Checker, value: Any) -> list[tuple[tuple, tuple]] | None:
     if isinstance(value, dict) or _row_form(value):
         value = [value]
     if not isinstance(value, list) or not value:
-        chk.add("zip", f"expected a list of groups ({{key: [values], ...}} or [[keys], [[values], ...]]), "
-                       f"got {describe(value)}")
+        got = "an empty list" if value == [] else describe(value)
+        chk.add("zip", f"expected a list of groups ({{key: [values], ...}} or [[keys], [[values], ...]]), got {got}")
         return None
     groups = [_group(chk, join("zip", i), g) for i, g in enumerate(value)]
     return None if None in groups else groups
