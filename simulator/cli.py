@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--quiet", action="store_true", help="no progress bar and no summary lines")
     sweep.set_defaults(func=cmd_sweep)
 
-    val = sub.add_parser("validate", help="check hardware and workload files; list every problem")
+    val = sub.add_parser("validate", help="check hardware, workload and sweep files; list every problem")
     val.add_argument("files", nargs="+", metavar="FILE.yaml")
     val.set_defaults(func=cmd_validate)
     return parser
@@ -197,6 +197,8 @@ def cmd_validate(args) -> int:
             kind = _kind_of(path, data)
             if kind == "hardware":
                 Hardware.from_dict(data, source=path, text=text)
+            elif kind == "sweep":
+                kind = f"sweep: {_sweep_summary(data, path, text)}"
             else:
                 Workload.from_dict(data, source=path, text=text)
             print(f"{path}: ok ({kind})")
@@ -206,8 +208,18 @@ def cmd_validate(args) -> int:
     return 2 if failed else 0
 
 
+def _sweep_summary(data, path: str, text: str) -> str:
+    """A sweep file checked as `attnsim sweep` would (its expressions at every point included)."""
+    from .sweep.run import grid_text
+    from .sweep.spec import sweep_from_dict
+
+    return grid_text(sweep_from_dict(data, source=path, text=text))
+
+
 def _guess_kind(data) -> str | None:
-    """'hardware', 'workload', or None when the top-level keys do not tell."""
+    """'hardware', 'workload', 'sweep', or None when the top-level keys do not tell."""
+    if isinstance(data, dict) and "base_hw" in data:
+        return "sweep"
     if isinstance(data, dict) and any(k in data for k in _HW_KEYS):
         return "hardware"
     if isinstance(data, dict) and "layers" in data:
@@ -219,7 +231,7 @@ def _kind_of(path: str, data) -> str:
     kind = _guess_kind(data)
     if kind is None:
         raise ConfigError(path, [("", "cannot tell what this file is: a hardware config has 'mac_array' and "
-                                      "'memories'; a workload has 'layers'")])
+                                      "'memories'; a workload has 'layers'; a sweep has 'base_hw'")])
     return kind
 
 

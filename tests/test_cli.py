@@ -299,7 +299,7 @@ def test_validate_unknown_kind_of_file(capsys, tmp_path):
     code, _, err = run_cli(capsys, "validate", other)
     assert code == 2
     assert err == (f"{other}: 1 problem\n  cannot tell what this file is: a hardware config has 'mac_array' and "
-                   "'memories'; a workload has 'layers'\n")
+                   "'memories'; a workload has 'layers'; a sweep has 'base_hw'\n")
 
 
 def test_validate_recognises_a_broken_hardware_file(capsys, tmp_path):
