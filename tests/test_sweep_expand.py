@@ -174,6 +174,18 @@ def test_two_zip_groups_and_a_chain_of_tied_keys(tmp_path, pairs, pairs2):
     check_against_brute_force(path, kept, combinations)
 
 
+@PROPERTY
+@given(sizes=st.lists(st.sampled_from([1, 2, 4, 8, 16]), min_size=1, max_size=4, unique=True),
+       data=st.data(), dataflows=subset(DATAFLOWS))
+def test_a_tied_key_listed_in_hw_grid_is_zipped_with_its_leader(tmp_path, sizes, data, dataflows):
+    cols = data.draw(st.lists(st.sampled_from([1, 2, 4, 8, 16]), min_size=len(sizes), max_size=len(sizes)))
+    grid = {"mac_array.rows": sizes, "mac_array.dataflow": dataflows, "mac_array.cols": cols}
+    path = write(tmp_path, hw_grid=grid, tied={"mac_array.cols": "mac_array.rows"})
+    kept, combinations = brute_force({k: v for k, v in grid.items() if k != "mac_array.cols"},
+                                     [{"mac_array.rows": sizes, "mac_array.cols": cols}])
+    check_against_brute_force(path, kept, combinations)
+
+
 def test_point_ids_take_hw_grid_keys_then_zip_groups_the_last_fastest(tmp_path):
     path = write(tmp_path, hw_grid={"mac_array.rows": [2, 4]}, tied={"vector_unit.lanes": "mac_array.cols"},
                  zip=[{"mac_array.cols": [2, 8, 4], "mac_array.dataflow": DATAFLOWS}])

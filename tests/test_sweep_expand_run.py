@@ -118,7 +118,8 @@ def test_the_partial_state_is_keyed_on_every_new_section(tmp_path):
                         "memories[0].write_bw_bytes_per_cycle": "memories[1].write_bw_bytes_per_cycle"},
                "derived": {"memories[0].read_bw_bytes_per_cycle": "4 * mac_array.cols"},
                "constraints": ["area_mm2 <= 41"],
-               "zip": [{"memories[1].read_bw_bytes_per_cycle": [32, 64], "memories[1].write_bw_bytes_per_cycle": [16, 32]}]}
+               "zip": [{"memories[1].read_bw_bytes_per_cycle": [32, 64],
+                        "memories[1].write_bw_bytes_per_cycle": [16, 32]}]}
     for section, value in changes.items():
         with pytest.raises(AttnsimError, match=rf"changed since: {section}\)"):
             run_sweep(load_sweep(sweep_file(tmp_path, **{section: value})), tmp_path / "out", jobs=1)

@@ -10,6 +10,7 @@ from tests.helpers import hw_dict
 from tests.test_sweep_expand import problems, write
 
 GRID = {"mac_array.rows": [2, 4], "mac_array.dataflow": ["weight_stationary", "output_stationary"]}
+GRID3 = {**GRID, "mac_array.dataflow": ["weight_stationary", "output_stationary", "input_stationary"]}
 
 
 def only(path, key) -> str:
@@ -56,14 +57,18 @@ def test_zip_problems(tmp_path, zip_value, key, message):
      "own, zipped with another key's, use zip:"),
     ({"mac_array.cols": 3}, "tied.mac_array.cols", "expected the hw_grid or zip key it follows, got 3"),
     ({"mac_array.rows": "mac_array.dataflow"}, "tied.mac_array.rows",
-     "mac_array.rows is also set by hw_grid.mac_array.rows; a key takes its values from one place"),
+     "hw_grid lists 2 values for mac_array.rows but 3 for mac_array.dataflow; a tied key listed in hw_grid is "
+     "zipped with its leader, value by value"),
+    ({"mac_array.rows": "vector_unit.lanes"}, "tied.mac_array.rows",
+     "mac_array.rows is listed in hw_grid, so it is zipped with the key it follows, which must be an hw_grid key "
+     "that follows no other; vector_unit.lanes is not"),
     ({"mac_array.colz": "mac_array.rows"}, "tied.mac_array.colz",
      "not a hardware key: mac_array.colz is unknown (did you mean 'mac_array.cols'?)"),
     ({"bad key": "mac_array.rows"}, "tied.bad key",
      "expected a dotted key such as mac_array.rows or memories[0].size_bytes"),
 ])
 def test_tied_problems(tmp_path, tied, key, message):
-    assert only(write(tmp_path, hw_grid=GRID, tied=tied), key) == message
+    assert only(write(tmp_path, hw_grid=GRID3, tied=tied), key) == message
 
 
 def test_tied_to_a_derived_key(tmp_path):

@@ -148,7 +148,7 @@ class Expansion:
         """What decides which points exist and their values, for the resumable store."""
         from .expr import unparse
 
-        grid = [[a.keys[0], [r[0] for r in a.rows]] for a in self.axes if not a.is_zip]
+        grid = [[list(a.keys), [list(r) for r in a.rows]] for a in self.axes if not a.is_zip]
         zips = [[list(a.keys), [list(r) for r in a.rows]] for a in self.axes if a.is_zip]
         return {"hw_grid": grid, "zip": zips, "tied": [[self.keys[s], self.keys[l]] for s, l in self.tied],
                 "derived": [[f.path, unparse(f.node)] for f in self.derived],

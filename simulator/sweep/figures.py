@@ -125,7 +125,8 @@ def heatmap_figure(spec: SweepSpec, per_point, influence, path: Path) -> list[st
                         color="w" if not np.isnan(v) and v > middle else "k")
             ax.set_xticks(range(len(levels[b])), levels[b], rotation=30, ha="right")
             ax.set_yticks(range(len(levels[a])), levels[a])
-            ax.set(xlabel=f"{named[b]} ({shares[b]:.0%} of variance)", ylabel=f"{named[a]} ({shares[a]:.0%} of variance)",
+            ax.set(xlabel=f"{named[b]} ({shares[b]:.0%} of variance)",
+                   ylabel=f"{named[a]} ({shares[a]:.0%} of variance)",
                    title=_title(frame))
             ax.grid(False)
             fig.colorbar(im, ax=ax, label=label(objective))

@@ -28,14 +28,33 @@ def build_expansion(chk: Checker, top: dict, hw_grid: dict | None, base) -> Expa
     constraints = _constraint_texts(chk, top.get("constraints", []))
     if hw_grid is None or base is None or zips is None:
         return None
-    axes = [Axis((k,), tuple((v,) for v in vs), f"hw_grid.{k}") for k, vs in hw_grid.items()]
-    axes += [Axis(keys, rows, f"zip[{i}]") for i, (keys, rows) in enumerate(zips)]
+    axes = _grid_axes(chk, hw_grid, tied) + [Axis(keys, rows, f"zip[{i}]") for i, (keys, rows) in enumerate(zips)]
+    tied = {k: v for k, v in tied.items() if k not in hw_grid}
     builder = _Builder(chk, base[0], axes, tied, derived)
     formulas = builder.formulas(derived, constraints)       # reported even when a key has a problem
     if formulas is None or len(chk.problems) > before:
         return None
     return Expansion(tuple(axes), tuple(builder.keys), tuple(split_key(k) for k in builder.keys),
                      tuple(builder.tied), formulas[0], formulas[1], builder.resolved, builder.combinations())
+
+
+def _grid_axes(chk: Checker, hw_grid: dict, tied: dict) -> list[Axis]:
+    """One axis per hw_grid key; a tied key that hw_grid also lists joins its leader's axis, value by
+    value (zipped, not multiplied)."""
+    followers: dict = {}
+    for key, leader in tied.items():
+        if key not in hw_grid:
+            continue
+        if leader not in hw_grid or leader in tied:
+            chk.add(f"tied.{key}", f"{key} is listed in hw_grid, so it is zipped with the key it follows, which "
+                                   f"must be an hw_grid key that follows no other; {leader} is not")
+        elif len(hw_grid[key]) != len(hw_grid[leader]):
+            chk.add(f"tied.{key}", f"hw_grid lists {len(hw_grid[key])} values for {key} but {len(hw_grid[leader])} for "
+                                   f"{leader}; a tied key listed in hw_grid is zipped with its leader, value by value")
+        else:
+            followers.setdefault(leader, []).append(key)
+    return [Axis((k, *followers.get(k, ())), tuple(zip(vs, *(hw_grid[f] for f in followers.get(k, ())))),
+                 f"hw_grid.{k}") for k, vs in hw_grid.items() if k not in tied]
 
 
 def _key_map(chk: Checker, section: str, value: Any, check) -> dict:
@@ -100,9 +119,12 @@ class _Builder:
         self.values = [[row[j] for row in a.rows] for a in axes for j in range(len(a.keys))]
         self.axis_slots = len(self.keys)
         self.axes = axes
-        sources = [(a.where if not a.is_zip else f"{a.where}.{k}", k) for a in axes for k in a.keys]
+        grid = [(f"hw_grid.{k}", k) for a in axes if not a.is_zip for k in a.keys]
+        zipped = [(f"{a.where}.{k}", k) for a in axes if a.is_zip for k in a.keys]
         self._check_keys(axes, tied, derived)
-        check_overlaps(chk, sources + [(f"tied.{k}", k) for k in tied] + [(f"derived.{k}", k) for k in derived])
+        # hw_grid keys among themselves were checked with hw_grid
+        check_overlaps(chk, grid + zipped + [(f"tied.{k}", k) for k in tied] + [(f"derived.{k}", k) for k in derived],
+                       first=len(grid))
         self.tied = self._tie(tied, derived)
         self.resolved: dict = {}
 
@@ -339,7 +361,8 @@ def _cycle(start: str, deps: dict, pending: set) -> tuple[str, str]:
             break
         chain.append(nxt)
     if len(chain) == 2:
-        return f"derived.{chain[0]}", f"uses itself ({chain[0]} -> {chain[0]}); a derived key is computed from other keys"
+        return (f"derived.{chain[0]}",
+                f"uses itself ({chain[0]} -> {chain[0]}); a derived key is computed from other keys")
     return f"derived.{chain[0]}", f"a cycle between derived keys: {' -> '.join(chain)}"
 
 

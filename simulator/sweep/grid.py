@@ -68,8 +68,10 @@ def key_text(parts) -> str:
     return text
 
 
-def parse_grid(chk: Checker, path: str, value: Any, allow_empty: bool) -> dict | None:
-    """A grid mapping (dotted key -> non-empty list of distinct scalar values), or None when broken."""
+def parse_grid(chk: Checker, path: str, value: Any, allow_empty: bool,
+               repeats: frozenset = frozenset()) -> dict | None:
+    """A grid mapping (dotted key -> non-empty list of distinct scalar values; the keys in `repeats`,
+    zipped with another key, may repeat a value), or None when broken."""
     if value is None and allow_empty:
         return {}
     if not isinstance(value, dict):
@@ -81,7 +83,7 @@ def parse_grid(chk: Checker, path: str, value: Any, allow_empty: bool) -> dict |
         if not isinstance(key, str) or not KEY.match(key):
             chk.add(p, "expected a dotted key such as mac_array.rows or memories[0].size_bytes")
             continue
-        problem = value_list_problem(values)
+        problem = value_list_problem(values, repeats_ok=key in repeats)
         if problem:
             chk.add(p, problem)
             continue
@@ -89,9 +91,9 @@ def parse_grid(chk: Checker, path: str, value: Any, allow_empty: bool) -> dict |
     return out
 
 
-def value_list_problem(values) -> str | None:
+def value_list_problem(values, repeats_ok: bool = False) -> str | None:
     """Why `values` cannot be one key's list of swept values (non-empty, scalars or lists of them,
-    each once), or None."""
+    each once unless `repeats_ok`), or None."""
     if not isinstance(values, list) or not values:
         return f"expected a non-empty list of values, got {describe(values)}"
     bad = [v for v in values if not is_value(v)]
@@ -99,7 +101,7 @@ def value_list_problem(values) -> str | None:
         return f"expected numbers, strings or booleans (or lists of them), got {describe(bad[0])}"
     texts = [json.dumps(v, sort_keys=True) for v in values]
     dupes = sorted({t for t in texts if texts.count(t) > 1})
-    if dupes:
+    if dupes and not repeats_ok:
         return f"lists {', '.join(dupes)} more than once (each value makes its own points)"
     return None
 
@@ -124,10 +126,11 @@ def check_hw_keys(chk: Checker, grid: dict, base) -> list:
     return parts_list
 
 
-def check_overlaps(chk: Checker, keyed) -> None:
-    """A problem for each (path, key) whose key also sets, or sets part of, an earlier one's."""
+def check_overlaps(chk: Checker, keyed, first: int = 0) -> None:
+    """A problem for each (path, key) from index `first` on whose key also sets, or sets part of, an
+    earlier one's."""
     for i, (path_b, b) in enumerate(keyed):
-        for path_a, a in keyed[:i]:
+        for path_a, a in keyed[:i] if i >= first else ():
             pa, pb = split_key(a), split_key(b)
             if pa == pb:
                 chk.add(path_b, f"{b} is also set by {path_a}; a key takes its values from one place")

@@ -124,7 +124,9 @@ def sweep_from_dict(data: Any, source: str = "<dict>", text: str | None = None) 
     base_path = _resolve(chk, "base_hw", top["base_hw"], here) if "base_hw" in top else None
     wl_paths = _workload_paths(chk, top["workloads"], here) if "workloads" in top else None
     mapper, mapper_objective = _parse_mapper(chk, top)
-    hw_grid = parse_grid(chk, "hw_grid", top.get("hw_grid", {}), allow_empty=True)
+    tied = top.get("tied")
+    zipped_in_grid = frozenset(tied) if isinstance(tied, dict) else frozenset()     # zipped with their leader
+    hw_grid = parse_grid(chk, "hw_grid", top.get("hw_grid", {}), allow_empty=True, repeats=zipped_in_grid)
     layer_grid = parse_grid(chk, "layer_grid", top.get("layer_grid", {}), allow_empty=True)
     base, workloads = _load_references(chk, base_path, wl_paths)
     if hw_grid is not None and base is not None:

@@ -247,7 +247,8 @@ def influence_frame(spec: SweepSpec, per_point: pd.DataFrame) -> pd.DataFrame:
         levels = knob_labels(spec, per_point, knob)
         means = pd.Series(centred).groupby(levels).agg(["mean", "size"])
         between = float((means["size"] * means["mean"] ** 2).sum())
-        followers = [exp.keys[s] for s, leader in exp.tied if exp.keys[leader] in axis.keys]
+        followers = ([] if axis.is_zip else list(axis.keys[1:])) + \
+            [exp.keys[s] for s, leader in exp.tied if exp.keys[leader] in axis.keys]
         records.append({"knob": knob, "values": len(axis.rows), "objective": objective,
                         "transform": "log" if log else "none", "share": between / total if total > 0 else 0.0,
                         "tied": ", ".join(followers)})
