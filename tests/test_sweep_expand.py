@@ -232,9 +232,9 @@ def test_cli_prints_the_expansion_and_times_apart(tmp_path, capsys):
     err = capsys.readouterr().err
     # rows 2: filtered by constraints[1] (3 points, before simulation); rows 8 with 1024 B: invalid (needs
     # 3 x 8 x 8 x 4 B x 2); rows 8 with 64 KiB: 0.064 + 0.016 + 0.125 mm2, filtered by constraints[0]
-    assert err.startswith(f"sweep t: 9 design points (27 combinations of the listed values, 18 tied away; constraints "
+    assert err.startswith(f"sweep t: 9 design points (27 in the product of the listed values, 18 tied away; constraints "
                           f"filter 3 before simulation) x 1 workload variant(s) -> {tmp_path / 'out'}/\n")
-    assert "\ndesign points: 27 combinations of the listed values, 18 tied away -> 9 in the grid; 4 filtered by " \
+    assert "\ndesign points: 27 in the product of the listed values, 18 tied away -> 9 in the grid; 4 filtered by " \
            "constraints (constraints[0]: 1, constraints[1]: 3), 1 invalid, 4 evaluated\n" in err
     assert "wrote " in err and "filtered.csv" in err
     last = err.strip().splitlines()[-1]

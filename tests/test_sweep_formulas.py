@@ -225,7 +225,7 @@ def test_cli_exit_2_and_no_traceback(tmp_path, capsys):
 def test_validate_checks_a_sweep_file_without_running_it(tmp_path, capsys):
     good = write(tmp_path, hw_grid=GRID, tied={"mac_array.cols": "mac_array.rows"}, constraints=["mac_array.rows > 2"])
     assert cli.main(["validate", str(good)]) == 0
-    assert capsys.readouterr().out == (f"{good}: ok (sweep: 4 design points (8 combinations of the listed values, 4 "
+    assert capsys.readouterr().out == (f"{good}: ok (sweep: 4 design points (8 in the product of the listed values, 4 "
                                        f"tied away; constraints filter 2 before simulation))\n")
     bad = write(tmp_path, hw_grid=GRID, derived={"vector_unit.lanes": "8 // (mac_array.rows - 4)"})
     assert cli.main(["validate", str(bad)]) == 2

@@ -87,10 +87,10 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, jobs: int | No
 
 
 def grid_text(spec: SweepSpec) -> str:
-    """'30 design points (150 combinations of the listed values, 120 tied away; constraints filter
+    """'30 design points (150 in the product of the listed values, 120 tied away; constraints filter
     6 before simulation)': the grid as the sweep file expands it, before anything is simulated."""
     exp = spec.expansion
-    notes = [f"{exp.combinations:,} combinations of the listed values, {exp.tied_away:,} tied away"] \
+    notes = [f"{exp.combinations:,} in the product of the listed values, {exp.tied_away:,} tied away"] \
         if exp.tied_away else []
     if spec.filtered_early:
         notes.append(f"constraints filter {spec.filtered_early:,} before simulation")
@@ -98,10 +98,10 @@ def grid_text(spec: SweepSpec) -> str:
 
 
 def expansion_report(spec: SweepSpec, outcome: SweepOutcome) -> str:
-    """How the grid expanded and what became of its points: 'design points: 150 combinations of the
+    """How the grid expanded and what became of its points: 'design points: 150 in the product of the
     listed values, 120 tied away -> 30 in the grid; 6 filtered by constraints, 2 invalid, 22 evaluated'."""
     exp = spec.expansion
-    head = f"{exp.combinations:,} combinations of the listed values, {exp.tied_away:,} tied away -> " \
+    head = f"{exp.combinations:,} in the product of the listed values, {exp.tied_away:,} tied away -> " \
         if exp.tied_away else ""
     parts = []
     if exp.constraints:
