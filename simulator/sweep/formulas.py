@@ -13,7 +13,7 @@ from ..checks import Checker, describe, join
 from .calc import describe_types, infer, type_of
 from .expansion import QUANTITIES, Axis, Expansion, Formula
 from .expr import ExprError, Name, names, parse
-from .grid import KEY, check_overlaps, is_value, key_problem, key_text, split_key, value_list_problem
+from .grid import KEY, check_overlaps, is_value, key_problem, split_key
 from .zips import parse_zip
 
 SECTIONS = ("zip", "tied", "derived", "constraints")
