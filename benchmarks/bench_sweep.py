@@ -57,7 +57,7 @@ def measure(mapper: str, jobs: int) -> dict:
     with tempfile.TemporaryDirectory() as out:
         outcome = run_sweep(spec, out, jobs=jobs, warn=lambda message: None)
     return {"points": spec.n_points, "layers": len(outcome.results), "eval_s": outcome.eval_seconds,
-            "report_s": outcome.seconds - outcome.eval_seconds, "load_s": load_s}
+            "report_s": outcome.report_seconds, "load_s": load_s}
 
 
 def throughput(mapper: str, jobs: int) -> list:

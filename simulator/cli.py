@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
+
+_IMPORTED = time.perf_counter()       # the fallback origin of the whole-run time (see _process_seconds)
 
 from . import __version__
 from .errors import AttnsimError, ConfigError
@@ -100,7 +104,7 @@ def cmd_table(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .sweep.run import SweepInterrupted, run_sweep
+    from .sweep.run import SweepInterrupted, expansion_report, run_sweep
     from .sweep.spec import load_sweep
 
     if args.scheduler and args.executor != "dask":
@@ -117,8 +121,26 @@ def cmd_sweep(args) -> int:
         print(f"attnsim: interrupted: {exc}", file=sys.stderr)
         return 130
     say(f"wrote {outcome.out_dir}/: {', '.join(outcome.files)} ({len(outcome.results):,} rows, "
-        f"{len(outcome.pareto):,} Pareto points; {outcome.evaluated:,} points evaluated in {outcome.seconds:.1f} s)")
+        f"{len(outcome.pareto):,} Pareto points)")
+    say(expansion_report(spec, outcome))
+    whole_s = _process_seconds()
+    startup_s = max(0.0, whole_s - outcome.eval_seconds - outcome.report_seconds)
+    say(f"{outcome.evaluated:,} design points evaluated in {outcome.eval_seconds:.2f} s (whole run {whole_s:.1f} s: "
+        f"start-up {startup_s:.1f} s, report and figures {outcome.report_seconds:.1f} s)")
     return 0
+
+
+def _process_seconds() -> float:
+    """Seconds since this process started (interpreter start-up and imports included) on Linux;
+    elsewhere since this module was imported."""
+    try:
+        with open("/proc/self/stat") as f:
+            started_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime_s = float(f.read().split()[0])
+        return max(0.0, uptime_s - started_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.perf_counter() - _IMPORTED
 
 
 def _hw_paths(given) -> list[str]:
@@ -177,9 +199,7 @@ def cmd_validate(args) -> int:
             if kind == "hardware":
                 Hardware.from_dict(data, source=path, text=text)
             elif kind == "sweep":
-                from .sweep.spec import sweep_from_dict
-
-                sweep_from_dict(data, source=path, text=text)
+                kind = f"sweep: {_sweep_summary(data, path, text)}"
             else:
                 Workload.from_dict(data, source=path, text=text)
             print(f"{path}: ok ({kind})")
@@ -189,8 +209,18 @@ def cmd_validate(args) -> int:
     return 2 if failed else 0
 
 
+def _sweep_summary(data, path: str, text: str) -> str:
+    """A sweep file checked as `attnsim sweep` would (its expressions at every point included)."""
+    from .sweep.run import grid_text
+    from .sweep.spec import sweep_from_dict
+
+    return grid_text(sweep_from_dict(data, source=path, text=text))
+
+
 def _guess_kind(data) -> str | None:
     """'hardware', 'workload', 'sweep', or None when the top-level keys do not tell."""
+    if isinstance(data, dict) and "base_hw" in data:
+        return "sweep"
     if isinstance(data, dict) and any(k in data for k in _HW_KEYS):
         return "hardware"
     if isinstance(data, dict) and "layers" in data:

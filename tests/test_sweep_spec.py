@@ -13,7 +13,7 @@ import yaml
 
 from simulator import cli
 from simulator.sweep.evaluate import EvalContext, evaluate_chunk
-from simulator.sweep.grid import apply_values, point_hash, point_values, split_key
+from simulator.sweep.grid import apply_values, point_hash, split_key
 from simulator.sweep.spec import load_sweep
 from simulator.errors import ConfigError
 from simulator.hardware import Hardware
@@ -76,10 +76,7 @@ def test_points_follow_the_canonical_product_order(files):
     assert [spec.point_values(i) for i in range(12)] == expected
 
 
-def test_point_values_and_hash_are_stable():
-    values = ((1, 2, 3), ("a", "b"), (10,), (True, False))
-    combos = list(itertools.product(*values))
-    assert [point_values(values, i) for i in range(len(combos))] == combos
+def test_point_hash_is_stable():
     base = base_hw()
     a = apply_values(base, [split_key("mac_array.rows")], [8])
     b = apply_values(base, [split_key("mac_array.rows")], [8])

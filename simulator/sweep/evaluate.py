@@ -6,14 +6,15 @@ milliseconds); sweep.py assembles them. Nothing here writes files.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import ConfigError, MappingError, SizeError
 from ..hardware import Hardware
 from ..report import LAYER_COLUMNS
 from ..results import price_with_breakdown
 from ..simulate import simulate
-from .grid import apply_values, point_hash, point_values
+from .expansion import Expansion, PointError
+from .grid import apply_values, point_hash
 from .spec import SweepSpec
 
 # Per-row columns a worker fills: the layer-level contract (less `workload`, which the case gives)
@@ -29,15 +30,14 @@ _ROW_ORDER = ("layer", "variant", "hw", "dataflow", *_FIELD_COLUMNS, "dtype", *_
 class EvalContext:
     base_data: dict
     base_source: str
-    hw_parts: tuple
-    hw_values: tuple
+    expansion: Expansion    # point id -> the values of every key it sets, and the constraints
     cases: tuple            # ((case index, Workload), ...) of the valid cases
     mapper: str
     mapper_objective: str
 
     @classmethod
     def from_spec(cls, spec: SweepSpec) -> "EvalContext":
-        return cls(spec.base_data, spec.base_hw_path, spec.hw_parts, spec.hw_values,
+        return cls(spec.base_data, spec.base_hw_path, spec.expansion,
                    tuple((c.index, c.workload) for c in spec.valid_cases), spec.mapper, spec.mapper_objective)
 
 
@@ -45,37 +45,36 @@ class EvalContext:
 class ChunkResult:
     """What one chunk of points [start, stop) produced.
 
-    points:  [point_id, point_hash, area_mm2 or None] per point whose hardware is valid
-    rows:    [point_id, case index, *ROW_COLUMNS, *energy breakdown] per (point, case, layer)
-    invalid: [point_id, point_hash, case index or None, [[key path, message], ...]] per failure
+    points:   [point_id, point_hash, area_mm2 or None] per point whose hardware is valid
+    rows:     [point_id, case index, *ROW_COLUMNS, *energy breakdown] per (point, case, layer)
+    invalid:  [point_id, point_hash, case index or None, [[key path, message], ...]] per failure
+    filtered: [point_id, constraint index] per point a constraint leaves out
     """
     start: int
     stop: int
     points: list
     rows: list
     invalid: list
+    filtered: list = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"start": self.start, "stop": self.stop, "points": self.points, "rows": self.rows,
-                "invalid": self.invalid}
+                "invalid": self.invalid, "filtered": self.filtered}
 
     @classmethod
     def from_json(cls, data: dict) -> "ChunkResult":
-        return cls(int(data["start"]), int(data["stop"]), data["points"], data["rows"], data["invalid"])
+        return cls(int(data["start"]), int(data["stop"]), data["points"], data["rows"], data["invalid"],
+                   data["filtered"])
 
 
 def evaluate_chunk(ctx: EvalContext, start: int, stop: int) -> ChunkResult:
     """Evaluate design points start..stop-1 on every valid case."""
     out = ChunkResult(start, stop, [], [], [])
     for pid in range(start, stop):
-        data = apply_values(ctx.base_data, ctx.hw_parts, point_values(ctx.hw_values, pid))
-        digest = point_hash(data)
-        try:
-            hw = Hardware.from_dict(data, source=ctx.base_source)
-        except ConfigError as exc:
-            out.invalid.append([pid, digest, None, [list(p) for p in exc.problems]])
+        hw = _point_hardware(ctx, pid, out)
+        if hw is None:
             continue
-        out.points.append([pid, digest, hw.area_mm2])
+        digest = out.points[-1][1]
         for case_index, workload in ctx.cases:
             try:
                 results = simulate(workload, hw, mapper=ctx.mapper, objective=ctx.mapper_objective)
@@ -84,6 +83,36 @@ def evaluate_chunk(ctx: EvalContext, start: int, stop: int) -> ChunkResult:
                 continue
             out.rows.extend(layer_row(pid, case_index, r, hw) for r in results)
     return out
+
+
+def _point_hardware(ctx: EvalContext, pid: int, out: ChunkResult):
+    """The validated hardware of point `pid`, or None when a constraint filters it (recorded in
+    out.filtered) or it is invalid (out.invalid); constraints on keys run before validation, those on
+    pre-simulation columns (area_mm2) after. An expression error (possible only in the latter: the
+    rest were checked at every point when the file was loaded) makes the point invalid."""
+    exp = ctx.expansion
+    digest = None
+    try:
+        env = exp.env(pid)
+        failed = exp.failing(env, pid, late=False)
+        if failed is None:
+            data = apply_values(ctx.base_data, exp.parts, env[:len(exp.keys)])
+            digest = point_hash(data)
+            hw = Hardware.from_dict(data, source=ctx.base_source)
+            if exp.has_late:
+                exp.set_quantities(env, hw)
+                failed = exp.failing(env, pid, late=True)
+    except ConfigError as exc:
+        out.invalid.append([pid, digest, None, [list(p) for p in exc.problems]])
+        return None
+    except PointError as exc:
+        out.invalid.append([pid, digest, None, [[exc.formula.path, exc.one_line()]]])
+        return None
+    if failed is not None:
+        out.filtered.append([pid, failed])
+        return None
+    out.points.append([pid, digest, hw.area_mm2])
+    return hw
 
 
 def layer_row(pid: int, case_index: int, r, hw) -> list:

@@ -6,12 +6,14 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from matplotlib import ticker
 from matplotlib.colors import LogNorm
 
 from ..plotting import STYLE, plt, save
 from .pareto import non_dominated
 from .spec import SweepSpec
+from .tables import knob_labels, knob_levels
 
 MAX_PANELS = 12
 _NAMES = {"cycles": ("latency", "cycles"), "compute_cycles": ("compute time", "cycles"),
@@ -103,25 +105,28 @@ def heatmap_figure(spec: SweepSpec, per_point, influence, path: Path) -> list[st
         return []
     a, b = influence["knob"].iloc[0], influence["knob"].iloc[1]
     shares = dict(zip(influence["knob"], influence["share"]))
+    # a knob with tied keys moves them too: say so on its axis
+    named = {k: f"{k} (= {t})" if t else k for k, t in zip(influence["knob"], influence["tied"])}
     objective = spec.objectives[0]
     log = influence["transform"].iloc[0] == "log"
-    levels = {k: [str(v) for v in _shown(vs)] for k, vs in zip(spec.hw_keys, spec.hw_values)}
+    levels = knob_levels(spec)
     groups, total = _panels(per_point)
     with plt.rc_context(STYLE):
         fig, axes = _grid(len(groups), 4.8, 3.9)
         for ax, (_, frame) in zip(axes, groups):
-            grid = _cell_means(frame, a, b, levels, objective, log)
+            grid = _cell_means(spec, frame, a, b, levels, objective, log)
             finite = grid[np.isfinite(grid)]
             norm = (LogNorm(finite.min(), finite.max()) if log and len(finite) and finite.max() > 5 * finite.min()
                     else None)
             im = ax.imshow(grid, cmap="viridis_r", aspect="auto", origin="lower", norm=norm)
             middle = np.sqrt(finite.min() * finite.max()) if norm is not None else np.mean(finite) if len(finite) else 0
             for (i, j), v in (np.ndenumerate(grid) if grid.size <= 100 else ()):     # readable sizes only
-                ax.text(j, i, "invalid" if np.isnan(v) else f"{v:.3g}", ha="center", va="center", fontsize=6,
+                ax.text(j, i, "none" if np.isnan(v) else f"{v:.3g}", ha="center", va="center", fontsize=6,
                         color="w" if not np.isnan(v) and v > middle else "k")
             ax.set_xticks(range(len(levels[b])), levels[b], rotation=30, ha="right")
             ax.set_yticks(range(len(levels[a])), levels[a])
-            ax.set(xlabel=f"{b} ({shares[b]:.0%} of variance)", ylabel=f"{a} ({shares[a]:.0%} of variance)",
+            ax.set(xlabel=f"{named[b]} ({shares[b]:.0%} of variance)",
+                   ylabel=f"{named[a]} ({shares[a]:.0%} of variance)",
                    title=_title(frame))
             ax.grid(False)
             fig.colorbar(im, ax=ax, label=label(objective))
@@ -135,17 +140,11 @@ def heatmap_figure(spec: SweepSpec, per_point, influence, path: Path) -> list[st
     return [path.name]
 
 
-def _shown(values):
-    from .tables import show
-
-    return [show(v) for v in values]
-
-
-def _cell_means(frame, a, b, levels, objective, log) -> np.ndarray:
+def _cell_means(spec, frame, a, b, levels, objective, log) -> np.ndarray:
     values = frame[objective].to_numpy(float)
     values = np.log(values) if log else values
-    ia = frame[a].astype(str).map({v: i for i, v in enumerate(levels[a])}).to_numpy()
-    ib = frame[b].astype(str).map({v: i for i, v in enumerate(levels[b])}).to_numpy()
+    ia = pd.Series(knob_labels(spec, frame, a)).map({v: i for i, v in enumerate(levels[a])}).to_numpy()
+    ib = pd.Series(knob_labels(spec, frame, b)).map({v: i for i, v in enumerate(levels[b])}).to_numpy()
     sums = np.zeros((len(levels[a]), len(levels[b])))
     counts = np.zeros_like(sums)
     np.add.at(sums, (ia, ib), values)

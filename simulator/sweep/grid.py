@@ -14,16 +14,7 @@ from ..checks import Checker, describe, join
 from ..errors import ConfigError
 from ..hardware import Hardware
 
-_KEY = re.compile(r"^[A-Za-z_]\w*(\[\d+\])*(\.[A-Za-z_]\w*(\[\d+\])*)*$")
-
-
-def point_values(hw_values, point_id: int) -> tuple:
-    """The grid values of point `point_id` (mixed radix, last key fastest)."""
-    out = []
-    for values in reversed(hw_values):
-        point_id, digit = divmod(point_id, len(values))
-        out.append(values[digit])
-    return tuple(reversed(out))
+KEY = re.compile(r"^[A-Za-z_]\w*(\[\d+\])*(\.[A-Za-z_]\w*(\[\d+\])*)*$")
 
 
 def point_hash(data: dict) -> str:
@@ -77,8 +68,10 @@ def key_text(parts) -> str:
     return text
 
 
-def parse_grid(chk: Checker, path: str, value: Any, allow_empty: bool) -> dict | None:
-    """A grid mapping (dotted key -> non-empty list of distinct scalar values), or None when broken."""
+def parse_grid(chk: Checker, path: str, value: Any, allow_empty: bool,
+               repeats: frozenset = frozenset()) -> dict | None:
+    """A grid mapping (dotted key -> non-empty list of distinct scalar values; the keys in `repeats`,
+    zipped with another key, may repeat a value), or None when broken."""
     if value is None and allow_empty:
         return {}
     if not isinstance(value, dict):
@@ -87,26 +80,34 @@ def parse_grid(chk: Checker, path: str, value: Any, allow_empty: bool) -> dict |
     out = {}
     for key, values in value.items():
         p = f"{path}.{key}"
-        if not isinstance(key, str) or not _KEY.match(key):
+        if not isinstance(key, str) or not KEY.match(key):
             chk.add(p, "expected a dotted key such as mac_array.rows or memories[0].size_bytes")
             continue
-        if not isinstance(values, list) or not values:
-            chk.add(p, f"expected a non-empty list of values, got {describe(values)}")
-            continue
-        bad = [v for v in values if not _scalar_or_scalar_list(v)]
-        if bad:
-            chk.add(p, f"expected numbers, strings or booleans (or lists of them), got {describe(bad[0])}")
-            continue
-        texts = [json.dumps(v, sort_keys=True) for v in values]
-        dupes = sorted({t for t in texts if texts.count(t) > 1})
-        if dupes:
-            chk.add(p, f"lists {', '.join(dupes)} more than once (each value makes its own points)")
+        problem = value_list_problem(values, repeats_ok=key in repeats)
+        if problem:
+            chk.add(p, problem)
             continue
         out[key] = values
     return out
 
 
-def _scalar_or_scalar_list(v) -> bool:
+def value_list_problem(values, repeats_ok: bool = False) -> str | None:
+    """Why `values` cannot be one key's list of swept values (non-empty, scalars or lists of them,
+    each once unless `repeats_ok`), or None."""
+    if not isinstance(values, list) or not values:
+        return f"expected a non-empty list of values, got {describe(values)}"
+    bad = [v for v in values if not is_value(v)]
+    if bad:
+        return f"expected numbers, strings or booleans (or lists of them), got {describe(bad[0])}"
+    texts = [json.dumps(v, sort_keys=True) for v in values]
+    dupes = sorted({t for t in texts if texts.count(t) > 1})
+    if dupes and not repeats_ok:
+        return f"lists {', '.join(dupes)} more than once (each value makes its own points)"
+    return None
+
+
+def is_value(v) -> bool:
+    """A value a key can be swept over: a scalar or a list of scalars."""
     scalar = (int, float, str, bool, type(None))
     return isinstance(v, scalar) or (isinstance(v, list) and all(isinstance(x, scalar) for x in v))
 
@@ -117,20 +118,27 @@ def check_hw_keys(chk: Checker, grid: dict, base) -> list:
     parts_list = []
     for key, values in grid.items():
         parts = split_key(key)
-        problem = _key_problem(hw.raw, parts, values[0])
+        problem = key_problem(hw.raw, parts, values[0])
         if problem:
             chk.add(f"hw_grid.{key}", problem)
         parts_list.append(parts)
-    keys = list(grid)
-    for i, a in enumerate(keys):
-        for b in keys[i + 1:]:
-            pa, pb = split_key(a), split_key(b)
-            if pa[:len(pb)] == pb or pb[:len(pa)] == pa:
-                chk.add(f"hw_grid.{b}", f"overlaps hw_grid.{a} (one sets part of the other)")
+    check_overlaps(chk, [(f"hw_grid.{k}", k) for k in grid])
     return parts_list
 
 
-def _key_problem(base: dict, parts: tuple, probe_value) -> str | None:
+def check_overlaps(chk: Checker, keyed, first: int = 0) -> None:
+    """A problem for each (path, key) from index `first` on whose key also sets, or sets part of, an
+    earlier one's."""
+    for i, (path_b, b) in enumerate(keyed):
+        for path_a, a in keyed[:i] if i >= first else ():
+            pa, pb = split_key(a), split_key(b)
+            if pa == pb:
+                chk.add(path_b, f"{b} is also set by {path_a}; a key takes its values from one place")
+            elif pa[:len(pb)] == pb or pb[:len(pa)] == pa:
+                chk.add(path_b, f"overlaps {path_a} (one sets part of the other)")
+
+
+def key_problem(base: dict, parts: tuple, probe_value) -> str | None:
     """Why `parts` cannot be swept on `base`, or None. Keys the base omits are accepted when the
     hardware schema allows them (found by validating a probe dict with the key set)."""
     cur: Any = base

@@ -42,9 +42,11 @@ class SweepOutcome:
     invalid: pd.DataFrame
     influence: pd.DataFrame
     files: list[str]
-    evaluated: int              # points evaluated by this run (the rest were resumed)
-    seconds: float              # the whole run
-    eval_seconds: float = 0.0   # until every point was evaluated (before the report was written)
+    evaluated: int              # design point ids gone through by this run (the rest were resumed)
+    seconds: float              # run_sweep() as a whole
+    eval_seconds: float = 0.0   # evaluating the points (warm-up, workers, chunk files), nothing else
+    report_seconds: float = 0.0  # assembling the tables, writing the files and the figures
+    filtered: pd.DataFrame | None = None    # points a constraint left out (filtered.csv)
 
 
 def default_out_dir(spec: SweepSpec) -> Path:
@@ -72,15 +74,45 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, jobs: int | No
     store = PartialStore(out, spec.fingerprint_parts())
     chunks = store.load()
     done = done_ranges(chunks)
-    say(f"sweep {spec.name}: {spec.n_points:,} design points x {len(spec.valid_cases)} workload variant(s)"
+    say(f"sweep {spec.name}: {grid_text(spec)} x {len(spec.valid_cases)} workload variant(s)"
         f"{f', resuming with {count(done):,} done' if done else ''} -> {out}/")
+    eval_started = time.perf_counter()
     evaluated = _evaluate(spec, store, chunks, done, jobs, executor, scheduler, progress, chunk_size)
     eval_done = time.perf_counter()
     outcome = write_report(spec, out, chunks, warn or _stderr)
     store.remove()
     outcome.evaluated, outcome.seconds = evaluated, time.perf_counter() - started
-    outcome.eval_seconds = eval_done - started
+    outcome.eval_seconds, outcome.report_seconds = eval_done - eval_started, time.perf_counter() - eval_done
     return outcome
+
+
+def grid_text(spec: SweepSpec) -> str:
+    """'30 design points (150 in the product of the listed values, 120 tied away; constraints filter
+    6 before simulation)': the grid as the sweep file expands it, before anything is simulated."""
+    exp = spec.expansion
+    notes = [f"{exp.combinations:,} in the product of the listed values, {exp.tied_away:,} tied away"] \
+        if exp.tied_away else []
+    if spec.filtered_early:
+        notes.append(f"constraints filter {spec.filtered_early:,} before simulation")
+    return f"{spec.n_points:,} design point{_s(spec.n_points)}" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def expansion_report(spec: SweepSpec, outcome: SweepOutcome) -> str:
+    """How the grid expanded and what became of its points: 'design points: 150 in the product of the
+    listed values, 120 tied away -> 30 in the grid; 6 filtered by constraints, 2 invalid, 22 evaluated'."""
+    exp = spec.expansion
+    head = f"{exp.combinations:,} in the product of the listed values, {exp.tied_away:,} tied away -> " \
+        if exp.tied_away else ""
+    parts = []
+    if exp.constraints:
+        by = outcome.filtered["constraint"].value_counts()
+        detail = f" ({', '.join(f'{c}: {n:,}' for c, n in sorted(by.items()))})" if len(exp.constraints) > 1 and \
+            len(by) else ""
+        parts.append(f"{len(outcome.filtered):,} filtered by constraints{detail}")
+    invalid = outcome.invalid
+    parts.append(f"{invalid['point_id'][invalid['kind'] != 'simulation'].nunique():,} invalid")
+    parts.append(f"{outcome.results['point_id'].nunique():,} evaluated")
+    return f"design points: {head}{spec.n_points:,} in the grid; {', '.join(parts)}"
 
 
 def _evaluate(spec, store, chunks, done, jobs, executor, scheduler, progress, chunk_size) -> int:
@@ -153,11 +185,10 @@ def write_report(spec: SweepSpec, out: Path, chunks, warn=_stderr) -> SweepOutco
     generated = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
     results = tables.results_frame(spec, chunks)
     invalid = tables.invalid_frame(spec, chunks)
+    filtered = tables.filtered_frame(spec, chunks)
     _report_invalid(spec, invalid, out, warn)
     if results.empty:
-        write_atomic(out / "invalid.csv", invalid.to_csv(index=False))
-        raise AttnsimError(f"no design point could be evaluated ({len(invalid)} invalid); every reason is in "
-                           f"{out / 'invalid.csv'}; the first: {invalid['problems'].iloc[0]}")
+        _nothing_evaluated(spec, out, invalid, filtered)
     per_point = tables.objective_frame(spec, results)
     pareto = tables.pareto_frame(spec, per_point)
     influence = tables.influence_frame(spec, per_point)
@@ -167,13 +198,25 @@ def write_report(spec: SweepSpec, out: Path, chunks, warn=_stderr) -> SweepOutco
     files += _write_parquet(out / "results.parquet", stamped)
     prov = {"sweep_file": display_path(spec.source), "sweep_sha256": spec.sha256,
             "simulator_version": __version__, "generated": generated}
-    for name, frame in (("pareto", pareto), ("invalid", invalid), ("influence", influence)):
+    frames = [("pareto", pareto), ("invalid", invalid), ("influence", influence)]
+    for name, frame in frames + ([("filtered", filtered)] if spec.expansion.constraints else []):
         files += _write_frame(out / f"{name}.csv", frame.assign(**prov))
     from . import figures
 
     files += figures.pareto_figure(spec, per_point, out / "pareto.png")
     files += figures.heatmap_figure(spec, per_point, influence, out / "heatmap.png")
-    return SweepOutcome(out, stamped, pareto, invalid, influence, files, 0, 0.0)
+    return SweepOutcome(out, stamped, pareto, invalid, influence, files, 0, 0.0, filtered=filtered)
+
+
+def _nothing_evaluated(spec: SweepSpec, out: Path, invalid: pd.DataFrame, filtered: pd.DataFrame) -> None:
+    if invalid.empty:
+        counts = filtered["constraint"].value_counts()
+        raise AttnsimError(f"{spec.source}: the constraints filter every one of the {spec.n_points:,} design points "
+                           f"({', '.join(f'{c}: {n:,}' for c, n in sorted(counts.items()))}); nothing to evaluate")
+    write_atomic(out / "invalid.csv", invalid.to_csv(index=False))
+    also = f", {len(filtered)} filtered by constraints" if len(filtered) else ""
+    raise AttnsimError(f"no design point could be evaluated ({len(invalid)} invalid{also}); every reason is in "
+                       f"{out / 'invalid.csv'}; the first: {invalid['problems'].iloc[0]}")
 
 
 def _provenance(spec: SweepSpec, results: pd.DataFrame) -> dict:
@@ -217,6 +260,9 @@ def _report_invalid(spec: SweepSpec, invalid: pd.DataFrame, out: Path, warn) -> 
     if kinds.get("hardware", 0):
         parts.append(f"{kinds['hardware']:,} of {spec.n_points:,} design point{_s(spec.n_points)} "
                      f"{'has' if kinds['hardware'] == 1 else 'have'} invalid hardware")
+    if kinds.get("expression", 0):
+        parts.append(f"{kinds['expression']:,} design point{_s(kinds['expression'])} failed a constraint's "
+                     f"expression")
     if kinds.get("simulation", 0):
         parts.append(f"{kinds['simulation']:,} (point, workload) pair{_s(kinds['simulation'])} failed to simulate")
     if kinds.get("layer_grid", 0):

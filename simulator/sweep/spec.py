@@ -9,7 +9,6 @@ their own problems under their own names.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,9 @@ from ..variants import REGISTRY
 from ..variants.base import param_names
 from ..workload import Workload
 from .. import yaml_io
-from .grid import check_hw_keys, code_digest, digest, parse_grid, point_values
+from .expansion import Expansion, check_every_point, error_message
+from .formulas import SECTIONS, build_expansion
+from .grid import check_hw_keys, code_digest, digest, parse_grid
 
 MAPPERS = ("heuristic", "search")
 MAPPER_OBJECTIVES = ("cycles", "energy", "edp")
@@ -37,7 +38,7 @@ NOT_OBJECTIVES = {
 DEFAULT_OBJECTIVES = ("cycles", "energy_pj", "area_mm2")
 MAX_POINTS = 10_000_000
 _TOP = ("name", "base_hw", "workloads")
-_TOP_OPTIONAL = ("description", "hw_grid", "layer_grid", "objectives", "mapper", "mapper_objective")
+_TOP_OPTIONAL = ("description", "hw_grid", *SECTIONS, "layer_grid", "objectives", "mapper", "mapper_objective")
 
 
 @dataclass(frozen=True)
@@ -62,26 +63,36 @@ class SweepSpec:
     base_data: dict
     workload_paths: tuple[str, ...]
     workloads: tuple[Workload, ...]
-    hw_keys: tuple[str, ...]
-    hw_parts: tuple[tuple, ...]
-    hw_values: tuple[tuple, ...]
+    expansion: Expansion
     layer_keys: tuple[str, ...]
     cases: tuple[Case, ...]
     objectives: tuple[str, ...]
     mapper: str
     mapper_objective: str
     energy_columns: tuple[str, ...]   # energy_mac_pj, energy_vector_pj, energy_<level>_pj
+    filtered_early: int = 0           # points the constraints on keys filter (known before simulating)
 
     @property
     def n_points(self) -> int:
-        return math.prod(len(v) for v in self.hw_values)
+        """Design points in the grid (ids 0 .. n_points - 1), constraints not applied."""
+        return self.expansion.n_points
+
+    @property
+    def hw_keys(self) -> tuple[str, ...]:
+        """Every hardware key a point sets: hw_grid, zip, tied, then derived keys."""
+        return self.expansion.keys
+
+    @property
+    def hw_parts(self) -> tuple[tuple, ...]:
+        return self.expansion.parts
 
     @property
     def valid_cases(self) -> tuple[Case, ...]:
         return tuple(c for c in self.cases if c.workload is not None)
 
     def point_values(self, point_id: int) -> tuple:
-        return point_values(self.hw_values, point_id)
+        """The values of `hw_keys` at a point."""
+        return self.expansion.values(point_id)
 
     def fingerprint_parts(self) -> dict[str, str]:
         """Hashes of everything that decides the rows (not the objectives, not comments)."""
@@ -90,7 +101,7 @@ class SweepSpec:
         return {
             "base hardware": digest(self.base_data),
             "workloads": digest([[w.name, [repr(layer) for layer in w.layers]] for w in self.workloads]),
-            "hw_grid": digest([[k, list(v)] for k, v in zip(self.hw_keys, self.hw_values)]),
+            **{section: digest(value) for section, value in self.expansion.fingerprint().items()},
             "layer_grid": digest([[c.workload_index, c.grid_id, list(map(list, c.values))] for c in self.cases]),
             "mapper": digest([self.mapper, self.mapper_objective]),
             "simulator version": __version__,
@@ -113,26 +124,39 @@ def sweep_from_dict(data: Any, source: str = "<dict>", text: str | None = None) 
     base_path = _resolve(chk, "base_hw", top["base_hw"], here) if "base_hw" in top else None
     wl_paths = _workload_paths(chk, top["workloads"], here) if "workloads" in top else None
     mapper, mapper_objective = _parse_mapper(chk, top)
-    hw_grid = parse_grid(chk, "hw_grid", top.get("hw_grid", {}), allow_empty=True)
+    tied = top.get("tied")
+    zipped_in_grid = frozenset(tied) if isinstance(tied, dict) else frozenset()     # zipped with their leader
+    hw_grid = parse_grid(chk, "hw_grid", top.get("hw_grid", {}), allow_empty=True, repeats=zipped_in_grid)
     layer_grid = parse_grid(chk, "layer_grid", top.get("layer_grid", {}), allow_empty=True)
     base, workloads = _load_references(chk, base_path, wl_paths)
-    hw_parts = check_hw_keys(chk, hw_grid, base) if hw_grid is not None and base is not None else None
-    if hw_parts is not None:
-        _check_size(chk, hw_grid)
+    if hw_grid is not None and base is not None:
+        check_hw_keys(chk, hw_grid, base)
+    expansion = build_expansion(chk, top, hw_grid, base)
+    if expansion is not None:
+        _check_size(chk, expansion.n_points)
     if workloads:
         _check_workload_names(chk, workloads)
         _check_layer_keys(chk, layer_grid, [w for _, w, _ in workloads])
     energy_columns = _energy_columns(chk, base[0]) if base else None
     objectives = _objectives(chk, top.get("objectives", list(DEFAULT_OBJECTIVES)), energy_columns, base)
     chk.raise_if_any()
+    checked = check_every_point(expansion)
+    if checked.errors:
+        raise ConfigError(source, [(path, error_message(entry, expansion.n_points))
+                                   for path, entry in checked.errors.items()])
+    filtered_early = sum(checked.filtered.values())
+    if filtered_early and filtered_early == expansion.n_points:
+        by = ", ".join(f"{p}: {n:,}" for p, n in sorted(checked.filtered.items()))
+        raise ConfigError(source, [("constraints", f"filter every one of the {expansion.n_points:,} design points "
+                                                   f"({by}); nothing would be evaluated")])
     return SweepSpec(
         name=name, description=top.get("description", ""), source=source,
         sha256=hashlib.sha256(text.encode()).hexdigest() if text is not None else "",
         base_hw_path=str(base_path), base_hw=base[0], base_data=base[0].raw,
         workload_paths=tuple(str(p) for p, _, _ in workloads), workloads=tuple(w for _, w, _ in workloads),
-        hw_keys=tuple(hw_grid), hw_parts=tuple(hw_parts), hw_values=tuple(tuple(v) for v in hw_grid.values()),
-        layer_keys=tuple(layer_grid), cases=tuple(_cases(layer_grid, workloads)), objectives=tuple(objectives),
-        mapper=mapper, mapper_objective=mapper_objective, energy_columns=tuple(energy_columns))
+        expansion=expansion, layer_keys=tuple(layer_grid), cases=tuple(_cases(layer_grid, workloads)),
+        objectives=tuple(objectives), mapper=mapper, mapper_objective=mapper_objective,
+        energy_columns=tuple(energy_columns), filtered_early=filtered_early)
 
 
 def _parse_name(chk: Checker, top: dict) -> str | None:
@@ -154,8 +178,7 @@ def _parse_mapper(chk: Checker, top: dict) -> tuple[str | None, str | None]:
     return mapper, objective
 
 
-def _check_size(chk: Checker, hw_grid: dict) -> None:
-    n = math.prod(len(v) for v in hw_grid.values())
+def _check_size(chk: Checker, n: int) -> None:
     if n > MAX_POINTS:
         chk.add("hw_grid", f"{n:,} design points is more than this tool runs in one sweep ({MAX_POINTS:,}); "
                            f"narrow the grid or split it into several sweep files")

@@ -8,6 +8,7 @@ import pandas as pd
 from ..report import LAYER_COLUMNS
 from .pareto import non_dominated
 from .evaluate import ROW_COLUMNS
+from .expansion import PointError
 from .spec import SweepSpec
 
 _OPTIONAL_INT = ("n", "d", "heads", "kernel", "window", "batch", "sequential_steps", "max_path_length")
@@ -23,16 +24,67 @@ def layer_grid_columns(spec: SweepSpec) -> list[str]:
 
 
 def point_columns(spec: SweepSpec, point_ids: np.ndarray) -> dict[str, pd.Series]:
-    """The swept hardware values of each point id (mixed-radix digits, last key fastest)."""
-    out = {}
+    """The values of every key the points set (spec.hw_keys): axis values from the ids' mixed-radix
+    digits (last axis fastest), tied keys their leader's, derived keys computed per distinct point."""
+    exp = spec.expansion
+    out: dict = {}
     stride = 1
-    for key, values in reversed(list(zip(spec.hw_keys, spec.hw_values))):
-        digits = (point_ids // stride) % len(values)
-        table = np.empty(len(values), dtype=object)
-        table[:] = [show(v) for v in values]
-        out[key] = pd.Series(table[digits]).infer_objects()
-        stride *= len(values)
-    return {k: out[k] for k in spec.hw_keys}
+    for axis in reversed(exp.axes):
+        digits = (point_ids // stride) % len(axis.rows)
+        for j, key in enumerate(axis.keys):
+            out[key] = _lookup([show(row[j]) for row in axis.rows], digits)
+        stride *= len(axis.rows)
+    for slot, leader in exp.tied:
+        out[exp.keys[slot]] = out[exp.keys[leader]]
+    if exp.derived:
+        unique, inverse = np.unique(point_ids, return_inverse=True)
+        values = [_derived_values(exp, int(p)) for p in unique]
+        for i, formula in enumerate(exp.derived):
+            out[exp.keys[formula.slot]] = _lookup([show(v[i]) for v in values], inverse.reshape(-1))
+    return {k: pd.Series(out[k]).infer_objects() for k in exp.keys}
+
+
+def _lookup(table: list, index: np.ndarray) -> np.ndarray:
+    out = np.empty(len(table), dtype=object)
+    out[:] = table
+    return out[index]
+
+
+def _derived_values(exp, pid: int) -> list:
+    """The derived keys' values at a point (None where one cannot be computed; such points are
+    reported in invalid.csv, never evaluated)."""
+    try:
+        env = exp.env(pid)
+    except PointError:
+        return [None] * len(exp.derived)
+    return [env[f.slot] for f in exp.derived]
+
+
+def knobs(spec: SweepSpec) -> dict[str, object]:
+    """The grid's axes as knobs, by name: a hw_grid key is its own knob; a zip group is one knob named
+    '(key, key, ...)' (its keys move together)."""
+    return {(a.keys[0] if not a.is_zip else _label(a.keys, True)): a for a in spec.expansion.axes}
+
+
+def knob_levels(spec: SweepSpec) -> dict[str, list[str]]:
+    """Each knob's levels as labels, in grid order."""
+    return {name: [_label([show(v) for v in row], axis.is_zip) for row in axis.rows]
+            for name, axis in knobs(spec).items()}
+
+
+def knob_labels(spec: SweepSpec, frame: pd.DataFrame, knob: str) -> np.ndarray:
+    """The level label of each row of `frame` (which has the knob's key columns) for `knob`."""
+    axis = knobs(spec)[knob]
+    columns = [frame[k].astype(str).to_numpy() for k in axis.keys]
+    if not axis.is_zip:
+        return columns[0]
+    out = np.empty(len(frame), dtype=object)
+    out[:] = [_label(parts, True) for parts in zip(*columns)]
+    return out
+
+
+def _label(parts, is_zip: bool) -> str:
+    return f"({', '.join(map(str, parts))})" if is_zip else str(parts[0])
 
 
 def case_columns(spec: SweepSpec, cases: np.ndarray) -> dict[str, pd.Series]:
@@ -100,11 +152,10 @@ def invalid_frame(spec: SweepSpec, chunks) -> pd.DataFrame:
         for pid, digest, case, problems in c.invalid:
             if pid < covered:
                 continue
-            values = ", ".join(f"{k}={show(v)}" for k, v in zip(spec.hw_keys, spec.point_values(pid)))
-            what = f"point {pid} ({values})" if values else f"point {pid}"
+            what = f"point {pid} ({_shown(spec, pid)})" if spec.hw_keys else f"point {pid}"
             if case is not None:
                 what += f" on {spec.workloads[spec.cases[case].workload_index].name}"
-            records.append({"kind": "hardware" if case is None else "simulation", "what": what, "point_id": pid,
+            records.append({"kind": _kind(case, problems), "what": what, "point_id": pid,
                             "point_hash": digest, "_case": case, "problems": _problems(problems)})
     frame = pd.DataFrame(records, columns=["kind", "what", "point_id", "point_hash", "_case", "problems"])
     pid = frame["point_id"].astype("Int64")
@@ -118,6 +169,34 @@ def invalid_frame(spec: SweepSpec, chunks) -> pd.DataFrame:
     frame["point_id"] = pid
     return frame[["kind", "what", "point_id", "point_hash", *spec.hw_keys, "workload", "layer_grid_id",
                   *layer_grid_columns(spec), "problems"]]
+
+
+def _kind(case, problems) -> str:
+    if case is not None:
+        return "simulation"
+    # an expression of the sweep file that failed at this point (see evaluate._point_hardware)
+    return "expression" if problems and problems[0][0].startswith(("constraints[", "derived.")) else "hardware"
+
+
+def _shown(spec: SweepSpec, pid: int) -> str:
+    exp = spec.expansion
+    try:
+        return exp.shown(exp.env(pid))
+    except PointError as exc:
+        return exc.shown
+
+
+def filtered_frame(spec: SweepSpec, chunks) -> pd.DataFrame:
+    """Every point a constraint left out, with the first constraint it fails and its values."""
+    records = [(pid, index) for c, covered in _unique_chunks(chunks) for pid, index in c.filtered if pid >= covered]
+    pids = np.array([r[0] for r in records], dtype=np.int64)
+    constraints = spec.expansion.constraints
+    frame = pd.DataFrame({"point_id": pids,
+                          "constraint": [constraints[i].path for _, i in records],
+                          "expression": [constraints[i].text for _, i in records]})
+    for key, series in point_columns(spec, pids).items():
+        frame[key] = series.to_numpy() if len(frame) else []
+    return frame
 
 
 def _problems(problems) -> str:
@@ -161,13 +240,17 @@ def influence_frame(spec: SweepSpec, per_point: pd.DataFrame) -> pd.DataFrame:
     centred = y - pd.Series(y).groupby(per_point["_case"].to_numpy()).transform("mean").to_numpy()
     total = float((centred ** 2).sum())
     records = []
-    for key, values in zip(spec.hw_keys, spec.hw_values):
-        if len(values) < 2:
+    exp = spec.expansion
+    for knob, axis in knobs(spec).items():
+        if len(axis.rows) < 2:
             continue
-        levels = per_point[key].astype(str).to_numpy()
+        levels = knob_labels(spec, per_point, knob)
         means = pd.Series(centred).groupby(levels).agg(["mean", "size"])
         between = float((means["size"] * means["mean"] ** 2).sum())
-        records.append({"knob": key, "values": len(values), "objective": objective,
-                        "transform": "log" if log else "none", "share": between / total if total > 0 else 0.0})
-    frame = pd.DataFrame(records, columns=["knob", "values", "objective", "transform", "share"])
+        followers = ([] if axis.is_zip else list(axis.keys[1:])) + \
+            [exp.keys[s] for s, leader in exp.tied if exp.keys[leader] in axis.keys]
+        records.append({"knob": knob, "values": len(axis.rows), "objective": objective,
+                        "transform": "log" if log else "none", "share": between / total if total > 0 else 0.0,
+                        "tied": ", ".join(followers)})
+    frame = pd.DataFrame(records, columns=["knob", "values", "objective", "transform", "share", "tied"])
     return frame.sort_values("share", ascending=False, kind="stable").reset_index(drop=True)
