@@ -37,6 +37,9 @@ CONTRACT_COLUMNS = [
     "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "utilization",
     "energy_pj", "sequential_steps", "max_path_length",
 ]
+# Appended after max_path_length (generation workloads; empty for layers they do not apply to).
+GENERATION_COLUMNS = ["repeat", "phase", "context", "new_tokens", "kv_heads", "kv_cache_bytes", "state_bytes"]
+REPORT_COLUMNS = CONTRACT_COLUMNS + GENERATION_COLUMNS
 
 
 def run_cli(capsys, *args) -> tuple[int, str, str]:
@@ -78,15 +81,16 @@ def test_run_csv_contract_columns_in_order(capsys):
     code, out, _ = run_cli(capsys, "run", SMOKE, "--format", "csv")
     assert code == 0
     header = out.splitlines()[0].split(",")
-    assert list(LAYER_COLUMNS) == CONTRACT_COLUMNS
-    assert header[:len(CONTRACT_COLUMNS)] == CONTRACT_COLUMNS
-    assert header[len(CONTRACT_COLUMNS):] == list(PROVENANCE_COLUMNS) + ["generated"]
+    assert list(LAYER_COLUMNS) == REPORT_COLUMNS
+    assert header[:len(REPORT_COLUMNS)] == REPORT_COLUMNS
+    assert header[len(REPORT_COLUMNS):] == list(PROVENANCE_COLUMNS) + ["generated"]
     frame = csv_frame(out)
     assert list(frame["layer"]) == SMOKE_LAYERS
     assert set(frame["hw"]) == {"default"} and set(frame["workload"]) == {"gemm_smoke"}
     assert list(frame["macs"]) == [512 * 64 * 512, 512 * 768 * 768]
     assert (frame["utilization"] <= 1).all() and (frame["cycles"] > 0).all()
-    for col in ["n", "d", "heads", "kernel", "window", "max_path_length"]:   # do not apply to a GEMM
+    for col in ["n", "d", "heads", "kernel", "window", "max_path_length", "phase", "context", "new_tokens",
+                "kv_heads", "kv_cache_bytes", "state_bytes"]:   # do not apply to a GEMM
         assert frame[col].isna().all(), col
 
 
@@ -118,8 +122,8 @@ def test_run_markdown(capsys):
     lines = out.splitlines()
     assert lines[0] == "# attnsim gemm_smoke"
     table = [line for line in lines if line.startswith("|")]
-    assert table[0] == "| " + " | ".join(CONTRACT_COLUMNS) + " |"
-    assert table[1] == "|" + "---|" * len(CONTRACT_COLUMNS)
+    assert table[0] == "| " + " | ".join(REPORT_COLUMNS) + " |"
+    assert table[1] == "|" + "---|" * len(REPORT_COLUMNS)
     assert len(table) == 2 + len(SMOKE_LAYERS)
 
 
@@ -319,7 +323,7 @@ def test_run_bad_workload(capsys, tmp_path):
     assert code == 2 and out == ""
     assert err.splitlines() == [
         f"{path}: 2 problems",
-        "  layers[0].heads: unknown key (allowed keys: variant, name, batch, m, k, n)",
+        "  layers[0].heads: unknown key (allowed keys: variant, name, batch, repeat, m, k, n)",
         "  layers[0].m: expected an integer >= 1, got 0",
     ]
 

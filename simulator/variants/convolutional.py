@@ -123,8 +123,13 @@ class Convolutional(Variant):
         return OpGraph(ops, tensors)
 
     def report_fields(self, spec: LayerSpec) -> dict:
+        """`state_elements`: the inputs a streaming (token by token) run keeps for the next output,
+        dilation (k - 1) d per sequence; `same` padding reads future inputs, so it cannot stream."""
         p = spec.params
-        return {"n": p.n, "d": p.d, "kernel": p.kernel}
+        fields = {"n": p.n, "d": p.d, "kernel": p.kernel}
+        if p.padding != "same":
+            fields["state_elements"] = spec.batch * p.dilation * (p.kernel - 1) * p.d
+        return fields
 
     def connectivity(self, spec: LayerSpec):
         p = spec.params
