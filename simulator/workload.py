@@ -22,9 +22,14 @@ class Workload:
     description: str = ""
     source: str = "<dict>"
     sha256: str = ""
+    model: Any = None          # models.block.ModelRun when the layers were built from a model config
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<dict>", text: str | None = None) -> "Workload":
+        if isinstance(data, dict) and "model" in data:
+            from .models.workload import workload_from_model_section
+
+            return workload_from_model_section(data, source, text)
         chk = Checker(source)
         top = chk.mapping("", data, ("name", "layers"), optional=("description",))
         name = chk.string("name", top["name"]) if "name" in top else None

@@ -303,7 +303,7 @@ def test_validate_unknown_kind_of_file(capsys, tmp_path):
     code, _, err = run_cli(capsys, "validate", other)
     assert code == 2
     assert err == (f"{other}: 1 problem\n  cannot tell what this file is: a hardware config has 'mac_array' and "
-                   "'memories'; a workload has 'layers'\n")
+                   "'memories'; a workload has 'layers' (or 'model'); a model config.json has 'model_type'\n")
 
 
 def test_validate_recognises_a_broken_hardware_file(capsys, tmp_path):
@@ -371,7 +371,6 @@ def test_run_default_hardware_missing(capsys, monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("args, fragment", [
     (["run", SMOKE, "--bogus"], "attnsim: error: unrecognized arguments: --bogus"),
-    (["run"], "attnsim run: error: the following arguments are required: workload"),
     ([], "attnsim: error: the following arguments are required: COMMAND"),
     (["frobnicate"], "attnsim: error: argument COMMAND: invalid choice: 'frobnicate'"),
     (["run", SMOKE, "--format", "xml"], "attnsim run: error: argument --format: invalid choice: 'xml'"),
