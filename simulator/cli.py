@@ -130,7 +130,7 @@ def _run_workload(args):
 
 
 def cmd_table(args) -> int:
-    from .table.report import make_table1, summary_text
+    from .table.report import FILES, make_table1, summary_text
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -139,8 +139,7 @@ def cmd_table(args) -> int:
     hw = _load(hw_path, "hardware")
     frames = make_table1(hw, out)
     sys.stdout.write(summary_text(frames))
-    print(f"wrote {out}/: table1.csv, table1.md, crossover.csv, heads.csv, memory.csv, roofline.csv and 5 figures",
-          file=sys.stderr)
+    print(f"wrote {out}/: {FILES}", file=sys.stderr)
     return 0
 
 

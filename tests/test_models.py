@@ -110,7 +110,7 @@ def test_report_rows_add_up():
     assert f.loc["total", "kv_cache_bytes"] == f.loc["attention", "kv_cache_bytes"] == cache
     assert f.loc["per token", "kv_cache_bytes"] == cache // 2                        # per sequence
     assert set(f["phase"]) == {"decode"} and set(f["repeat"]) == {s.layers}
-    assert set(f["bound"]) <= {"memory", "compute"}
+    assert set(f["bound"]) <= {"memory", "compute", "balanced"}
     assert f.loc["total", "sequential_steps"] == f.loc[layers, "sequential_steps"].sum()
 
 

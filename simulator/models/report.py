@@ -2,8 +2,10 @@
 total, and the total per generated token (decode) or per sequence (prefill).
 
 `bound` says what limits each row on the simulated hardware: `memory` when moving its DRAM bytes
-at the DRAM bandwidth (reads at the read rate plus writes at the write rate) takes longer than the
-MAC array and the vector unit are busy (`compute_cycles`), else `compute`.
+at the DRAM bandwidth (reads at the read rate plus writes at the write rate) takes more than 5%
+longer than the MAC array and the vector unit are busy (`compute_cycles`), `compute` when the
+busy time exceeds the transfer time by more than 5%, `balanced` in between (closer than the
+per-op fill and drain overheads the serial schedule adds).
 """
 from __future__ import annotations
 
@@ -27,10 +29,17 @@ def dram_cycles(dram_read_bytes: float, dram_write_bytes: float, hw) -> float:
     return dram_read_bytes / level.read_bw_bytes_per_cycle + dram_write_bytes / level.write_bw_bytes_per_cycle
 
 
+BALANCE = 1.05
+
+
 def bound(rec, hw) -> str:
-    """'memory' when the DRAM transfers alone take longer than the compute units' busy time."""
+    """'memory' when the DRAM transfers alone take longer than the compute units' busy time,
+    'compute' when the reverse, 'balanced' when they are within 5% of each other."""
     moving = dram_cycles(rec["dram_read_bytes"], rec["dram_write_bytes"], hw)
-    return "memory" if moving > rec["compute_cycles"] else "compute"
+    busy = rec["compute_cycles"]
+    if moving > BALANCE * busy:
+        return "memory"
+    return "compute" if busy > BALANCE * moving else "balanced"
 
 
 def model_frame(results, run: ModelRun) -> pd.DataFrame:
