@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -270,3 +271,19 @@ def test_sweep_runs_model_workloads_but_refuses_layer_grid_on_them(tmp_path):
     assert "layer_grid cannot change them" in model_cases[0].problems[0][1]
     sweep.write_text(sweep.read_text().replace("layer_grid: {d: [768, 1024]}\n", ""))
     assert all(c.workload is not None for c in load_sweep(sweep).cases)
+
+
+@pytest.mark.parametrize("name,phase", [("llama3_8b_shaped", "decode"), ("llama3_8b_shaped", "prefill"),
+                                        ("gpt2_124m", "decode"), ("bert_base_uncased", "prefill")])
+def test_report_invariants_on_every_bundled_config(name, phase):
+    """cycles >= the busy cycles of the compute units, utilization <= 1, every count finite and >= 0,
+    on every bundled hardware config (prefill at 512 tokens keeps the test quick)."""
+    configs = [load_hardware(p) for p in sorted((ROOT / "hw_configs").glob("*.yaml"))]
+    step = {"tokens": 512} if phase == "prefill" else {}
+    for hw in configs:
+        f, _ = frame_for(name, phase, hw=hw, **step)
+        numbers = f[["macs", "slot_macs", "vector_ops", "cycles", "compute_cycles", "stall_cycles",
+                     "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "energy_pj"]]
+        assert (numbers.astype(float) >= 0).all().all() and numbers.astype(float).map(np.isfinite).all().all()
+        assert (f["cycles"] >= f["compute_cycles"]).all() and (f["slot_macs"] >= f["macs"]).all()
+        assert (f["utilization"].astype(float) <= 1).all(), hw.name

@@ -212,3 +212,21 @@ def test_repeat_overflow_is_refused():
     with pytest.raises(SizeError, match="beyond int64"):
         op.repeated(2 ** 19)
 
+
+
+def test_convolution_decode_step_shares_its_weight_over_the_batch():
+    """A causal convolution's decode step is `convolutional` with n = k, valid padding: one output,
+    k d^2 MACs, a state of (k - 1) d inputs per sequence. The batch's outputs are rows of one GEMM, so
+    the weight (larger than the SRAM here) comes from DRAM once for the whole batch."""
+    from simulator.enums import BOUNDARY_BASE, N_BOUNDARY_COUNTERS, BoundaryCounter
+
+    k, d = 3, 24
+    hw = make_hw(rows=4, cols=4, sram_bytes=4096)                      # W is 3 x 24 x 24 x 4 = 6912 bytes
+    fill_b = BOUNDARY_BASE + N_BOUNDARY_COUNTERS * (hw.n_boundaries - 1) + BoundaryCounter.FILL_B
+    reads = {}
+    for b in (1, 4):
+        r = run({"variant": "convolutional", "n": k, "d": d, "kernel": k, "padding": "valid", "batch": b}, hw)
+        assert r.macs == b * k * d * d
+        assert to_frame([r]).iloc[0]["state_bytes"] == b * (k - 1) * d * 4
+        reads[b] = r.total.count(fill_b)
+    assert reads[1] == reads[4] == k * d * d * 4
