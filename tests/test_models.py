@@ -184,6 +184,9 @@ def test_cli_model_run(capsys, tmp_path):
     (["run", "--model", "M/gpt2_124m.json", "--phase", "prefill", "--tokens", "0"],
      "  --tokens: expected an integer >= 1, got 0"),
     (["run", "M/gpt2_124m.json"], "this is a model config: run it with attnsim run --model"),
+    (["run", "--model", "M/gpt2_124m.json", "--phase", "decode", "--context", "5", "--batch", "100000000000000"],
+     "  --batch: batch x tokens = 100000000000000 x 1 = 100000000000000 new tokens in one step; the simulator "
+     "takes at most 16,777,216"),
 ])
 def test_cli_model_errors(capsys, args, message):
     args = [a.replace("M/", f"{MODELS}/").replace("W/", f"{ROOT / 'workloads'}/") for a in args]

@@ -17,6 +17,9 @@ from ..checks import Checker
 from .config import ModelShape
 
 PHASES = ("prefill", "decode")
+# New tokens of one step over the batch: far above any serving step, and it bounds the per-row
+# arrays (masks, vector chunks) a simulation allocates to a few hundred MiB.
+MAX_STEP_TOKENS = 2 ** 24
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,10 @@ def model_run(chk: Checker, path: str, shape: ModelShape, phase, context=None, t
     if limit is not None and context + tokens > limit:
         chk.add(join(path, keys[1]), f"context + tokens = {context} + {tokens} = {context + tokens} exceeds the "
                                      f"model's {limit} positions")
+        return None
+    if batch * tokens > MAX_STEP_TOKENS:
+        chk.add(join(path, keys[3]), f"batch x tokens = {batch} x {tokens} = {batch * tokens} new tokens in one "
+                                     f"step; the simulator takes at most {MAX_STEP_TOKENS:,}")
         return None
     return ModelRun(shape, phase, context, tokens, batch)
 
