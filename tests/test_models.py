@@ -203,6 +203,8 @@ LLAMA = raw("llama3_8b_shaped")
     ({"model_type": "t5"}, ("model_type", "expected one of bert, gpt2, llama, mistral (architectures this reader "
                                           "can build); got 't5'")),
     ({"model_type": None}, ("model_type", "missing key (the architecture: one of bert, gpt2, llama, mistral)")),
+    ({"model_type": ["llama"]}, ("model_type", "expected one of bert, gpt2, llama, mistral (architectures this "
+                                               "reader can build); got a list")),
     ({"num_local_experts": 8}, ("num_local_experts", "unknown key for a llama config: this reader cannot tell "
                                                       "whether it changes the block, so it refuses the file "
                                                       "(remove the key if it does not)")),

@@ -143,7 +143,7 @@ def interpret(data, source: str = "<dict>") -> ModelShape:
         chk.add("", f"expected a JSON object (a Hugging Face config.json), got {describe(data)}")
         chk.raise_if_any()
     mtype = data.get("model_type")
-    if mtype not in FAMILIES:
+    if not isinstance(mtype, str) or mtype not in FAMILIES:
         chk.add("model_type", "missing key (the architecture: one of " + ", ".join(FAMILIES) + ")" if mtype is None
                 else f"expected one of {', '.join(FAMILIES)} (architectures this reader can build); "
                      f"got {describe(mtype, True)}")
