@@ -174,51 +174,55 @@ def findings(table: pd.DataFrame, sweep: pd.DataFrame, s: GenerationSettings | N
     """What the measurements show, in plain words; every number quoted comes from them."""
     s = s or GenerationSettings()
     t = table.set_index("key")
-    core = t[~t["extension"]]
-    growing = [k for k in core.index if core.loc[k, "dram_bytes_exponent"] > 0.5]
-    flat = [k for k in core.index if abs(core.loc[k, "macs_exponent"]) < 0.05
-            and abs(core.loc[k, "dram_bytes_exponent"]) < 0.05]
-    cross = crossovers(sweep, s)
     at = sweep[(sweep["batch"] == s.batches[0]) & (sweep["n"] == s.state_n)].set_index("key")
-
-    def ratio(a, b, col):
-        return at.loc[a, col] / at.loc[b, col]
-
-    def c(att, rec, metric="dram_bytes_per_token"):
-        return _n(cross[f"{att}|{rec}|{metric}"])
-
-    lines = [
-        f"- Per generated token, {_names(t, growing)} cost more the longer the context: DRAM bytes grow as "
-        f"n^{_range(t, growing, 'dram_bytes_exponent')} and MACs as n^{_range(t, growing, 'macs_exponent')}, "
-        f"because every token reads the whole cache, which grows by one position per token. "
-        f"{_cap(_names(t, flat))} cost the same at every context (exponents within 0.05 of 0): each keeps a fixed "
-        f"state ({_state_list(t, flat)} per sequence), against the "
-        f"{_size(t.loc['attention_mha', 'state_bytes_per_sequence'])} cache of {t.loc['attention_mha', 'name']} "
-        f"at n = {s.state_n}.",
-        f"- The comparison turns around: {t.loc['attention_mha', 'name']} reads more DRAM bytes per token than "
-        f"the vanilla RNN from n = {c('attention_mha', 'recurrent_rnn')} and than the LSTM from "
-        f"n = {c('attention_mha', 'recurrent_lstm')} (by MACs from n = "
-        f"{c('attention_mha', 'recurrent_rnn', 'macs_per_token')} and "
-        f"{c('attention_mha', 'recurrent_lstm', 'macs_per_token')}, Table 1's n < d and n < 4d rules per token). "
-        f"Sharing K and V among query heads moves the byte crossovers out: {t.loc['attention_gqa', 'name']} to "
-        f"n = {c('attention_gqa', 'recurrent_rnn')} and {c('attention_gqa', 'recurrent_lstm')}, "
-        f"{t.loc['attention_mqa', 'name']} to n = {c('attention_mqa', 'recurrent_rnn')} and "
-        f"{c('attention_mqa', 'recurrent_lstm')}.",
-        f"- At n = {s.state_n}, {t.loc['attention_gqa', 'name']} keeps 1/"
-        f"{ratio('attention_mha', 'attention_gqa', 'state_bytes_per_sequence'):.0f} of the cache and reads "
-        f"{ratio('attention_mha', 'attention_gqa', 'dram_bytes_per_token'):.1f}x fewer DRAM bytes per token "
-        f"({ratio('attention_mha', 'attention_gqa', 'cycles_per_token'):.1f}x fewer cycles); "
-        f"{t.loc['attention_mqa', 'name']} reads {ratio('attention_mha', 'attention_mqa', 'dram_bytes_per_token'):.1f}x "
-        f"fewer bytes. The savings are less than the cache's because the scores and probabilities, one row per "
-        f"query head, do not shrink.",
-        _bound_text(t, s),
-    ]
+    lines = [_growth_text(t, s), _crossover_text(t, crossovers(sweep, s)), _gqa_text(t, at, s), _bound_text(t, s)]
     if "attention_mha_projections" in t.index:
         p = t.loc["attention_mha_projections"]
         lines.append(f"- With its projections, attention also reads 4 d^2 weights per token: its exponents over "
                      f"{p['dram_bytes_fit_range']} are {p['macs_exponent']:.2f} (MACs) and "
                      f"{p['dram_bytes_exponent']:.2f} (bytes); the cache dominates only once n is well above 2d.")
     return lines
+
+
+def _growth_text(t: pd.DataFrame, s: GenerationSettings) -> str:
+    core = t[~t["extension"]]
+    growing = [k for k in core.index if core.loc[k, "dram_bytes_exponent"] > 0.5]
+    flat = [k for k in core.index if abs(core.loc[k, "macs_exponent"]) < 0.05
+            and abs(core.loc[k, "dram_bytes_exponent"]) < 0.05]
+    return (f"- Per generated token, {_names(t, growing)} cost more the longer the context: DRAM bytes grow as "
+            f"n^{_range(t, growing, 'dram_bytes_exponent')} and MACs as n^{_range(t, growing, 'macs_exponent')}, "
+            f"because every token reads the whole cache, which grows by one position per token. "
+            f"{_cap(_names(t, flat))} cost the same at every context (exponents within 0.05 of 0): each keeps a "
+            f"fixed state ({_state_list(t, flat)} per sequence), against the "
+            f"{_size(t.loc['attention_mha', 'state_bytes_per_sequence'])} cache of {t.loc['attention_mha', 'name']} "
+            f"at n = {s.state_n}.")
+
+
+def _crossover_text(t: pd.DataFrame, cross: dict) -> str:
+    def c(att, rec, metric="dram_bytes_per_token"):
+        return _n(cross[f"{att}|{rec}|{metric}"])
+
+    return (f"- The comparison turns around: {t.loc['attention_mha', 'name']} reads more DRAM bytes per token than "
+            f"the vanilla RNN from n = {c('attention_mha', 'recurrent_rnn')} and than the LSTM from "
+            f"n = {c('attention_mha', 'recurrent_lstm')} (by MACs from n = "
+            f"{c('attention_mha', 'recurrent_rnn', 'macs_per_token')} and "
+            f"{c('attention_mha', 'recurrent_lstm', 'macs_per_token')}, Table 1's n < d and n < 4d rules per "
+            f"token). Sharing K and V among query heads moves the byte crossovers out: "
+            f"{t.loc['attention_gqa', 'name']} to n = {c('attention_gqa', 'recurrent_rnn')} and "
+            f"{c('attention_gqa', 'recurrent_lstm')}, {t.loc['attention_mqa', 'name']} to n = "
+            f"{c('attention_mqa', 'recurrent_rnn')} and {c('attention_mqa', 'recurrent_lstm')}.")
+
+
+def _gqa_text(t: pd.DataFrame, at: pd.DataFrame, s: GenerationSettings) -> str:
+    def ratio(b, col):
+        return at.loc["attention_mha", col] / at.loc[b, col]
+
+    return (f"- At n = {s.state_n}, {t.loc['attention_gqa', 'name']} keeps 1/"
+            f"{ratio('attention_gqa', 'state_bytes_per_sequence'):.0f} of the cache and reads "
+            f"{ratio('attention_gqa', 'dram_bytes_per_token'):.1f}x fewer DRAM bytes per token "
+            f"({ratio('attention_gqa', 'cycles_per_token'):.1f}x fewer cycles); {t.loc['attention_mqa', 'name']} "
+            f"reads {ratio('attention_mqa', 'dram_bytes_per_token'):.1f}x fewer bytes. The savings are less than "
+            f"the cache's because the scores and probabilities, one row per query head, do not shrink.")
 
 
 def _bound_text(t: pd.DataFrame, s: GenerationSettings) -> str:
