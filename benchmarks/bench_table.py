@@ -1,4 +1,5 @@
-"""Wall time of `attnsim table` on the default hardware, as a whole process (target: < 60 s on 2 cores).
+"""Wall time of `attnsim table` on the default hardware, as a whole process (target: < 60 s on 2 cores;
+the generation section adds about 1.5 s of CPU).
 
 Usage: python benchmarks/bench_table.py [runs]
 The first run may include Numba compilation (a cold cache); later runs load the on-disk cache.

@@ -28,8 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"attnsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="simulate a workload on one or more hardware configs")
-    run.add_argument("workload", help="workload YAML file")
+    run = sub.add_parser("run", help="simulate a workload (or a model's block stack) on one or more hardware configs")
+    run.add_argument("workload", nargs="?", help="workload YAML file (or give --model)")
     run.add_argument("--hw", action="append", metavar="HW.yaml",
                      help="hardware YAML (repeatable; default: hw_configs/default.yaml)")
     run.add_argument("--functional", action="store_true",
@@ -38,6 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", choices=FORMATS, help="output format (default: table, or from --out's suffix)")
     run.add_argument("--ops", action="store_true", help="one row per primitive op instead of per layer")
     run.add_argument("--out", metavar="FILE", help="write the report to FILE (atomically) instead of stdout")
+    model = run.add_argument_group("model configs (instead of WORKLOAD.yaml)")
+    model.add_argument("--model", metavar="CONFIG.json", help="a Hugging Face-style config.json (see models/)")
+    model.add_argument("--phase", help="prefill or decode")
+    model.add_argument("--context", type=int, metavar="L", help="tokens already cached (default: prefill 0; "
+                                                                "decode the last step of a full context)")
+    model.add_argument("--tokens", type=int, metavar="T", help="new tokens per sequence (default: prefill a "
+                                                               "full context; decode 1)")
+    model.add_argument("--batch", type=int, metavar="B", help="sequences (default 1)")
     run.set_defaults(func=cmd_run)
 
     table = sub.add_parser("table", help="reproduce and extend Table 1 of 'Attention Is All You Need'")
@@ -75,11 +83,19 @@ def cmd_run(args) -> int:
         raise AttnsimError(f"--out {args.out}: is a directory; give a file name, e.g. {Path(args.out) / 'report.csv'}")
     if fmt == "parquet" and not args.out:
         raise AttnsimError("--format parquet writes a binary file: give --out FILE.parquet")
-    workload = _load(args.workload, "workload")
+    workload = _run_workload(args)
     configs = [_load(p, "hardware") for p in _hw_paths(args.hw)]
     results = simulate(workload, configs, functional=args.functional, seed=args.seed)
-    frame = to_frame(results, level="op" if args.ops else "layer")
-    data = render_parquet(frame) if fmt == "parquet" else render(frame, fmt, title=f"attnsim {workload.name}")
+    title = f"attnsim {workload.name}"
+    if workload.model is not None and not args.ops:
+        from .models.block import describe_run
+        from .models.report import model_frame, notes
+
+        frame = model_frame(results, workload.model)
+        title = "\n".join([f"{title}: {describe_run(workload.model)}", *(f"  ({n})" for n in notes(workload.model))])
+    else:
+        frame = to_frame(results, level="op" if args.ops else "layer")
+    data = render_parquet(frame) if fmt == "parquet" else render(frame, fmt, title=title)
     if args.out:
         _write(args.out, data)
         print(f"wrote {args.out} ({len(frame)} rows)", file=sys.stderr)
@@ -88,8 +104,38 @@ def cmd_run(args) -> int:
     return 0
 
 
+_MODEL_FLAGS = ("phase", "context", "tokens", "batch")
+
+
+def _run_workload(args):
+    """The workload of `attnsim run`: a YAML file, or the block stack of --model."""
+    given = [f"--{flag}" for flag in _MODEL_FLAGS if getattr(args, flag) is not None]
+    if args.model is None:
+        if args.workload is None:
+            raise AttnsimError("give a workload file (attnsim run WORKLOAD.yaml) or a model config (attnsim run "
+                               "--model CONFIG.json --phase prefill|decode)")
+        if given:
+            raise AttnsimError(f"{', '.join(given)} only apply with --model CONFIG.json")
+        return _load(args.workload, "workload")
+    if args.workload is not None:
+        raise AttnsimError(f"give either a workload file ({args.workload}) or --model, not both")
+    if args.phase is None:
+        raise AttnsimError("--model needs --phase prefill or --phase decode")
+    from .checks import Checker
+    from .models.block import model_run
+    from .models.config import load_model_config
+    from .models.workload import model_workload
+
+    shape = load_model_config(args.model)
+    chk = Checker("attnsim run")
+    run = model_run(chk, "", shape, args.phase, args.context, args.tokens, args.batch,
+                    keys=tuple(f"--{flag}" for flag in _MODEL_FLAGS))
+    chk.raise_if_any()
+    return model_workload(run)
+
+
 def cmd_table(args) -> int:
-    from .table.report import make_table1, summary_text
+    from .table.report import FILES, make_table1, summary_text
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -98,8 +144,7 @@ def cmd_table(args) -> int:
     hw = _load(hw_path, "hardware")
     frames = make_table1(hw, out)
     sys.stdout.write(summary_text(frames))
-    print(f"wrote {out}/: table1.csv, table1.md, crossover.csv, heads.csv, memory.csv, roofline.csv and 5 figures",
-          file=sys.stderr)
+    print(f"wrote {out}/: {FILES}", file=sys.stderr)
     return 0
 
 
@@ -179,6 +224,9 @@ def _load(path: str, expected: str):
 
     data, text = yaml_io.load_file(path)
     kind = _guess_kind(data)
+    if kind == "model config" and expected == "workload":
+        raise ConfigError(path, [("", "this is a model config: run it with attnsim run --model "
+                                      f"{path} --phase prefill|decode (or name it in a workload's model: section)")])
     if kind is not None and kind != expected:
         raise ConfigError(path, [("", f"this looks like a {kind} file, but a {expected} file was expected here "
                                       f"(usage: attnsim run WORKLOAD.yaml --hw HW.yaml)")])
@@ -200,6 +248,10 @@ def cmd_validate(args) -> int:
                 Hardware.from_dict(data, source=path, text=text)
             elif kind == "sweep":
                 kind = f"sweep: {_sweep_summary(data, path, text)}"
+            elif kind == "model config":
+                from .models.config import load_model_config
+
+                load_model_config(path)          # strict JSON: duplicates and NaN refused
             else:
                 Workload.from_dict(data, source=path, text=text)
             print(f"{path}: ok ({kind})")
@@ -223,10 +275,12 @@ def _guess_kind(data) -> str | None:
         return "sweep"
     if isinstance(data, dict) and any(k in data for k in _HW_KEYS):
         return "hardware"
-    if isinstance(data, dict) and "layers" in data:
+    if isinstance(data, dict) and ("layers" in data or "model" in data):
         return "workload"
     if isinstance(data, dict) and any(k in data for k in _SWEEP_KEYS):
         return "sweep"
+    if isinstance(data, dict) and "model_type" in data:
+        return "model config"
     return None
 
 
@@ -234,7 +288,8 @@ def _kind_of(path: str, data) -> str:
     kind = _guess_kind(data)
     if kind is None:
         raise ConfigError(path, [("", "cannot tell what this file is: a hardware config has 'mac_array' and "
-                                      "'memories'; a workload has 'layers'; a sweep has 'base_hw' and 'workloads'")])
+                                      "'memories'; a workload has 'layers' (or 'model'); a sweep has 'base_hw' "
+                                      "and 'workloads'; a model config.json has 'model_type'")])
     return kind
 
 

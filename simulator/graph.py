@@ -85,12 +85,12 @@ class Gemm:
 class VOp:
     """Vector-unit opcodes.  Each has the kind it is counted as (sampling counts three kinds)."""
     (ADD, SUB, MUL, DIV, MAX, EXP, TANH, SIGMOID, SIN, COS, RSQRT, RMAX, RSUM, SCALE, ADD_CONST,
-     ARGMAX, SAMPLE, SQUARE) = range(18)
+     ARGMAX, SAMPLE, SQUARE, MAX_CONST) = range(19)
     NAMES = ("add", "sub", "mul", "div", "max", "exp", "tanh", "sigmoid", "sin", "cos", "rsqrt",
-             "rowmax", "rowsum", "scale", "add_const", "argmax", "sample", "square")
+             "rowmax", "rowsum", "scale", "add_const", "argmax", "sample", "square", "max_const")
     KIND = (VecKind.ADD, VecKind.ADD, VecKind.MUL, VecKind.DIV, VecKind.MAX, VecKind.EXP, VecKind.TANH,
             VecKind.SIGMOID, VecKind.SIN, VecKind.COS, VecKind.RSQRT, VecKind.MAX, VecKind.ADD, VecKind.MUL,
-            VecKind.ADD, VecKind.MAX, VecKind.MAX, VecKind.MUL)
+            VecKind.ADD, VecKind.MAX, VecKind.MAX, VecKind.MUL, VecKind.MAX)
     ROW_OUTPUT = (11, 12, 15, 16)     # rowmax, rowsum, argmax, sample: one value per row
 
 

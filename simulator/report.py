@@ -18,13 +18,17 @@ LAYER_COLUMNS = (
     "macs", "slot_macs", "vector_ops", "cycles", "compute_cycles", "stall_cycles", "seconds",
     "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "utilization",
     "energy_pj", "sequential_steps", "max_path_length",
+    *("repeat", "phase", "context", "new_tokens", "kv_heads", "kv_cache_bytes", "state_bytes"),
 )
+# Generation columns (appended after max_path_length): filled by the variants that have them.
+GENERATION_COLUMNS = LAYER_COLUMNS[LAYER_COLUMNS.index("repeat"):]
 PROVENANCE_COLUMNS = ("hw_file", "hw_sha256", "workload_file", "workload_sha256", "simulator_version")
 OP_COLUMNS = ("workload", "layer", "op", "kind", "unit", "phase", "shape", "mapping", "hw", "dataflow", "dtype",
               "macs", "slot_macs", "vector_ops", "cycles", "compute_cycles", "stall_cycles", "seconds",
               "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "utilization",
               "energy_pj")
-_OPTIONAL_INT = ("n", "d", "heads", "kernel", "window", "batch", "sequential_steps", "max_path_length")
+_OPTIONAL_INT = ("n", "d", "heads", "kernel", "window", "batch", "sequential_steps", "max_path_length",
+                 "repeat", "context", "new_tokens", "kv_heads", "kv_cache_bytes", "state_bytes")
 _FIELD_COLUMNS = ("n", "d", "heads", "kernel", "window", "batch")
 SOURCE_ROOT = Path(__file__).resolve().parent.parent     # the checkout this package runs from
 
@@ -38,6 +42,7 @@ def layer_record(r: LayerResult) -> dict:
     rec.update(price_counts(r.counts, r.cycles, r.compute_cycles, hw))
     rec["sequential_steps"] = r.sequential_steps
     rec["max_path_length"] = r.max_path_length
+    rec.update({c: r.fields.get(c) for c in GENERATION_COLUMNS})
     rec.update({"hw_file": display_path(hw.source), "hw_sha256": hw.sha256,
                 "workload_file": display_path(r.workload_file) if r.workload_file != "<dict>" else r.workload_file,
                 "workload_sha256": r.workload_sha256,

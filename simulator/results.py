@@ -56,6 +56,20 @@ class OpResult:
     def count(self, which: Counter) -> int:
         return 0 if self.counts is None else int(self.counts[which])
 
+    def repeated(self, times: int) -> "OpResult":
+        """This op run `times` times one after another: every count and the latency multiplied.
+        Raises SizeError when a count would leave int64 (checked on Python integers first)."""
+        if times == 1 or self.counts is None:
+            return self
+        from .errors import SizeError
+
+        largest = max(int(self.counts.max(initial=0)), self.cycles)
+        if largest * times >= 2 ** 63:
+            raise SizeError(f"op {self.op!r} repeated {times} times: a count of {largest} would reach "
+                            f"{largest * times}, beyond int64; use fewer repeats or a smaller layer")
+        return OpResult(self.op, self.kind, self.unit, self.phase, _frozen(self.counts * times),
+                        self.cycles * times, self.mapping, self.shape)
+
     @property
     def macs(self) -> int:
         return self.count(Counter.MACS)

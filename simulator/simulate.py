@@ -56,16 +56,30 @@ def _simulate_layer(workload, index, spec, graph: OpGraph, hw, functional, seed,
     store = draw_inputs(graph, hw, seed, index) if functional or data_dependent else None
     inputs = {t.name: store[t.name] for t in graph.tensors if t.role in ("input", "weight")} if functional else None
     ops, cycles = run_graph(graph, hw, store, mapper)
+    if spec.repeat > 1:            # a stack of identical layers, one after another
+        ops = tuple(op.repeated(spec.repeat) for op in ops)
+        cycles = sum(op.cycles for op in ops)
     outputs = ({t.name: store[t.name].reshape(t.shape) for t in graph.tensors if t.role == "output"}
                if functional else None)
-    fields = dict(variant.report_fields(spec))
-    fields["batch"] = spec.batch
     return LayerResult(
-        workload=workload.name, layer=spec.name, variant=spec.variant, hw=hw, fields=fields, ops=ops,
-        cycles=cycles, sequential_steps=graph.phase_depth(), max_path_length=path_length(spec),
+        workload=workload.name, layer=spec.name, variant=spec.variant, hw=hw, fields=layer_fields(spec, hw),
+        ops=ops, cycles=cycles, sequential_steps=graph.phase_depth() * spec.repeat, max_path_length=path_length(spec),
         workload_file=workload.source, workload_sha256=workload.sha256, seed=seed if functional or data_dependent else None,
         inputs=frozen_arrays(inputs) if functional else None,
         outputs=frozen_arrays(outputs) if functional else None)
+
+
+def layer_fields(spec, hw) -> dict:
+    """The report columns a layer fills: the variant's fields, batch and repeat, and the elements it
+    keeps between generation steps as bytes in the hardware's format (for the whole stack)."""
+    fields = dict(REGISTRY[spec.variant].report_fields(spec))
+    fields["batch"] = spec.batch
+    fields["repeat"] = spec.repeat
+    for kind in ("kv_cache", "state"):
+        elements = fields.pop(f"{kind}_elements", None)
+        if elements is not None:
+            fields[f"{kind}_bytes"] = elements * hw.bytes_per_element * spec.repeat
+    return fields
 
 
 @functools.lru_cache(maxsize=4096)

@@ -11,7 +11,8 @@ from .checks import Checker, describe, join
 from .variants import REGISTRY
 from .variants.base import LayerSpec, param_names, parse_params
 
-_COMMON = ("name", "variant", "batch")
+_COMMON = ("name", "variant", "batch", "repeat")
+MAX_REPEAT = 1_000_000     # a stack of layers; far above any model's depth, far below int64 trouble
 
 
 @dataclass(frozen=True)
@@ -21,9 +22,14 @@ class Workload:
     description: str = ""
     source: str = "<dict>"
     sha256: str = ""
+    model: Any = None          # models.block.ModelRun when the layers were built from a model config
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<dict>", text: str | None = None) -> "Workload":
+        if isinstance(data, dict) and "model" in data:
+            from .models.workload import workload_from_model_section
+
+            return workload_from_model_section(data, source, text)
         chk = Checker(source)
         top = chk.mapping("", data, ("name", "layers"), optional=("description",))
         name = chk.string("name", top["name"]) if "name" in top else None
@@ -64,12 +70,13 @@ def parse_layer(chk: Checker, path: str, item: Any, default_name: str) -> LayerS
     chk.mapping(path, item, ("variant",), optional=tuple(k for k in allowed if k != "variant"))
     layer_name = chk.string(join(path, "name"), item["name"]) if "name" in item else default_name
     batch = chk.integer(join(path, "batch"), item.get("batch", 1), minimum=1)
+    repeat = chk.integer(join(path, "repeat"), item.get("repeat", 1), minimum=1, maximum=MAX_REPEAT)
     params = parse_params(variant.params_cls, chk, path, {k: v for k, v in item.items() if k in allowed})
     if params is not None:
         variant.check(chk, path, params)
     if len(chk.problems) > start:
         return None
-    return LayerSpec(layer_name, vname, params, batch)
+    return LayerSpec(layer_name, vname, params, batch, repeat)
 
 
 def load_workload(source: str | Path | dict) -> Workload:

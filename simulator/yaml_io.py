@@ -78,16 +78,21 @@ def loads(text: str, source: str = "<string>"):
 
 def load_file(path: str | Path):
     """Read and strictly parse a YAML file.  Returns (data, text)."""
+    text = read_text(path, "a YAML file")
+    return loads(text, str(path)), text
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """A config file's text; a missing, unreadable or non-UTF-8 file is a ConfigError naming it."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(str(path), [("", "file not found")]) from None
     except IsADirectoryError:
-        raise ConfigError(str(path), [("", "is a directory, expected a YAML file")]) from None
+        raise ConfigError(str(path), [("", f"is a directory, expected {what}")]) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(str(path), [("", f"cannot read: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
-                                           f"at offset {exc.start}); is this a YAML file?")]) from None
+                                           f"at offset {exc.start}); is this {what}?")]) from None
     except OSError as exc:
         raise ConfigError(str(path), [("", f"cannot read: {exc.strerror or exc}")]) from None
-    return loads(text, str(path)), text

@@ -3,7 +3,8 @@
 Independent of the package (numpy only). Inputs are the functional run's `inputs`:
 X (batch, n, d), U and W (1, d, g d) and bias (1, 1, g d), with gate k owning columns
 [k d, (k+1) d): rnn (a), lstm (i, f, o, g), gru (z, r, n). Rows are positions: the
-preactivation of step t is x_t U + h_{t-1} W + b. h_0 = c_0 = 0. Returns H (batch, n, d), all h_t.
+preactivation of step t is x_t U + h_{t-1} W + b. h_0 = c_0 = 0 unless the inputs hold h_0 (and
+c_0), each (batch, d). Returns H (batch, n, d), all h_t; lstm_cell_state gives the LSTM's last c.
 """
 from __future__ import annotations
 
@@ -26,12 +27,17 @@ def _unpack(inputs, cell):
     return x, u, w, b, batch, n, d
 
 
+def _initial(inputs, name, batch, d):
+    return np.asarray(inputs[name], np.float64).reshape(batch, d) if name in inputs else np.zeros((batch, d))
+
+
 def rnn(inputs) -> np.ndarray:
     """h_t = tanh(x_t U + h_{t-1} W + b)."""
     x, u, w, b, batch, n, d = _unpack(inputs, "rnn")
     out = np.zeros((batch, n, d))
+    h0 = _initial(inputs, "h_0", batch, d)
     for s in range(batch):
-        h = np.zeros(d)
+        h = h0[s].copy()
         for t in range(n):
             h = np.tanh(x[s, t] @ u + h @ w + b)
             out[s, t] = h
@@ -39,12 +45,23 @@ def rnn(inputs) -> np.ndarray:
 
 
 def lstm(inputs) -> np.ndarray:
+    return _lstm(inputs)[0]
+
+
+def lstm_cell_state(inputs) -> np.ndarray:
+    """c_n (batch, d) after the last step."""
+    return _lstm(inputs)[1]
+
+
+def _lstm(inputs):
     """[i, f, o, g] = [sig, sig, sig, tanh](x_t U + h_{t-1} W + b); c_t = f c_{t-1} + i g; h_t = o tanh(c_t)."""
     x, u, w, b, batch, n, d = _unpack(inputs, "lstm")
     out = np.zeros((batch, n, d))
+    last_c = np.zeros((batch, d))
+    h0, c0 = _initial(inputs, "h_0", batch, d), _initial(inputs, "c_0", batch, d)
     for s in range(batch):
-        h = np.zeros(d)
-        c = np.zeros(d)
+        h = h0[s].copy()
+        c = c0[s].copy()
         for t in range(n):
             pre = x[s, t] @ u + h @ w + b
             i = _sigmoid(pre[0:d])
@@ -54,7 +71,8 @@ def lstm(inputs) -> np.ndarray:
             c = f * c + i * g
             h = o * np.tanh(c)
             out[s, t] = h
-    return out
+        last_c[s] = c
+    return out, last_c
 
 
 def gru(inputs) -> np.ndarray:
@@ -62,8 +80,9 @@ def gru(inputs) -> np.ndarray:
     h_t = (1 - z) n~ + z h_{t-1} (r applied before W_n, Cho et al. 2014)."""
     x, u, w, b, batch, n, d = _unpack(inputs, "gru")
     out = np.zeros((batch, n, d))
+    h0 = _initial(inputs, "h_0", batch, d)
     for s in range(batch):
-        h = np.zeros(d)
+        h = h0[s].copy()
         for t in range(n):
             ux = x[s, t] @ u + b
             z = _sigmoid(ux[0:d] + h @ w[:, 0:d])

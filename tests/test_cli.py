@@ -37,6 +37,9 @@ CONTRACT_COLUMNS = [
     "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "utilization",
     "energy_pj", "sequential_steps", "max_path_length",
 ]
+# Appended after max_path_length (generation workloads; empty for layers they do not apply to).
+GENERATION_COLUMNS = ["repeat", "phase", "context", "new_tokens", "kv_heads", "kv_cache_bytes", "state_bytes"]
+REPORT_COLUMNS = CONTRACT_COLUMNS + GENERATION_COLUMNS
 
 
 def run_cli(capsys, *args) -> tuple[int, str, str]:
@@ -78,15 +81,16 @@ def test_run_csv_contract_columns_in_order(capsys):
     code, out, _ = run_cli(capsys, "run", SMOKE, "--format", "csv")
     assert code == 0
     header = out.splitlines()[0].split(",")
-    assert list(LAYER_COLUMNS) == CONTRACT_COLUMNS
-    assert header[:len(CONTRACT_COLUMNS)] == CONTRACT_COLUMNS
-    assert header[len(CONTRACT_COLUMNS):] == list(PROVENANCE_COLUMNS) + ["generated"]
+    assert list(LAYER_COLUMNS) == REPORT_COLUMNS
+    assert header[:len(REPORT_COLUMNS)] == REPORT_COLUMNS
+    assert header[len(REPORT_COLUMNS):] == list(PROVENANCE_COLUMNS) + ["generated"]
     frame = csv_frame(out)
     assert list(frame["layer"]) == SMOKE_LAYERS
     assert set(frame["hw"]) == {"default"} and set(frame["workload"]) == {"gemm_smoke"}
     assert list(frame["macs"]) == [512 * 64 * 512, 512 * 768 * 768]
     assert (frame["utilization"] <= 1).all() and (frame["cycles"] > 0).all()
-    for col in ["n", "d", "heads", "kernel", "window", "max_path_length"]:   # do not apply to a GEMM
+    for col in ["n", "d", "heads", "kernel", "window", "max_path_length", "phase", "context", "new_tokens",
+                "kv_heads", "kv_cache_bytes", "state_bytes"]:   # do not apply to a GEMM
         assert frame[col].isna().all(), col
 
 
@@ -118,8 +122,8 @@ def test_run_markdown(capsys):
     lines = out.splitlines()
     assert lines[0] == "# attnsim gemm_smoke"
     table = [line for line in lines if line.startswith("|")]
-    assert table[0] == "| " + " | ".join(CONTRACT_COLUMNS) + " |"
-    assert table[1] == "|" + "---|" * len(CONTRACT_COLUMNS)
+    assert table[0] == "| " + " | ".join(REPORT_COLUMNS) + " |"
+    assert table[1] == "|" + "---|" * len(REPORT_COLUMNS)
     assert len(table) == 2 + len(SMOKE_LAYERS)
 
 
@@ -252,9 +256,10 @@ def test_validate_ok(capsys):
 
 
 def test_validate_every_preset(capsys):
-    """Every bundled YAML file (hardware, workloads, sweeps) validates, each recognised by kind."""
-    kinds = {"hw_configs": "hardware", "workloads": "workload", "sweeps": "sweep"}
-    files = [(str(p), kind) for folder, kind in kinds.items() for p in sorted((ROOT / folder).glob("*.yaml"))]
+    """Every bundled file (hardware, workloads, sweeps, model configs) validates, each recognised by kind."""
+    kinds = {"hw_configs": "hardware", "workloads": "workload", "sweeps": "sweep", "models": "model config"}
+    files = [(str(p), kind) for folder, kind in kinds.items()
+             for p in sorted((ROOT / folder).glob("*.json" if folder == "models" else "*.yaml"))]
     assert all(any(k == kind for _, k in files) for kind in kinds.values())
     code, out, err = run_cli(capsys, "validate", *(f for f, _ in files))
     assert (code, err) == (0, "")
@@ -312,7 +317,8 @@ def test_validate_unknown_kind_of_file(capsys, tmp_path):
     code, _, err = run_cli(capsys, "validate", other)
     assert code == 2
     assert err == (f"{other}: 1 problem\n  cannot tell what this file is: a hardware config has 'mac_array' and "
-                   "'memories'; a workload has 'layers'; a sweep has 'base_hw' and 'workloads'\n")
+                   "'memories'; a workload has 'layers' (or 'model'); a sweep has 'base_hw' and 'workloads'; "
+                   "a model config.json has 'model_type'\n")
 
 
 def test_validate_recognises_a_broken_hardware_file(capsys, tmp_path):
@@ -332,7 +338,7 @@ def test_run_bad_workload(capsys, tmp_path):
     assert code == 2 and out == ""
     assert err.splitlines() == [
         f"{path}: 2 problems",
-        "  layers[0].heads: unknown key (allowed keys: variant, name, batch, m, k, n)",
+        "  layers[0].heads: unknown key (allowed keys: variant, name, batch, repeat, m, k, n)",
         "  layers[0].m: expected an integer >= 1, got 0",
     ]
 
@@ -380,7 +386,6 @@ def test_run_default_hardware_missing(capsys, monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("args, fragment", [
     (["run", SMOKE, "--bogus"], "attnsim: error: unrecognized arguments: --bogus"),
-    (["run"], "attnsim run: error: the following arguments are required: workload"),
     ([], "attnsim: error: the following arguments are required: COMMAND"),
     (["frobnicate"], "attnsim: error: argument COMMAND: invalid choice: 'frobnicate'"),
     (["run", SMOKE, "--format", "xml"], "attnsim run: error: argument --format: invalid choice: 'xml'"),

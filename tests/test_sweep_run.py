@@ -40,6 +40,8 @@ CONTRACT_COLUMNS = [
     "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "utilization",
     "energy_pj", "sequential_steps", "max_path_length",
 ]
+REPORT_COLUMNS = CONTRACT_COLUMNS + ["repeat", "phase", "context", "new_tokens", "kv_heads", "kv_cache_bytes",
+                                     "state_bytes"]
 CSVS = ("results.csv", "pareto.csv", "invalid.csv", "influence.csv")
 FIGURES = ("pareto.png", "heatmap.png")
 _STAMP = re.compile(r",\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$", re.M)    # the `generated` column, last
@@ -78,8 +80,8 @@ def test_writes_every_file_into_the_folder(quick):
 def test_results_columns_and_rows(quick):
     frame = pd.read_csv(quick / "results.csv")
     keys = ["mac_array.rows", "mac_array.cols", "memories[0].size_bytes"]
-    assert list(LAYER_COLUMNS) == CONTRACT_COLUMNS
-    assert list(frame.columns) == (["point_id", "point_hash", *keys, "area_mm2", "layer_grid_id"] + CONTRACT_COLUMNS
+    assert list(LAYER_COLUMNS) == REPORT_COLUMNS
+    assert list(frame.columns) == (["point_id", "point_hash", *keys, "area_mm2", "layer_grid_id"] + REPORT_COLUMNS
                                    + ["energy_mac_pj", "energy_vector_pj", "energy_sram_pj", "energy_dram_pj",
                                       "hw_file", "hw_sha256", "workload_file", "workload_sha256", "sweep_file",
                                       "sweep_sha256", "simulator_version", "generated"])
@@ -107,7 +109,7 @@ def test_rows_equal_a_direct_simulation_of_the_point(quick):
         rows = frame[frame["point_id"] == pid].reset_index(drop=True)
         assert list(rows[list(spec.hw_keys)].iloc[0]) == list(values)
         assert rows["area_mm2"].iloc[0] == pytest.approx(hw.area_mm2, rel=1e-12)
-        for col in CONTRACT_COLUMNS:
+        for col in REPORT_COLUMNS:
             if col == "hw":
                 continue
             a, b = rows[col], direct[col]

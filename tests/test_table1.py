@@ -12,8 +12,8 @@ from simulator.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = ROOT / "reports" / "table1"
-CSVS = ("table1", "crossover", "heads", "memory", "roofline")
-FIGURES = ("complexity", "crossover", "heads", "memory", "roofline")
+CSVS = ("table1", "crossover", "heads", "memory", "roofline", "generation", "generation_sweep")
+FIGURES = ("complexity", "crossover", "heads", "memory", "roofline", "generation_cycles", "generation_bytes")
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +76,43 @@ def test_fused_traffic_follows_the_bound(report):
     assert (m["fused_dram_bytes"] == m["flash_exact_bytes"]).all()      # Algorithm 1 exactly
     long = m[m["n"] >= 2048]
     assert (long["fused_dram_bytes"] < long["unfused_dram_bytes"] / 4).all()
+
+
+def test_generation_section(report):
+    """Per generated token at context n on the default config: the exponents the issue predicts
+    (attention O(n) MACs and bytes; recurrent, convolution and restricted attention O(1)), the state
+    each keeps per sequence equal to its closed form, and GQA's cache 8x smaller."""
+    from simulator.table.generation import GenerationSettings
+
+    s = GenerationSettings()
+    g = frame(report, "generation").set_index("key")
+    eb = 2                                                             # bf16 on the default config
+    dk = s.d // s.heads
+    for key in ("attention_mha", "attention_gqa", "attention_mqa"):
+        assert abs(g.loc[key, "macs_exponent"] - 1) <= 0.01 and abs(g.loc[key, "dram_bytes_exponent"] - 1) <= 0.02
+        assert g.loc[key, "state_exponent"] == 1
+    for key in ("recurrent_rnn", "recurrent_lstm", "convolutional", "restricted"):
+        assert abs(g.loc[key, "macs_exponent"]) <= 0.01 and abs(g.loc[key, "dram_bytes_exponent"]) <= 0.01, key
+    kv = {"attention_mha": s.heads, "attention_gqa": s.heads // 8, "attention_mqa": 1}
+    for key, heads in kv.items():
+        assert g.loc[key, "state_bytes_per_sequence"] == 2 * heads * dk * s.state_n * eb
+    assert g.loc["recurrent_rnn", "state_bytes_per_sequence"] == s.d * eb
+    assert g.loc["recurrent_lstm", "state_bytes_per_sequence"] == 2 * s.d * eb
+    assert g.loc["convolutional", "state_bytes_per_sequence"] == (s.kernel - 1) * s.d * eb
+    assert g.loc["restricted", "state_bytes_per_sequence"] == 2 * s.heads * dk * (s.window - 1) * eb
+    # weights amortise over a serving batch, caches do not
+    for key in ("recurrent_rnn", "recurrent_lstm", "convolutional"):
+        assert g.loc[key, "memory_bound_from_n_batch_1"].startswith("every")
+        assert g.loc[key, f"memory_bound_from_n_batch_{s.batches[-1]}"].startswith("never")
+    assert g.loc["attention_mha", f"memory_bound_from_n_batch_{s.batches[-1]}"].startswith("every")
+    sweep = frame(report, "generation_sweep")
+    assert len(sweep) == len(g) * len(s.n_sweep) * len(s.batches)
+    one = sweep[sweep["batch"] == 1].set_index(["key", "n"])
+    for n in s.n_sweep:               # per token, attention's core is 2 n d MACs whatever kv_heads
+        assert one.loc[("attention_mha", n), "macs_per_token"] == one.loc[("attention_mqa", n), "macs_per_token"] \
+            == 2 * n * s.d
+    text = (report / "table1.md").read_text()
+    assert "## Generation: one new token at context n" in text and "What the measurements show:" in text
 
 
 def test_figures_are_readable_images(report):

@@ -194,7 +194,8 @@ def test_report_columns():
     assert all(pd.isna(row[c]) for c in ("heads", "kernel", "window"))
     assert (row["sequential_steps"], row["max_path_length"]) == (7, 6)
     assert REGISTRY["recurrent"].report_fields(LayerSpec("x", "recurrent", workload(6, 5, "lstm").layers[0].params)) \
-        == {"n": 6, "d": 5}
+        == {"n": 6, "d": 5, "state_elements": 10}          # h and c of the one sequence
+    assert row["state_bytes"] == 2 * 2 * 5 * 4                  # batch 2, h and c, fp32
 
 
 def test_cell_defaults_to_rnn():

@@ -22,7 +22,7 @@ VARIANTS = ", ".join(sorted(REGISTRY))
 NUM_BOOL = "(a boolean: YAML reads unquoted yes/no/on/off/true/false as booleans)"
 TEXT_BOOL = ("(a boolean: YAML reads unquoted yes/no/on/off/true/false as booleans, "
              "so quote the word if you mean text)")
-GEMM_KEYS = "variant, name, batch, m, k, n"
+GEMM_KEYS = "variant, name, batch, repeat, m, k, n"
 
 
 def gemm(**changes) -> dict:

@@ -51,7 +51,7 @@ class SlotRole(IntEnum):
 
 # Opcodes mirror graph.VOp.
 (_ADD, _SUB, _MUL, _DIV, _MAX, _EXP, _TANH, _SIGMOID, _SIN, _COS, _RSQRT, _RMAX, _RSUM, _SCALE, _ADDC,
- _ARGMAX, _SAMPLE, _SQUARE) = range(18)
+ _ARGMAX, _SAMPLE, _SQUARE, _MAXC) = range(19)
 _ROW_OUT = (_RMAX, _RSUM, _ARGMAX, _SAMPLE)     # passes that write one value per row
 
 
@@ -139,6 +139,10 @@ def _unary_into(code, d, a, const, wide):
         for j in range(n):
             x = a[j if wide else 0]
             d[j] = x * x
+    elif code == _MAXC:
+        c = d.dtype.type(const)
+        for j in range(n):
+            d[j] = max(a[j if wide else 0], c)
     else:
         for j in range(n):
             d[j] = a[j if wide else 0] + const

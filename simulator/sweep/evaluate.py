@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError, MappingError, SizeError
 from ..hardware import Hardware
-from ..report import LAYER_COLUMNS
+from ..report import GENERATION_COLUMNS, LAYER_COLUMNS
 from ..results import price_with_breakdown
 from ..simulate import simulate
 from .expansion import Expansion, PointError
@@ -23,7 +23,7 @@ ROW_COLUMNS = tuple(c for c in LAYER_COLUMNS if c != "workload")
 _FIELD_COLUMNS = ("n", "d", "heads", "kernel", "window", "batch")
 _PRICED_COLUMNS = ROW_COLUMNS[ROW_COLUMNS.index("macs"):ROW_COLUMNS.index("sequential_steps")]
 _ROW_ORDER = ("layer", "variant", "hw", "dataflow", *_FIELD_COLUMNS, "dtype", *_PRICED_COLUMNS,
-              "sequential_steps", "max_path_length")
+              "sequential_steps", "max_path_length", *GENERATION_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -126,5 +126,6 @@ def layer_row(pid: int, case_index: int, r, hw) -> list:
     row.append(hw.format_name)
     row.extend(rec[c] for c in _PRICED_COLUMNS)
     row.extend((r.sequential_steps, r.max_path_length))
+    row.extend(r.fields.get(c) for c in GENERATION_COLUMNS)
     row.extend(float(v) for v in breakdown.values())
     return row

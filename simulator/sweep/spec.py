@@ -332,6 +332,11 @@ def _cases(layer_grid: dict, workloads) -> list[Case]:
             if not values:
                 cases.append(Case(len(cases), wi, gid, (), wl))
                 continue
+            if wl.model is not None:
+                cases.append(Case(len(cases), wi, gid, values, None, (
+                    ("layer_grid", "this workload builds its layers from a model config (its model: section); "
+                                   "layer_grid cannot change them: give one workload file per model setting"),)))
+                continue
             variant = _workload_variant(data, wl, values)
             try:
                 w = Workload.from_dict(variant, source=str(path), text=text)

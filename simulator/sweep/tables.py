@@ -11,7 +11,8 @@ from .evaluate import ROW_COLUMNS
 from .expansion import PointError
 from .spec import SweepSpec
 
-_OPTIONAL_INT = ("n", "d", "heads", "kernel", "window", "batch", "sequential_steps", "max_path_length")
+_OPTIONAL_INT = ("n", "d", "heads", "kernel", "window", "batch", "sequential_steps", "max_path_length",
+                 "repeat", "context", "new_tokens", "kv_heads", "kv_cache_bytes", "state_bytes")
 
 
 def show(value):

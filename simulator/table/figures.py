@@ -124,3 +124,24 @@ def roofline(points, meta, hw_name: str, path: Path) -> None:
                xlabel="arithmetic intensity (useful MACs per DRAM byte)", ylabel="attained MACs per cycle")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
         save(fig, path)
+
+
+def generation(sweep, summary, hw_name: str, metric: str, path: Path) -> None:
+    """Per generated token vs context n for every layer type: `metric` (cycles_per_token or
+    dram_bytes_per_token) at batch 1 (solid) and at the serving batch (dashed)."""
+    batches = sorted(sweep["batch"].unique())
+    labels = dict(zip(summary["key"], summary["layer_type"]))
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(7.5, 4.6))
+        for i, key in enumerate(summary["key"]):
+            for j, batch in enumerate(batches):
+                f = sweep[(sweep["key"] == key) & (sweep["batch"] == batch)].sort_values("n")
+                ax.loglog(f["n"], f[metric], "-" if j == 0 else "--", color=f"C{i % 10}", marker="o" if j == 0 else None,
+                          ms=2.5, label=labels[key] if j == 0 else None)
+        what = "cycles per generated token" if metric == "cycles_per_token" else "DRAM bytes per generated token"
+        ax.set(title=f"{what[0].upper() + what[1:]} on {hw_name} (solid: batch {batches[0]}, dashed: batch "
+                     f"{batches[-1]})", xlabel="context n (positions the new token attends to)", ylabel=what)
+        ax.set_xscale("log", base=2)
+        handles, names = ax.get_legend_handles_labels()
+        fig.legend(handles, names, fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, 0.0))
+        save(fig, path)

@@ -8,13 +8,21 @@ import pandas as pd
 from .. import __version__
 from ..fileio import write_atomic
 from ..report import display_path, markdown_table
-from . import extensions, figures
+from . import extensions, figures, generation
 from .table1 import Settings, measure_table
 
 PAPER_COLUMNS = ["layer_type", "paper_complexity", "n_exponent", "d_exponent", "k_exponent", "r_exponent",
                  "paper_sequential_ops", "sequential_ops", "paper_path_length", "path_length"]
 HARDWARE_COLUMNS = ["layer_type", "macs", "cycles", "seconds", "utilization", "dram_bytes", "energy_pj",
                     "array_share", "vector_share", "stall_share"]
+GENERATION_COLUMNS = ["layer_type", "macs_exponent", "dram_bytes_exponent", "cycles_exponent", "state_bytes_per_sequence",
+                      "state_exponent", *(f"memory_bound_from_n_batch_{b}" for b in generation.GenerationSettings().batches)]
+PER_TOKEN_COLUMNS = ["layer_type", "macs_per_token_at_state_n", "dram_bytes_per_token_at_state_n",
+                     "cycles_per_token_at_state_n", "array_cycles_per_token_at_state_n",
+                     "vector_cycles_per_token_at_state_n", "dram_transfer_cycles_per_token_at_state_n",
+                     "bound_at_state_n"]
+FILES = ("table1.csv, table1.md, crossover.csv, heads.csv, memory.csv, roofline.csv, generation.csv, "
+         "generation_sweep.csv and 7 figures")
 
 
 def provenance(hw) -> dict:
@@ -35,6 +43,8 @@ def make_table1(hw, out_dir: Path, settings: Settings | None = None) -> dict[str
     }
     roof, roof_meta = extensions.roofline_points(measurements, hw)
     frames["roofline"] = roof
+    frames["generation_sweep"] = generation.measure_sweep(hw)
+    frames["generation"] = generation.summary(frames["generation_sweep"])
     prov = provenance(hw)
     # No timestamp: the same code and hardware give byte-identical files, so re-running the main
     # job on a checkout leaves it clean (the simulator version and the config's sha256 say what made it).
@@ -45,6 +55,8 @@ def make_table1(hw, out_dir: Path, settings: Settings | None = None) -> dict[str
     figures.heads(frames["heads"], out_dir / "heads.png")
     figures.memory(frames["memory"], hw.name, out_dir / "memory.png")
     figures.roofline(roof, roof_meta, hw.name, out_dir / "roofline.png")
+    for metric, name in (("cycles_per_token", "generation_cycles"), ("dram_bytes_per_token", "generation_bytes")):
+        figures.generation(frames["generation_sweep"], frames["generation"], hw.name, metric, out_dir / f"{name}.png")
     write_atomic(out_dir / "table1.md", render_markdown(frames, roof_meta, prov))
     return frames
 
@@ -119,8 +131,42 @@ def render_markdown(frames, roof_meta, prov) -> str:
         "",
         "![roofline](roofline.png)",
         "",
+        *_generation_section(frames),
     ]
     return "\n".join(lines)
+
+
+def _generation_section(frames) -> list[str]:
+    s = generation.GenerationSettings()
+    g = frames["generation"]
+    batches = " and ".join(str(b) for b in s.batches)
+    return [
+        "## Generation: one new token at context n",
+        "",
+        f"Each layer type runs its decode step at context n = {s.n_sweep[0]} .. {s.n_sweep[-1]} (d = {s.d}, "
+        f"{s.heads} query heads of {s.d // s.heads}, k = {s.kernel}, r = {s.window}), count-only, at batch "
+        f"{batches}: attention reads a KV cache of n positions (the new token's Q, K, V are inputs, as Table 1 "
+        "counts the attention core), a recurrent layer runs one step from its state, the convolution one output "
+        "from its window of k inputs, restricted attention reads its last r positions. Costs are per generated "
+        "token, state per sequence; exponents are log-log slopes at batch 1 over the tail of the sweep where the "
+        "local slope has settled (fit ranges in generation.csv).",
+        "",
+        markdown_table(g[GENERATION_COLUMNS]),
+        "",
+        f"Per token at n = {s.state_n}, batch {s.batches[0]} (array and vector cycles: busy time of each unit; DRAM "
+        "transfer cycles: the bytes at the DRAM bandwidth):",
+        "",
+        markdown_table(g[PER_TOKEN_COLUMNS]),
+        "",
+        "What the measurements show:",
+        "",
+        *generation.findings(g, frames["generation_sweep"], s),
+        "",
+        "![cycles per token](generation_cycles.png)",
+        "",
+        "![bytes per token](generation_bytes.png)",
+        "",
+    ]
 
 
 def _notes(t) -> list[str]:
@@ -145,4 +191,6 @@ def summary_text(frames) -> str:
     t = frames["table1"]
     with pd.option_context("display.max_columns", None, "display.width", 200):
         return (t[PAPER_COLUMNS].to_string(index=False) + "\n\n"
-                + t[HARDWARE_COLUMNS].to_string(index=False, float_format=lambda v: f"{v:.4g}") + "\n")
+                + t[HARDWARE_COLUMNS].to_string(index=False, float_format=lambda v: f"{v:.4g}") + "\n\n"
+                + "Generation (per new token at context n):\n"
+                + frames["generation"][GENERATION_COLUMNS].to_string(index=False) + "\n")

@@ -60,11 +60,16 @@ def param_names(cls) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """One layer of a workload: its variant, validated parameters and batch."""
+    """One layer of a workload: its variant, validated parameters and batch.
+
+    `repeat`: the layer stands for a stack of that many identical layers run one after another
+    (a model's blocks): every count, cycle and sequential step is multiplied by it.
+    """
     name: str
     variant: str
     params: Any
     batch: int = 1
+    repeat: int = 1
 
 
 class Variant:
@@ -84,7 +89,9 @@ class Variant:
         raise NotImplementedError
 
     def report_fields(self, spec: LayerSpec) -> dict[str, Any]:
-        """Values of the report columns n, d, heads, kernel, window (others stay empty)."""
+        """Values of the report columns n, d, heads, kernel, window and the generation columns
+        phase, context, new_tokens, kv_heads; `kv_cache_elements` and `state_elements` (elements
+        kept between generation steps, whole batch) become the byte columns. Others stay empty."""
         return {}
 
     def connectivity(self, spec: LayerSpec):

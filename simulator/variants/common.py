@@ -29,6 +29,13 @@ def causal_window_ranges(n: int, size: int) -> RowRanges:
     return RowRanges.from_arrays(np.maximum(0, idx - size + 1), idx + 1)
 
 
+def check_head_width(chk, path: str, params) -> None:
+    """Heads must divide d unless the per-head width d_k is given (spec §2.6)."""
+    if params.d_k is None and params.d % params.heads:
+        chk.add(f"{path}.heads", f"d = {params.d} is not divisible by heads = {params.heads}; "
+                                 f"choose heads dividing d, or give the per-head width d_k explicitly")
+
+
 def weight_init(fan_in: int):
     """Standard normal scaled by 1/sqrt(fan_in), so projected activations stay of order one."""
     scale = 1.0 / math.sqrt(fan_in)
@@ -88,3 +95,11 @@ def attention_core(tag: str, q: str, k: str, v: str, out: str, batch: int, n_q: 
     ]
     tensors = [TensorSpec(s, (batch, n_q, n_kv), "intermediate"), TensorSpec(p, (batch, n_q, n_kv), "intermediate")]
     return ops, tensors
+
+
+def bias_add(name: str, src: str, bias: str, dst: str, rows: int, cols: int, phase: str,
+             deps: tuple[str, ...]) -> VectorOp:
+    """dst = src + bias on the vector unit: one add per element, the bias a (1, 1, cols) column
+    vector read once (rows are every batch element's positions, so the op's batch is 1)."""
+    return VectorOp(name, (VPass(VOp.ADD, dst, (src, bias)),), (src, bias), (dst,), rows, cols, (),
+                    phase=phase, deps=deps, col_vectors=(bias,))

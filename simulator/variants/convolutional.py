@@ -6,8 +6,8 @@ Padding: `same` pad = floor(dilation (k-1) / 2) on the left (centred for odd k; 
 extra tap lands on the right, spec §4.4), n outputs; `causal` pad = dilation (k-1), n outputs;
 `valid` pad = 0, n - dilation (k-1) outputs.
 
-Lowering: ONE im2col GEMM. A (n_out x k d) holds, tap-major, column j d + c = X[t + j dilation -
-pad, c] (zero off the sequence); it is a free Layout because the DMA engine gathers im2col tiles
+Lowering: ONE im2col GEMM over the outputs of every sequence (batch x n_out rows). A holds,
+tap-major, column j d + c = X[t + j dilation - pad, c] (zero off the sequence); it is a free Layout because the DMA engine gathers im2col tiles
 straight from X, and the GEMM counts A's traffic as the full tiles it fills, so DRAM reads of X
 are up to k times the input (the price of im2col). B is W as a (k d) x d weight shared by the
 batch. A mask on the k axis gives output row t its valid taps [j_lo d, j_hi d) (valid taps are
@@ -112,9 +112,11 @@ class Convolutional(Variant):
         k, d = p.kernel, p.d
         n_out = output_length(p.n, k, p.dilation, p.padding)
         j_lo, j_hi = tap_ranges(p.n, k, p.dilation, p.padding)
-        mask = RowRanges.from_arrays(j_lo * d, j_hi * d)
+        # every sequence's outputs are rows of one GEMM: the weight is shared, so its tiles serve the
+        # whole batch (a batch of separate GEMMs would re-read W per sequence when it does not fit)
+        mask = RowRanges.from_arrays(np.tile(j_lo * d, b), np.tile(j_hi * d, b))
         ops = (Layout("im2col", ("X",), ("A",), im2col(b, p.n, d, k, p.dilation, p.padding), phase="conv"),
-               Gemm("conv", "A", "W", "Y", n_out, k * d, d, batch=b, shared_b=True, mask=mask, mask_axis="k",
+               Gemm("conv", "A", "W", "Y", b * n_out, k * d, d, shared_b=True, mask=mask, mask_axis="k",
                     phase="conv", deps=("im2col",)))
         tensors = (TensorSpec("X", (b, p.n, d), "input"),
                    TensorSpec("W", (1, k * d, d), "weight", weight_init(k * d)),
@@ -123,8 +125,13 @@ class Convolutional(Variant):
         return OpGraph(ops, tensors)
 
     def report_fields(self, spec: LayerSpec) -> dict:
+        """`state_elements`: the inputs a streaming (token by token) run keeps for the next output,
+        dilation (k - 1) d per sequence; `same` padding reads future inputs, so it cannot stream."""
         p = spec.params
-        return {"n": p.n, "d": p.d, "kernel": p.kernel}
+        fields = {"n": p.n, "d": p.d, "kernel": p.kernel}
+        if p.padding != "same":
+            fields["state_elements"] = spec.batch * p.dilation * (p.kernel - 1) * p.d
+        return fields
 
     def connectivity(self, spec: LayerSpec):
         p = spec.params

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from ..connectivity import Ranges
 from ..graph import Gemm, Layout, OpGraph, TensorSpec
 from .base import LayerSpec, Variant, param
-from .common import attention_core, causal_ranges, full_ranges, merge_heads, split_heads, weight_init
+from .common import (attention_core, causal_ranges, check_head_width, full_ranges, merge_heads, split_heads,
+                     weight_init)
 from .self_attention import attention_ranges
 
 
@@ -35,9 +36,7 @@ class MultiHeadAttention(Variant):
     params_cls = MultiHeadParams
 
     def check(self, chk, path, params) -> None:
-        if params.d_k is None and params.d % params.heads:
-            chk.add(f"{path}.heads", f"d = {params.d} is not divisible by heads = {params.heads}; "
-                                     f"choose heads dividing d, or give the per-head width d_k explicitly")
+        check_head_width(chk, path, params)
 
     def build(self, spec: LayerSpec) -> OpGraph:
         p, b = spec.params, spec.batch

@@ -2,7 +2,8 @@
 
 Input width = hidden width = d; g gate blocks of width d per cell (rnn 1, lstm 4 in the order
 i, f, o, g, gru 3 in the order z, r, candidate). Weights U (d x g d) for the input, W (d x g d)
-for the recurrence, bias (g d); h_0 = c_0 = 0.
+for the recurrence, bias (g d); h_0 = c_0 = 0, or given as inputs (`initial_state: given`: with n = 1
+the layer is one decode step, reading the state h_0 (and c_0) and writing h_1 (and c_1)).
 
 Lowering:
 * phase "input": U x for every position as ONE GEMM over batch x n rows (weights shared), then the
@@ -40,6 +41,9 @@ class RecurrentParams:
     d: int = param("int", minimum=1, doc="hidden width = input width")
     cell: str = param("choice", default="rnn", choices=CELLS,
                       doc="rnn (vanilla tanh), lstm (gates i, f, o, g) or gru (gates z, r, candidate)")
+    initial_state: str = param("choice", default="zero", choices=("zero", "given"),
+                               doc="zero: h_0 = c_0 = 0; given: h_0 (and c_0) are inputs, e.g. the state a "
+                                   "previous decode step left (n: 1 is then one decode step)")
 
 
 def _column_blocks(names: tuple[str, ...], d: int):
@@ -84,15 +88,25 @@ class Recurrent(Variant):
 
         body, step_tensors, carried = _BODIES[cell](batch, d)
         ux_names = tuple(f"ux_{x}" for x in GATE_NAMES[cell])
-        before, after = _glue(batch, n, d, ux_names, carried)
+        given = p.initial_state == "given"
+        before, after = _glue(batch, n, d, ux_names, carried, given)
         ops.append(Recurrence("recurrence", n, tuple(body), before, after, phase="recurrence", deps=rec_deps))
         tensors += [TensorSpec(name, (1, batch, d), "intermediate") for name in ux_names]
         tensors += [TensorSpec(name, shape, "intermediate") for name, shape in step_tensors]
+        if given:
+            tensors += [TensorSpec(f"{prev[0]}_0", (batch, d), "input") for prev, _ in carried]
         tensors.append(TensorSpec("H", (batch, n, d), "output"))
+        if given and cell == "lstm":
+            tensors.append(TensorSpec("c_n", (batch, d), "output"))      # h_n is H's last row
         return OpGraph(tuple(ops), tuple(tensors))
 
     def report_fields(self, spec: LayerSpec) -> dict:
-        return {"n": spec.params.n, "d": spec.params.d}
+        """`state_elements`: h (and c) carried from step to step, read and written by every step."""
+        p = spec.params
+        fields = {"n": p.n, "d": p.d, "state_elements": spec.batch * p.d * (2 if p.cell == "lstm" else 1)}
+        if p.initial_state == "given":
+            fields["phase"] = "decode" if p.n == 1 else "prefill"
+        return fields
 
     def connectivity(self, spec: LayerSpec):
         return Chain(spec.params.n)
@@ -105,17 +119,20 @@ def _split_w(d: int):
     return fn
 
 
-def _glue(batch: int, n: int, d: int, ux_names: tuple[str, ...], carried: tuple[tuple[str, str], ...]):
+def _glue(batch: int, n: int, d: int, ux_names: tuple[str, ...], carried: tuple[tuple[str, str], ...],
+          given: bool = False):
     """before(store, t): the step's slice of U x + b (one block per gate) and the carried state;
     after(store, t): h_t into the output sequence H, and the state carried to step t+1.
-    `carried` pairs (state read by the step, state it writes): h_prev <- h, c_prev <- c."""
+    `carried` pairs (state read by the step, state it writes): h_prev <- h, c_prev <- c. With a
+    `given` initial state, step 0 reads h_0 (and c_0) from the inputs and the last step leaves c_n."""
     g = len(ux_names)
 
     def before(store, t):
         if t == 0:
             store["H"] = np.zeros((batch, n, d), np.float32)
             for prev, _ in carried:
-                store[prev] = np.zeros((1, batch, d), np.float32)      # h_0 = c_0 = 0
+                initial = np.asarray(store[f"{prev[0]}_0"]) if given else np.zeros((batch, d), np.float32)
+                store[prev] = initial.reshape(1, batch, d)                # h_0, c_0 (zero unless given)
         ux_t = np.asarray(store["UXb"]).reshape(batch, n, g * d)[:, t, :]
         for k, name in enumerate(ux_names):
             store[name] = np.ascontiguousarray(ux_t[:, k * d:(k + 1) * d]).reshape(1, batch, d)
@@ -124,6 +141,8 @@ def _glue(batch: int, n: int, d: int, ux_names: tuple[str, ...], carried: tuple[
         store["H"][:, t, :] = np.asarray(store["h"]).reshape(batch, d)
         for prev, new in carried:
             store[prev] = np.asarray(store[new]).reshape(1, batch, d)
+        if given and t == n - 1 and "c" in store:
+            store["c_n"] = np.asarray(store["c"]).reshape(batch, d)
 
     return before, after
 
