@@ -100,8 +100,8 @@ class VPass:
 
     rowmax, rowsum, argmax and sample write one value per row (a tensor of width 1); argmax and
     sample write the chosen column index.  sample(p, u) draws from row p by inverse CDF in float64
-    with the row's uniform u (spec §7.4).  A width-1 source is broadcast along the row, a
-    column vector (see VectorOp.col_vectors) down the rows.
+    with the row's uniform u (docs/conventions/layers.md §6.4).  A width-1 source is broadcast
+    along the row, a column vector (see VectorOp.col_vectors) down the rows.
     """
     opcode: int
     dst: str
@@ -243,10 +243,10 @@ class Gather:
 class FusedAttention:
     """softmax(scale * Q K^T) V per batch element without materialising the scores off chip.
 
-    FlashAttention's Algorithm 1 (Dao et al. 2022, spec §10): K/V blocks of B_c rows outer, Q blocks
-    of B_r rows inner, online softmax with running row max m and row sum l; O, l, m live in memory
-    and are read and written once per (K/V block, Q block). Q (batch, n_q, d), K and V
-    (batch, n_kv, d), O (batch, n_q, d); `mask` gives each query's valid key range.
+    FlashAttention's Algorithm 1 (Dao et al. 2022; docs/conventions/counting.md §3): K/V blocks of
+    B_c rows outer, Q blocks of B_r rows inner, online softmax with running row max m and row sum l;
+    O, l, m live in memory and are read and written once per (K/V block, Q block). Q (batch, n_q,
+    d), K and V (batch, n_kv, d), O (batch, n_q, d); `mask` gives each query's valid key range.
     """
     name: str
     q: str

@@ -162,7 +162,8 @@ def lower_vector(op, hw) -> VectorPlan:
 
 def flash_block_sizes(hw, d: int) -> tuple[int, int, int]:
     """(M, B_r, B_c): on-chip elements M of the innermost level's usable space and Algorithm 1's
-    block sizes B_c = ceil(M / 4d), B_r = min(ceil(M / 4d), d) (spec §10.1)."""
+    block sizes B_c = ceil(M / 4d), B_r = min(ceil(M / 4d), d)
+    (docs/conventions/counting.md §3.2)."""
     m_elems = hw.on_chip[0].usable_bytes // hw.bytes_per_element
     bc = -(-m_elems // (4 * d))
     return m_elems, min(bc, d), bc

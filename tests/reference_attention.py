@@ -1,4 +1,5 @@
-"""float64 numpy references for self-attention and multi-head attention (spec §2.5).
+"""float64 numpy references for self-attention and multi-head attention
+(docs/conventions/layers.md §1.5).
 
 Written apart from the package: numpy only.
 """

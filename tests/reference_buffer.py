@@ -1,7 +1,7 @@
 """Brute-force buffer replay of the GEMM tile walk: a test-only reference for kernels/gemm.py.
 
-Written from docs/architecture.md ("The GEMM tile walk") and shared/spec/systolic.md, not from the
-kernel.  It is deliberately slow and literal:
+Written from docs/architecture.md ("The GEMM tile walk (kernels/gemm.py)") and docs/conventions/systolic.md §5, not from
+the kernel.  It is deliberately slow and literal:
 
 1. enumerate every innermost tile step of the loop nest (batch, then each level's three loops,
    outermost level first, partial edge tiles included) and drop the steps a mask leaves empty;

@@ -1,4 +1,4 @@
-"""float64 numpy references for the local layers (spec §4.4, §5.4, §6.1).
+"""float64 numpy references for the local layers (docs/conventions/layers.md §3.4, §4.4, §5.1).
 
 Written apart from the package: numpy only. Each takes the inputs of a functional run (already
 rounded to the number format) and recomputes the outputs.
@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 
-# --- restricted self-attention (spec §5.4: dense masked reference) -------------------------------
+# --- restricted self-attention (docs/conventions/layers.md §4.4: dense masked reference) ----------
 def band_mask(n: int, window: int, causal: bool) -> np.ndarray:
     """allowed[i, j]: centred |i - j| <= (r-1)/2; causal i - r < j <= i."""
     i = np.arange(n)[:, None]
@@ -78,7 +78,7 @@ def hops_by_layered_bfs(n: int, offsets_of_layer, layers: int) -> int | None:
     return best or None
 
 
-# --- convolution (spec §4.1, §4.4) ---------------------------------------------------------------
+# --- convolution (docs/conventions/layers.md §3.1, §3.4) ------------------------------------------
 def _pad(kernel: int, dilation: int, padding: str) -> int:
     if padding == "same":
         return (dilation * (kernel - 1)) // 2
@@ -129,7 +129,7 @@ def conv_valid_taps_by_enumeration(n, kernel, dilation, padding) -> int:
     return sum(1 for t in range(n_out) for j in range(kernel) if 0 <= t + j * dilation - pad < n)
 
 
-# --- sinusoidal position embedding (spec §6.1) ---------------------------------------------------
+# --- sinusoidal position embedding (docs/conventions/layers.md §5.1) ------------------------------
 def sinusoidal_pe(n: int, d: int) -> np.ndarray:
     """PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(pos / 10000^(2i/d)), in float64
     (the pow form: independent of the exp/log form the simulator computes)."""

@@ -1,4 +1,5 @@
-"""Float64 reference for Luong global and local attention (spec §8.7), independent of the package.
+"""Float64 reference for Luong global and local attention (docs/conventions/layers.md §7.7),
+independent of the package.
 
 Fixed decoder states Ht (batch, T, d) and encoder states Hs (batch, S, d); for each sequence and
 each target step t (1-based): window -> scores -> softmax over the window -> (local-p) times the
@@ -43,7 +44,8 @@ def predicted_position(inputs, h_t: np.ndarray, source_len: int) -> float:
 
 
 def window(centre: int, radius: int, source_len: int) -> list[int]:
-    """1-based positions {c-D .. c+D} that lie in [1, S] (clipped, spec §8.5)."""
+    """1-based positions {c-D .. c+D} that lie in [1, S] (clipped,
+    docs/conventions/layers.md §7.5)."""
     return [s for s in range(centre - radius, centre + radius + 1) if 1 <= s <= source_len]
 
 

@@ -1,4 +1,5 @@
-"""float64 numpy references for hard attention (spec §7) and attention-over-attention (spec §9).
+"""float64 numpy references for hard attention (docs/conventions/layers.md §6) and
+attention-over-attention (§8).
 
 Written apart from the package: numpy only. Inputs are a functional result's `inputs` (already
 rounded to the number format); weights are passed without their leading batch axis of 1.
@@ -15,7 +16,8 @@ def softmax(x, axis=-1):
 
 
 def inverse_cdf(p, u):
-    """Spec §7.4: idx = searchsorted(cumsum(p), u * sum(p), side='right'), clipped to L - 1.
+    """docs/conventions/layers.md §6.4: idx = searchsorted(cumsum(p), u * sum(p), side='right'), clipped
+    to L - 1.
 
     p (..., L) probabilities (any non-negative weights), u (...) uniforms; float64 throughout.
     The total is the last prefix sum (sequential), not a pairwise np.sum.

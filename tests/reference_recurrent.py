@@ -1,4 +1,4 @@
-"""Float64 reference recurrent layers (spec/variants.md §3.4): a plain Python loop over t.
+"""Float64 reference recurrent layers (docs/conventions/layers.md §2.4): a plain Python loop over t.
 
 Independent of the package (numpy only). Inputs are the functional run's `inputs`:
 X (batch, n, d), U and W (1, d, g d) and bias (1, 1, g d), with gate k owning columns

@@ -1,9 +1,9 @@
 """Brute-force cycle stepper of an R x C systolic MAC array (test-only reference).
 
 Independent of simulator.kernels: pure Python, one clock cycle at a time, with explicit registers,
-tagged data tokens and the spec's conventions (spec/systolic.md).  It computes C = A @ B with real
-values and counts what happened: cycles, folds, MAC slot events per PE, and SRAM words.  The cycle
-count is never computed from a formula; it is the index of the last MAC slot the simulated data
+tagged data tokens and the project's conventions (docs/conventions/systolic.md).  It computes C = A @ B
+with real values and counts what happened: cycles, folds, MAC slot events per PE, and SRAM words.  The
+cycle count is never computed from a formula; it is the index of the last MAC slot the simulated data
 movement produced, plus one.
 
 Hardware model
@@ -37,11 +37,12 @@ Controller
   stream slot ends when it has sent its T tokens AND the preload port has finished the R-cycle
   window opened with it, so short streams are padded with zero "bubble" tokens.  The port keeps the
   same cadence after the last fold (an idle window), so every fold's slot, the last one included,
-  is padded to R: this is the convention spec/systolic.md's pipelined formulas charge.
+  is padded to R: this is the convention the pipelined formulas of
+  docs/conventions/systolic.md §3.2 charge.
 
-SRAM words (spec's table): every real operand word injected at an edge is one read; every real
-output word leaving the array is one C write; a partial sum brought back at the top of a column
-(the output was written by an earlier k-fold) is one C read.
+SRAM words (docs/conventions/systolic.md §4): every real operand word injected at an edge is one read;
+every real output word leaving the array is one C write; a partial sum brought back at the top of a
+column (the output was written by an earlier k-fold) is one C read.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The GEMM kernel against a brute-force buffer replay (tests/reference_buffer.py), plus the DRAM
-traffic and timing invariants of shared/spec/systolic.md.
+traffic and timing invariants of docs/conventions/systolic.md §5.2.
 
-The replay is written from docs/architecture.md ("The GEMM tile walk"); every counter it produces
+The replay is written from docs/architecture.md ("The GEMM tile walk (kernels/gemm.py)"); every counter it produces
 must equal the kernel's exactly, on random small problems with random legal nested tilings, loop
 orders, dataflows, fold modes, buffering, non-power-of-two bandwidths and masks.
 """
@@ -252,7 +252,7 @@ def test_dram_traffic_at_least_compulsory_footprint(case):
     need = compulsory(op, hw)
     for name in ("fill_a", "fill_b", "drain_c"):
         assert dram(got, hw, name) >= need[name], (name, describe(op, hw, mapping))
-    if op.mask is None:   # the plain bounds of the spec, spelled out
+    if op.mask is None:   # the plain bounds of docs/conventions/systolic.md §5.2, spelled out
         eb = hw.bytes_per_element
         assert dram(got, hw, "fill_a") >= op.batch * op.m * op.k * eb
         assert dram(got, hw, "fill_b") >= (1 if op.shared_b else op.batch) * op.k * op.n * eb

@@ -30,7 +30,8 @@ EDGE_SHOWN = "hw_configs/edge_32x32.yaml"
 DEFAULT_SHOWN = "hw_configs/default.yaml"
 SMOKE_LAYERS = ["qk", "proj"]
 
-# DESIGN.md section 4, typed in by hand: the public contract must not drift with the code.
+# The public contract (docs/architecture.md#public-contract), typed in by hand: it must not drift
+# with the code.
 CONTRACT_COLUMNS = [
     "workload", "layer", "variant", "hw", "dataflow", "n", "d", "heads", "kernel", "window", "batch", "dtype",
     "macs", "slot_macs", "vector_ops", "cycles", "compute_cycles", "stall_cycles", "seconds",

@@ -428,7 +428,8 @@ def test_one_problem_header_is_singular():
 
 
 def test_design_doc_example(tmp_path):
-    """DESIGN.md section 7's example; a misspelt key also leaves the real key missing."""
+    """The example of docs/architecture.md#input-errors; a misspelt key also leaves the real key
+    missing."""
     path = tmp_path / "edge.yaml"
     text = (ROOT / "hw_configs" / "edge_32x32.yaml").read_text()
     text = text.replace("dataflow: weight_stationary", "dataflow: os")

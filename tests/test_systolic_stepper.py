@@ -1,7 +1,7 @@
 """The array-level fold formulas (kernels/gemm.py) and the GEMM kernel == a brute-force cycle stepper.
 
-spec/systolic.md asks for both fold modes to be verified against a test-only reference that steps
-the array cycle by cycle (tests/reference_systolic.py), not only against the closed forms.
+docs/conventions/systolic.md §3.4: both fold modes are verified against a test-only reference that
+steps the array cycle by cycle (tests/reference_systolic.py), not only against the closed forms.
 """
 from __future__ import annotations
 
@@ -124,7 +124,7 @@ def test_stepper_catches_a_too_short_pipelined_slot():
         step_gemm(2, 8, 2, 4, 2, "is", True, wait_for_preload=False)
 
 
-# spec/systolic.md, "Peer reference points" (SCALE-Sim 3.0.0, 32x32, serial folds; printed cycles + 1)
+# docs/conventions/systolic.md §8.1 (SCALE-Sim 3.0.0, 32x32, serial folds; printed cycles + 1)
 PEER_POINTS = [
     ((512, 64, 512), {"output_stationary": 32256, "weight_stationary": 19392, "input_stationary": 19392}),
     ((512, 768, 768), {"output_stationary": 318720, "weight_stationary": 349056, "input_stationary": 331008}),

@@ -26,7 +26,8 @@ def vec(counts, kind):
 
 
 def tolerance(*reductions):
-    """fp32: a few ulps per accumulated term along each chained reduction (spec §2.5 step 4)."""
+    """fp32: a few ulps per accumulated term along each chained reduction
+    (docs/conventions/counting.md §1.6)."""
     return 1e-5 * math.sqrt(sum(reductions)) + 4 * U32
 
 
@@ -61,7 +62,7 @@ def test_multi_head_matches_numpy_and_closed_forms(causal, fused):
     parts = closed.multi_head_macs(n, d, heads, d // heads, causal, batch)
     assert r.macs == sum(parts.values())
     if not causal:
-        assert r.macs == batch * (4 * n * d * d + 2 * n * n * d)            # spec §2.2 total
+        assert r.macs == batch * (4 * n * d * d + 2 * n * n * d)  # docs/conventions/layers.md §1.2
     ops = {o.op: o.macs for o in r.ops if o.kind == "gemm"}
     for name in ("q_projection", "k_projection", "v_projection", "output_projection"):
         assert ops[name] == parts[name]
@@ -69,7 +70,7 @@ def test_multi_head_matches_numpy_and_closed_forms(causal, fused):
 
 
 def test_general_head_width():
-    """h d_k != d (spec §2.2 general form)."""
+    """h d_k != d (docs/conventions/layers.md §1.2, general form)."""
     (r,) = run([{"variant": "multi_head_attention", "n": 9, "d": 10, "heads": 3, "d_k": 4}], make_hw(sram_bytes=8192),
                functional=True)
     assert r.macs == sum(closed.multi_head_macs(9, 10, 3, 4).values())
@@ -79,7 +80,7 @@ def test_general_head_width():
 
 
 def test_twelve_heads_vs_one_head_same_macs_twelve_times_the_softmax():
-    """The source's question (spec §2.3): equal MACs, h x the softmax work."""
+    """The source's question (docs/conventions/layers.md §1.3): equal MACs, h x the softmax work."""
     layers = [{"name": "h12", "variant": "multi_head_attention", "n": 64, "d": 96, "heads": 12},
               {"name": "h1", "variant": "multi_head_attention", "n": 64, "d": 96, "heads": 1}]
     twelve, one = run(layers, make_hw(rows=16, cols=16, sram_bytes=1 << 18))
@@ -125,7 +126,8 @@ def test_fused_dram_traffic_is_algorithm_1_exactly(n, d, sram):
 
 
 def test_fused_spec_worked_example():
-    """spec §10.2: N = 4096, d = 64, M = 49152 elements -> 18,456,576 element accesses."""
+    """docs/conventions/counting.md §3.3: N = 4096, d = 64, M = 49152 elements -> 18,456,576 element
+    accesses."""
     hw = make_hw(rows=8, cols=8, sram_bytes=2 * 49152 * 4)
     (r,) = run([{"variant": "self_attention", "n": 4096, "d": 64, "fused": True}], hw)
     reads, writes = _dram(r)

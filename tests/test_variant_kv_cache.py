@@ -126,7 +126,8 @@ def test_path_length_over_the_whole_sequence():
     hw = make_hw()
     assert run(dict(context=30, new_tokens=1, d=4, heads=1), hw).max_path_length == 1
     assert run(dict(context=0, new_tokens=1, d=4, heads=1), hw).max_path_length is None   # one position
-    # a window of w positions reaches w - 1 back per layer: ceil((n - 1) / (w - 1)) layers (spec §5.3)
+    # a window of w positions reaches w - 1 back per layer: ceil((n - 1) / (w - 1)) layers
+    # (docs/conventions/layers.md §4.3)
     for n, w in ((31, 4), (40, 9), (17, 2)):
         r = run(dict(context=n - 1, new_tokens=1, d=4, heads=1, window=w), hw)
         assert r.max_path_length == math.ceil((n - 1) / (w - 1))

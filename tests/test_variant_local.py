@@ -40,7 +40,8 @@ def dram(counts, hw, which) -> int:
 
 
 def tolerance(*reductions):
-    """fp32 GEMM chains: about 1e-5 sqrt(reduction length) relative (spec §2.5 step 4), plus a few ulps."""
+    """fp32 GEMM chains: about 1e-5 sqrt(reduction length) relative (docs/conventions/counting.md §1.6),
+    plus a few ulps."""
     return 1e-5 * math.sqrt(sum(reductions)) + 4 * U32
 
 
@@ -68,7 +69,8 @@ def test_restricted_matches_dense_masked_reference_and_closed_forms(n, d, window
             functional=True, seed=3)
     x = r.inputs["X"].astype(np.float64)
     ref = restricted_attention(x, window, causal)
-    # scores reduce over d, P V over at most the window; relative to max |ref| (spec §2.5 step 4)
+    # scores reduce over d, P V over at most the window; relative to max |ref|
+    # (docs/conventions/counting.md §1.6)
     assert rel_err(r.outputs["Y"], ref) <= tolerance(d, min(n, window))
     band = closed.restricted_band(n, window, causal)
     assert band == band_size_by_enumeration(n, window, causal)
@@ -79,13 +81,14 @@ def test_restricted_matches_dense_masked_reference_and_closed_forms(n, d, window
 
 
 def test_restricted_band_closed_forms_over_a_grid():
-    """spec §5.2 closed forms vs enumeration, both sides of every branch (w = n-1, r = n)."""
+    """docs/conventions/layers.md §4.2 closed forms vs enumeration, both sides of every branch (w = n-1,
+    r = n)."""
     for n in range(1, 23):
         for window in range(1, 2 * n + 4):
             assert closed.restricted_band(n, window, True) == band_size_by_enumeration(n, window, True)
             if window % 2:
                 assert closed.restricted_band(n, window, False) == band_size_by_enumeration(n, window, False)
-    # r >= n is not full attention unless r >= 2n - 1 (spec §5.5)
+    # r >= n is not full attention unless r >= 2n - 1 (docs/conventions/layers.md §4.5)
     for n in (5, 12, 31):
         for window in range(n if n % 2 else n + 1, 2 * n - 1, 2):
             assert closed.restricted_band(n, window, False) < n * n
@@ -93,7 +96,8 @@ def test_restricted_band_closed_forms_over_a_grid():
 
 
 def test_restricted_spec_golden_value():
-    """spec §1 worked value: n = d = 512, r = 65 (w = 32): 2 d 32,224 = 32,997,376 MACs."""
+    """docs/conventions/counting.md §2.4 worked value: n = d = 512, r = 65 (w = 32): 2 d 32,224 =
+    32,997,376 MACs."""
     assert closed.restricted_band(512, 65) == 32_224
     r = one({"variant": RSA, "n": 512, "d": 512, "window": 65}, make_hw(rows=32, cols=32, sram_bytes=1 << 20))
     assert r.macs == 32_997_376
@@ -142,7 +146,8 @@ def test_restricted_banded_scores_issue_only_the_band_tiles():
 
 
 def test_restricted_path_length_from_connectivity():
-    """Centred: ceil((n-1)/w); causal: ceil((n-1)/(r-1)) (spec §5.3); r = 1 connects nothing."""
+    """Centred: ceil((n-1)/w); causal: ceil((n-1)/(r-1)) (docs/conventions/layers.md §4.3); r = 1
+    connects nothing."""
     hw = make_hw(rows=4, cols=4, sram_bytes=1 << 16)
     for n in (2, 7, 16, 33, 50):
         for window in (3, 5, 9, 15):
@@ -200,7 +205,8 @@ def test_conv_matches_reference_and_closed_forms(n, d, kernel, dilation, padding
     assert np.allclose(ref, conv1d_direct(x, w, kernel, dilation, padding), rtol=1e-12, atol=1e-12)
     n_out = n - dilation * (kernel - 1) if padding == "valid" else n
     assert r.outputs["Y"].shape == (batch, n_out, d)
-    # one reduction of at most k d products per output (spec §2.5 step 4 applied to the im2col GEMM)
+    # one reduction of at most k d products per output (docs/conventions/counting.md §1.6 applied to
+    # the im2col GEMM)
     scale = max(np.abs(ref).max(), 1.0)
     assert np.max(np.abs(r.outputs["Y"] - ref)) <= tolerance(kernel * d) * scale
     taps = conv_valid_taps_by_enumeration(n, kernel, dilation, padding)
@@ -215,7 +221,8 @@ def test_conv_matches_reference_and_closed_forms(n, d, kernel, dilation, padding
 
 
 def test_conv_closed_forms_over_a_grid():
-    """General sum == enumeration; the spec's special cases == the general sum where they apply."""
+    """General sum == enumeration; the special cases of docs/conventions/layers.md §3.2 == the general
+    sum where they apply."""
     d = 3
     for n in range(1, 19):
         for kernel in range(1, 8):
@@ -240,7 +247,8 @@ def test_conv_closed_forms_over_a_grid():
 
 
 def test_conv_spec_golden_value_and_simulated_counts():
-    """spec §1: n = d = 512, k = 3 conv row k n d^2 = 402,653,184 slots; useful (same) = that minus 2 d^2."""
+    """docs/conventions/counting.md §2.4: n = d = 512, k = 3 conv row k n d^2 = 402,653,184 slots;
+    useful (same) = that minus 2 d^2."""
     assert closed.conv_slot_taps_dense(512, 3) * 512 * 512 == 402_653_184
     r = one({"variant": CONV, "n": 512, "d": 512, "kernel": 3}, make_hw(rows=32, cols=32, sram_bytes=1 << 20))
     assert r.macs == 402_653_184 - 2 * 512 * 512 == closed.conv_macs_same_odd(512, 512, 3, 1)
@@ -294,7 +302,8 @@ def test_conv_path_length_from_connectivity():
     assert path(n=20, kernel=2, padding="causal", stack_dilation="exponential") == 5        # ceil(log_2 20)
     assert path(n=81, kernel=3, padding="causal", stack_dilation="exponential") == 4
     assert path(n=82, kernel=3, padding="causal", stack_dilation="exponential") == 5
-    # dilated and exponential stacks against a layered BFS over the taps (spec §4.3)
+    # dilated and exponential stacks against a layered BFS over the taps
+    # (docs/conventions/layers.md §3.3)
     for n, k, dilation, padding, stacking in ((23, 3, 2, "same", "constant"), (30, 4, 3, "causal", "constant"),
                                               (40, 3, 1, "same", "exponential"), (37, 2, 2, "causal", "exponential"),
                                               (29, 4, 1, "same", "exponential"), (26, 3, 2, "valid", "exponential")):
@@ -326,7 +335,7 @@ PE = "position_embedding"
 
 
 def pe_tolerance(n, y_max):
-    """spec §6.3: atol = 3e-7 n_max for fp32 PE, plus the rounding of X + PE."""
+    """docs/conventions/layers.md §5.3: atol = 3e-7 n_max for fp32 PE, plus the rounding of X + PE."""
     return 3e-7 * n + 4 * U32 * y_max
 
 
@@ -347,7 +356,8 @@ def test_pe_matches_reference_and_closed_forms(n, d, batch, mode):
 
 
 def test_pe_spec_op_counts():
-    """spec §6.2 for n = d = 512: d/2 exps, d/2 + n d/2 multiplies, n d/2 sin and cos, n d adds."""
+    """docs/conventions/layers.md §5.2 for n = d = 512: d/2 exps, d/2 + n d/2 multiplies, n d/2 sin and
+    cos, n d adds."""
     r = one({"variant": PE, "n": 512, "d": 512}, make_hw(sram_bytes=1 << 16, lanes=16))
     assert vec_ops(r.counts) == {"exp": 256, "mul": 256 + 512 * 256, "sin": 512 * 256, "cos": 512 * 256,
                                  "add": 512 * 512}
@@ -356,7 +366,8 @@ def test_pe_spec_op_counts():
 
 
 def test_pe_error_stays_within_the_position_scaled_tolerance_for_long_sequences():
-    """spec §6.3: the fp32 error grows with the position; 3e-7 n_max covers it."""
+    """docs/conventions/layers.md §5.3: the fp32 error grows with the position; 3e-7 n_max covers
+    it."""
     n, d = 3000, 16
     r = one({"variant": PE, "n": n, "d": d}, make_hw(sram_bytes=1 << 16, lanes=8), functional=True, seed=1)
     x = r.inputs["X"].astype(np.float64)

@@ -1,4 +1,5 @@
-"""global_attention and local_attention (Luong, Pham, Manning 2015; spec §8): outputs vs a float64
+"""global_attention and local_attention (Luong, Pham, Manning 2015;
+docs/conventions/layers.md §7): outputs vs a float64
 reference, counts vs the closed forms, windows, invariants, structure and validation."""
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ def test_reduced_precision_runs_close_to_reference():
 
 # --- counts vs the closed forms -----------------------------------------------------------------
 
-GRID = [  # (T, S, d, D, batch): edge cases of spec §8.5 and §8.8
+GRID = [  # (T, S, d, D, batch): edge cases of docs/conventions/layers.md §7.5 and §7.8
     (5, 7, 3, 2, 1),
     (9, 4, 2, 1, 2),      # local-m: T > S + D, the clamp p_t = min(t, S)
     (4, 3, 3, 2, 1),      # S < 2D+1: every window clipped
@@ -125,7 +126,7 @@ def test_counts_match_closed_forms(T, S, d, D, batch, score):
         assert f.cycles == c.cycles
         want = expected(mode, batch, T, S, d, score, d_a, D, d_p, f.outputs.get("positions"))
         assert counted(c) == want, mode
-    # the spec's own summary numbers
+    # the summary numbers of docs/conventions/layers.md §7.4
     g = functional[0]
     if score == "dot":
         assert g.macs == batch * (closed.global_dot_attention_macs(T, S, d) + 2 * T * d * d)
@@ -133,7 +134,8 @@ def test_counts_match_closed_forms(T, S, d, D, batch, score):
 
 
 def test_local_m_window_sizes_closed_form():
-    # T > S + D: late steps keep the window around S (spec §8.8), never an empty one
+    # T > S + D: late steps keep the window around S (docs/conventions/layers.md §7.8), never an
+    # empty one
     assert closed.local_m_window_sizes(8, 4, 1) == [2, 3, 3, 2, 2, 2, 2, 2]
     # S < 2D+1: every window clipped; D >= S: the whole source
     assert closed.local_m_window_sizes(3, 3, 2) == [3, 3, 3]

@@ -90,7 +90,8 @@ def test_uniforms_are_default_rng_of_the_layer_seed_in_c_order():
 
 
 def test_one_location_hard_equals_soft():
-    """L = 1 (spec §7.5): alpha = 1, every mode picks location 0 and returns a_0 exactly."""
+    """L = 1 (docs/conventions/layers.md §6.5): alpha = 1, every mode picks location 0 and returns a_0
+    exactly."""
     hw = make_hw(rows=4, cols=4, sram_bytes=4096)
     out = {m: run([hard(1, 5, 4, m, batch=2)], hw, functional=True, seed=8)[0] for m in MODES}
     a0 = np.broadcast_to(out["soft"].inputs["A"], (2, 4, 5))
@@ -145,7 +146,8 @@ def test_zero_probability_locations_are_never_sampled():
 
 @pytest.mark.parametrize("seed", [0, 1234])
 def test_sampled_context_is_unbiased(seed):
-    """Spec §7.4 checks 2 and 3: N = 4000 draws from one alpha (identical query states); per component
+    """docs/conventions/layers.md §6.4, checks 2 and 3: N = 4000 draws from one alpha (identical query
+    states); per component
     |mean - soft| <= 5 sigma / sqrt(N), and each location's frequency within 5 binomial sigmas."""
     hw = make_hw(rows=4, cols=4, sram_bytes=1 << 14)
     n, d, big = 5, 4, 4000
@@ -270,8 +272,8 @@ def test_aoa_matches_reference_and_invariants(nd, nq, d, batch):
 
 
 def test_aoa_single_query_word():
-    """n_Q = 1 (spec §9.5): beta = 1, beta_avg = 1 and s = alpha's only column, exactly (fp32 holds
-    n_D ones summed exactly and rounds n_D x fl(1/n_D) to 1)."""
+    """n_Q = 1 (docs/conventions/layers.md §8.5): beta = 1, beta_avg = 1 and s = alpha's only column,
+    exactly (fp32 holds n_D ones summed exactly and rounds n_D x fl(1/n_D) to 1)."""
     hw = make_hw(rows=3, cols=5, sram_bytes=4096)
     for nd in (1, 3, 49, 97):
         (r,) = run([aoa(nd, 1, 4, batch=2)], hw, functional=True, seed=nd)

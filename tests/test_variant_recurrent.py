@@ -1,4 +1,5 @@
-"""The `recurrent` variant (vanilla RNN, LSTM, GRU; spec/variants.md §3) and the Recurrence op it runs on.
+"""The `recurrent` variant (vanilla RNN, LSTM, GRU; docs/conventions/layers.md §2) and the Recurrence op
+it runs on.
 
 Oracles: tests/reference_recurrent.py (a float64 Python loop over t) for the values;
 simulator/analytic/recurrent.py (closed forms) for the counts. The count-only == functional checks
@@ -119,7 +120,8 @@ def test_counts_match_closed_forms_over_grid(cell):
 
 
 def test_golden_macs_at_512():
-    """Spec §1's worked values at n = d = 512 (count-only MACs come from the graph, not a walk)."""
+    """The worked values of docs/conventions/counting.md §2.4 at n = d = 512 (count-only MACs come from
+    the graph, not a walk)."""
     for cell, want in (("rnn", 268_435_456), ("lstm", 1_073_741_824), ("gru", 805_306_368)):
         graph = REGISTRY["recurrent"].build(workload(512, 512, cell).layers[0])
         rec = graph.ops[-1]
@@ -129,8 +131,8 @@ def test_golden_macs_at_512():
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_counts_do_not_depend_on_data(cell):
-    """Spec §3.4: counts are the same whatever the values (seeds give different weights and inputs)
-    and equal the closed forms; count-only gives the very same counter vector."""
+    """docs/conventions/layers.md §2.4: counts are the same whatever the values (seeds give different
+    weights and inputs) and equal the closed forms; count-only gives the very same counter vector."""
     n, d, b = 6, 5, 2
     runs = [run(n, d, cell, batch=b, functional=True, seed=s) for s in (0, 1, 2)]
     assert not np.array_equal(runs[0].inputs["W"], runs[1].inputs["W"])

@@ -54,7 +54,8 @@ def test_softmax_counts_equal_spec(case, batch, lanes, sram):
 
 
 def test_softmax_of_full_rows_matches_spec_table():
-    """n rows of length n: SM(n) per row = cmp n-1, sub n, exp n, add n-1, div n (spec §0)."""
+    """n rows of length n: SM(n) per row = cmp n-1, sub n, exp n, add n-1, div n
+    (docs/conventions/counting.md §1.4)."""
     n = 37
     hw = make_hw(lanes=8)
     counts = run_vector(softmax_op(n, n), hw).counts

@@ -1,4 +1,5 @@
-"""Closed forms for self-attention, multi-head attention and FlashAttention (spec §2, §10)."""
+"""Closed forms for self-attention, multi-head attention (docs/conventions/layers.md §1) and
+FlashAttention (docs/conventions/counting.md §3)."""
 from __future__ import annotations
 
 import math
@@ -10,7 +11,8 @@ def valid_scores(n: int, causal: bool) -> int:
 
 
 def multi_head_macs(n: int, d: int, heads: int, d_k: int, causal: bool = False, batch: int = 1) -> dict[str, int]:
-    """MACs per spec §2.2 (general h d_k != d form, d_v = d_k), causal per §2.6."""
+    """MACs per docs/conventions/layers.md §1.2 (general h d_k != d form, d_v = d_k), causal per
+    §1.6."""
     width = heads * d_k
     core = heads * valid_scores(n, causal) * d_k
     parts = {"q_projection": n * d * width, "k_projection": n * d * width, "v_projection": n * d * width,
@@ -25,7 +27,7 @@ def self_attention_macs(n: int, d: int, causal: bool = False, batch: int = 1) ->
 
 def attention_softmax_ops(n: int, heads: int, causal: bool = False, batch: int = 1) -> dict[str, int]:
     """Vector ops of the scaled softmax over every head's valid logits: a multiply by 1/sqrt(d_k)
-    per logit, then SM(m) per row (spec §0, §2.2)."""
+    per logit, then SM(m) per row (docs/conventions/counting.md §1.4)."""
     v = valid_scores(n, causal) * heads * batch
     rows = n * heads * batch
     return {"mul": v, "max": v - rows, "add": v + (v - rows), "exp": v, "div": v}
@@ -39,14 +41,15 @@ def flash_blocks(n: int, d: int, m_elems: int) -> tuple[int, int, int, int]:
 
 
 def flash_dram_elements(n: int, d: int, m_elems: int) -> dict[str, int]:
-    """Algorithm 1's memory accesses for one head, unmasked (spec §10.2):
+    """Algorithm 1's memory accesses for one head, unmasked (docs/conventions/counting.md §3.3):
     reads 2Nd (K, V once) + T_c (2Nd + 2N); writes Nd + 2N (init) + T_c (Nd + 2N)."""
     _, _, _, tc = flash_blocks(n, d, m_elems)
     return {"reads": 2 * n * d + tc * (2 * n * d + 2 * n), "writes": n * d + 2 * n + tc * (n * d + 2 * n)}
 
 
 def standard_attention_dram_elements(n: int, d: int) -> int:
-    """Algorithm 0 with each GEMM reading its operands once: 4Nd + 4N^2 (spec §10.2)."""
+    """Algorithm 0 with each GEMM reading its operands once: 4Nd + 4N^2
+    (docs/conventions/counting.md §3.3)."""
     return 4 * n * d + 4 * n * n
 
 

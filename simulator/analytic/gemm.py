@@ -22,7 +22,7 @@ def axis_sum(full: int, tile: int, f) -> int:
 def gemm_array_counts(dims, batch, tile, dataflow, rows, cols, overlap, elem_bytes) -> dict[str, int]:
     """MACs, folds, array cycles and compute-unit traffic of an unmasked tiled GEMM.
 
-    `tile` is the innermost (tm, tk, tn); spec/systolic.md gives the per-fold formulas.
+    `tile` is the innermost (tm, tk, tn); docs/conventions/systolic.md §3 gives the per-fold formulas.
     """
     m, k, n = dims
     tm, tk, tn = tile

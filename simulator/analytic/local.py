@@ -1,11 +1,11 @@
-"""Closed forms for the local layers: restricted self-attention (spec §5), convolution (spec §4) and
-the sinusoidal position embedding (spec §6).
+"""Closed forms for the local layers (docs/conventions/layers.md): restricted self-attention (§4),
+convolution (§3) and the sinusoidal position embedding (§5).
 
 Independent of the variants and kernels: nothing here builds a graph or walks tiles.
 """
 from __future__ import annotations
 
-# --- restricted self-attention (spec §5.2) ---------------------------------------------------------
+# --- restricted self-attention (docs/conventions/layers.md §4.2) ----------------------------------
 
 
 def restricted_band(n: int, window: int, causal: bool = False) -> int:
@@ -22,24 +22,25 @@ def restricted_band(n: int, window: int, causal: bool = False) -> int:
 
 
 def restricted_macs(n: int, d: int, window: int, causal: bool = False, batch: int = 1) -> int:
-    """QK^T and PV over the band, one head of width d: 2 B d (spec §5.2)."""
+    """QK^T and PV over the band, one head of width d: 2 B d (docs/conventions/layers.md §4.2)."""
     return 2 * restricted_band(n, window, causal) * d * batch
 
 
 def restricted_softmax_ops(n: int, window: int, causal: bool = False, batch: int = 1) -> dict[str, int]:
     """The scaled softmax over each query's clipped window: a multiply by 1/sqrt(d) per logit, then
     SM(|N(i)|) per row: B exps, B divides, B - n comparisons, B subtractions + (B - n) adds
-    (spec §5.2; every row holds at least its own position)."""
+    (docs/conventions/layers.md §4.2; every row holds at least its own position)."""
     b = restricted_band(n, window, causal) * batch
     rows = n * batch
     return {"mul": b, "max": b - rows, "add": b + (b - rows), "exp": b, "div": b}
 
 
-# --- convolution (spec §4) -----------------------------------------------------------------------
+# --- convolution (docs/conventions/layers.md §3) --------------------------------------------------
 
 
 def conv_pad(kernel: int, dilation: int, padding: str) -> int:
-    """Left padding: same floor(dilation (k-1)/2) (spec §4.4 for even k), causal dilation (k-1), valid 0."""
+    """Left padding: same floor(dilation (k-1)/2) (docs/conventions/layers.md §3.4 for even k), causal
+    dilation (k-1), valid 0."""
     return {"same": dilation * (kernel - 1) // 2, "causal": dilation * (kernel - 1), "valid": 0}[padding]
 
 
@@ -63,17 +64,19 @@ def conv_valid_taps(n: int, kernel: int, dilation: int = 1, padding: str = "same
 
 
 def conv_macs(n: int, d: int, kernel: int, dilation: int = 1, padding: str = "same", batch: int = 1) -> int:
-    """Useful MACs (products with padded zeros excluded, spec §4.2): d^2 x valid taps."""
+    """Useful MACs (products with padded zeros excluded, docs/conventions/layers.md §3.2): d^2 x valid
+    taps."""
     return d * d * conv_valid_taps(n, kernel, dilation, padding) * batch
 
 
 def conv_slot_taps_dense(n: int, kernel: int, dilation: int = 1, padding: str = "same") -> int:
-    """k n_out: every tap of every output, padded zeros included (the spec's k n d^2 row / d^2)."""
+    """k n_out: every tap of every output, padded zeros included (the k n d^2 row of
+    docs/conventions/layers.md §3.2, over d^2)."""
     return kernel * conv_outputs(n, kernel, dilation, padding)
 
 
 def conv_macs_causal_contiguous(n: int, d: int, kernel: int) -> int:
-    """Spec §4.2: causal, dilation 1, n >= k: d^2 (k n - k(k-1)/2)."""
+    """docs/conventions/layers.md §3.2: causal, dilation 1, n >= k: d^2 (k n - k(k-1)/2)."""
     assert n >= kernel
     return d * d * (kernel * n - kernel * (kernel - 1) // 2)
 
@@ -94,11 +97,11 @@ def conv_macs_same_odd(n: int, d: int, kernel: int, dilation: int) -> int:
 
 
 def conv_macs_valid_contiguous(n: int, d: int, kernel: int) -> int:
-    """Spec §4.2: valid padding, dilation 1: (n - k + 1) k d^2."""
+    """docs/conventions/layers.md §3.2: valid padding, dilation 1: (n - k + 1) k d^2."""
     return (n - kernel + 1) * kernel * d * d
 
 
-# --- position embedding (spec §6.2) -------------------------------------------------------------
+# --- position embedding (docs/conventions/layers.md §5.2) -----------------------------------------
 
 
 def position_embedding_ops(n: int, d: int, mode: str = "computed", batch: int = 1) -> dict[str, int]:

@@ -1,7 +1,8 @@
-"""Closed forms for Luong, Pham, Manning 2015 global and local attention (spec §8.4).
+"""Closed forms for Luong, Pham, Manning 2015 global and local attention
+(docs/conventions/layers.md §7.4).
 
 Counts for a whole layer: `batch` sequences, T target steps, S source positions, hidden size d.
-Per target step (spec §8.4), with m_t the number of source positions scored at step t (S for
+Per target step, with m_t the number of source positions scored at step t (S for
 global, the clipped window size for local):
 
 * score, dot:      m_t d MACs
@@ -29,7 +30,8 @@ KINDS = ("add", "mul", "max", "exp", "div", "tanh", "sigmoid")
 
 
 def softmax_counts(lengths: Iterable[int]) -> dict[str, int]:
-    """SM(m) summed over rows of the given lengths (spec §0); an empty row costs nothing."""
+    """SM(m) summed over rows of the given lengths (docs/conventions/counting.md §1.4); an empty
+    row costs nothing."""
     total = nonempty = 0
     for m in lengths:
         m = int(m)
@@ -39,12 +41,13 @@ def softmax_counts(lengths: Iterable[int]) -> dict[str, int]:
 
 
 def window_size(centre: int, radius: int, source_len: int) -> int:
-    """|{c-D .. c+D} intersected with [1, S]| for a 1-based centre c (spec §8.5)."""
+    """|{c-D .. c+D} intersected with [1, S]| for a 1-based centre c
+    (docs/conventions/layers.md §7.5)."""
     return max(0, min(source_len, centre + radius) - max(1, centre - radius) + 1)
 
 
 def local_m_window_sizes(target_len: int, source_len: int, radius: int) -> list[int]:
-    """local-m: p_t = min(t, S) for t = 1..T (spec §8.8 clamp)."""
+    """local-m: p_t = min(t, S) for t = 1..T (the clamp of docs/conventions/layers.md §7.8)."""
     return [window_size(min(t, source_len), radius, source_len) for t in range(1, target_len + 1)]
 
 
@@ -103,7 +106,7 @@ def luong_counts(batch: int, target_len: int, source_len: int, d: int, score: st
 
 
 def global_dot_attention_macs(target_len: int, source_len: int, d: int) -> int:
-    """Spec §8.4's summary: global attention with dot scoring, 2 T S d MACs (scores and context),
-    excluding h~."""
+    """Global attention with dot scoring, 2 T S d MACs (scores and context), excluding h~: the
+    summary of docs/conventions/layers.md §7.4."""
     return 2 * target_len * source_len * d
 

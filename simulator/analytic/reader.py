@@ -1,4 +1,5 @@
-"""Closed forms of the reader family (spec/variants.md §7 and §9), as the variants execute them.
+"""Closed forms of the reader family (docs/conventions/layers.md §6 and §8), as the variants execute
+them.
 
 Written from the math, not from the variants or the kernels, so tests can hold the two against
 each other. Every count is per batch element and multiplied by `batch`.
@@ -18,10 +19,10 @@ hard_attention (Xu et al. 2015; L locations, width d = D_a = d_att = d_h, C = qu
 | argmax                 | 0      | max C(L-1) (first maximum)                                     |
 | hard: gather           | 0      | C d gathered elements                                          |
 
-So soft MACs - hard MACs = C L d (spec §7.2). The sampling row follows spec §7.2 exactly, plus the
-one multiply u x total that scales the uniform to the unnormalised CDF (the kernel's inverse CDF
-searches the prefix sums of alpha without dividing by their total). The comparisons are counted
-at the bound ceil(log2 L) of a binary search (0 for L = 1), whatever the draw.
+So soft MACs - hard MACs = C L d (docs/conventions/layers.md §6.2). The sampling row follows that table
+exactly, plus the one multiply u x total that scales the uniform to the unnormalised CDF (the kernel's
+inverse CDF searches the prefix sums of alpha without dividing by their total). The comparisons are
+counted at the bound ceil(log2 L) of a binary search (0 for L = 1), whatever the draw.
 
 attention_over_attention (Cui et al. 2017; n_D documents, n_Q query words, width d):
 
@@ -33,7 +34,8 @@ attention_over_attention (Cui et al. 2017; n_D documents, n_Q query words, width
 | beta_avg             |              | add (n_D - 1) n_Q, mul n_Q (by 1/n_D)     |
 | s = alpha beta_avg   | n_D n_Q      |                                           |
 
-Exps 2 n_D n_Q (separate max shifts, spec §9.2); the pointer sum is outside the layer.
+Exps 2 n_D n_Q (separate max shifts, docs/conventions/layers.md §8.2); the pointer sum is outside the
+layer.
 """
 from __future__ import annotations
 
@@ -46,7 +48,8 @@ def ceil_log2(x: int) -> int:
 
 
 def softmax_counts(rows: int, m: int) -> dict[str, int]:
-    """`rows` x SM(m) (spec §0): m-1 max, m sub + m-1 add, m exp, m div per row."""
+    """`rows` x SM(m) (docs/conventions/counting.md §1.4): m-1 max, m sub + m-1 add, m exp, m div per
+    row."""
     return {"max": rows * (m - 1), "add": rows * m + rows * (m - 1), "exp": rows * m, "div": rows * m}
 
 

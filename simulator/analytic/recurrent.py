@@ -1,11 +1,12 @@
-"""Closed forms of the recurrent layer family (spec/variants.md §3), as the `recurrent` variant executes it.
+"""Closed forms of the recurrent layer family (docs/conventions/layers.md §2), as the `recurrent`
+variant executes it.
 
 Written from the math, not from the variant or the kernels, so tests can hold the two against
 each other. Input width = hidden width = d; g gate blocks (rnn 1, lstm 4, gru 3); everything below
 is multiplied by the batch.
 
-MACs (spec §3.2, exact): the input transform U x_t for every position, g n d^2, plus the
-recurrent matvec W h_{t-1} every step, g n d^2:
+MACs (docs/conventions/layers.md §2.2, exact): the input transform U x_t for every position, g n d^2,
+plus the recurrent matvec W h_{t-1} every step, g n d^2:
     rnn 2 n d^2,  lstm 8 n d^2,  gru 6 n d^2.
 
 Non-MAC operations by kind (sub counts as add; a sigmoid is one "sigmoid" op):
@@ -18,8 +19,8 @@ Non-MAC operations by kind (sub counts as add; a sigmoid is one "sigmoid" op):
 | gru  | 3 n d bias + 3 n d combine            | 2 n d| 2 n d   | n d  |
 |      | + n d sub + n d add           = 8 n d |      |         |      |
 
-How this differs from the spec's table (§3.2), which lists "n d bias adds" (rnn), "4 n d bias adds,
-n d adds" (lstm) and nothing for the GRU's adds:
+How this differs from the table of docs/conventions/layers.md §2.2, which lists "n d bias adds" (rnn),
+"4 n d bias adds, n d adds" (lstm) and nothing for the GRU's adds:
 * combine adds: the variant precomputes U x_t + b for all positions (phase "input", the bias add
   is the table's bias adds), then adds W h_{t-1} to it with one explicit vector add per
   preactivation element per step (g n d in all). The table folds that sum into the GEMM's
@@ -66,7 +67,8 @@ def recurrent_vector_ops(n: int, d: int, cell: str, batch: int = 1) -> dict[str,
 
 
 def recurrent_vector_ops_spec_table(n: int, d: int, cell: str) -> dict[str, int]:
-    """The spec §3.2 table's non-MAC counts (one sequence), for the docs' comparison only."""
+    """The non-MAC counts of the table in docs/conventions/layers.md §2.2 (one sequence), for the docs'
+    comparison only."""
     nd = n * d
     if cell == "rnn":
         return {"tanh": nd, "add": nd}

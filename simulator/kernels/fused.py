@@ -1,4 +1,5 @@
-"""FlashAttention-style fused attention (Dao et al. 2022, Algorithm 1; spec §10) on the array.
+"""FlashAttention-style fused attention (Dao et al. 2022, Algorithm 1; docs/conventions/counting.md §3)
+on the array.
 
 Per batch element: O, l, m are initialised in memory; for each K/V block j (B_c rows, loaded once)
 and each Q block i (B_r rows) that the mask does not leave empty, Q_i, O_i, l_i, m_i are read,

@@ -2,9 +2,9 @@
 
 The walk visits the innermost tiles of C[b] += A[b] @ B[b] in the mapping's loop nest (one nest of
 three loops per on-chip level, outermost level first) and, per tile step, counts MACs, folds and
-systolic cycles (spec/systolic.md), compute-unit traffic and the fills and drains that cross each
-memory boundary.  A tile is (re)loaded into a level when the tile index of that level changes;
-partial sums come back in when the output tile was computed before.  Durations follow the
+systolic cycles (docs/conventions/systolic.md §3), compute-unit traffic and the fills and drains that
+cross each memory boundary.  A tile is (re)loaded into a level when the tile index of that level
+changes; partial sums come back in when the output tile was computed before.  Durations follow the
 double-buffered recurrence in docs/architecture.md: a level's step takes max(inner work, the next
 step's fill, its own drain).  In functional mode the same walk also multiplies the tiles.
 """
@@ -35,7 +35,8 @@ def transfer_cycles(nbytes, bytes_per_cycle):
 
 @njit(cache=True)
 def fold_shape(dataflow, rows, cols, tm, tk, tn):
-    """(folds, temporal length) of one (tm x tk x tn) sub-GEMM on the array (spec/systolic.md)."""
+    """(folds, temporal length) of one (tm x tk x tn) sub-GEMM on the array
+    (docs/conventions/systolic.md §2)."""
     if dataflow == _OS:
         return cdiv(tm, rows) * cdiv(tn, cols), tk
     if dataflow == _WS:

@@ -4,8 +4,8 @@ A vector op is a program of passes over row-ranged tensors. Rows are processed i
 the innermost level; per chunk every pass runs on chip, inputs are filled and outputs drained
 through every boundary. When not even one row fits, every pass streams its operands from and to
 the outermost level instead. A pass of e operations of kind k takes cdiv(e, lanes) x
-cycles_per_op[k] cycles (spec/systolic.md). Chunk durations follow the same double-buffered
-recurrence as GEMM tile steps (docs/architecture.md).
+cycles_per_op[k] cycles (docs/conventions/systolic.md §7). Chunk durations follow the same
+double-buffered recurrence as GEMM tile steps (docs/architecture.md).
 
 Tensors are (batch, rows or 1, cols or 1): width 1 is a per-row scalar, height 1 a column vector
 shared by every row (filled once per batch element).
@@ -75,7 +75,8 @@ def _ceil_log2(x):
 def _row_value(code, s1, s2, b, i, c0, n):
     """rowmax, rowsum, argmax (first maximum) or an inverse-CDF sample of row i's valid range."""
     if code == _SAMPLE:
-        # spec §7.4: idx = searchsorted(cumsum(p) in float64, u * sum(p), side="right"), clipped
+        # idx = searchsorted(cumsum(p) in float64, u * sum(p), side="right"), clipped
+        # (docs/conventions/layers.md §6.4)
         total = 0.0
         for j in range(c0, c0 + n):
             total += np.float64(s1[b, i, j])

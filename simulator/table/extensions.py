@@ -30,7 +30,7 @@ class Comparison:
     key: str
     attention: str          # label
     recurrent: str
-    paper_rule: str         # attention cheaper iff ... (by MACs, spec §1)
+    paper_rule: str         # attention cheaper iff ... (by MACs, docs/conventions/counting.md §2.3)
     attention_layer: callable
     recurrent_layer: callable
 
@@ -132,7 +132,7 @@ def heads_question(hw: Hardware, arrays=HEADS_ARRAYS, n: int = 512, d: int = 768
 
 # --- memory: unfused vs fused attention traffic as n grows -------------------------------------------
 MEMORY_N = tuple(2 ** i for i in range(8, 15))            # 256 .. 16384
-MEMORY_D = 64                                             # one head of width 64 (spec §10, §11)
+MEMORY_D = 64                     # one head of width 64 (docs/conventions/counting.md §3, §4)
 
 
 def memory_sweep(hw: Hardware, ns=MEMORY_N, d: int = MEMORY_D) -> pd.DataFrame:

@@ -90,7 +90,8 @@ def heads(frame, path: Path) -> None:
 
 
 def memory(frame, hw_name: str, path: Path) -> None:
-    """Unfused vs fused DRAM traffic vs n, with the spec's closed forms."""
+    """Unfused vs fused DRAM traffic vs n, with the closed forms of
+    docs/conventions/counting.md §3.3."""
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.2, 4.2))
         ax.loglog(frame["n"], frame["unfused_dram_bytes"], "o-", color="C3", label="unfused, simulated")

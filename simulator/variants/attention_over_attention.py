@@ -1,4 +1,4 @@
-"""`attention_over_attention`: the AoA layer of Cui et al. 2017 (spec §9).
+"""`attention_over_attention`: the AoA layer of Cui et al. 2017 (docs/conventions/layers.md §8).
 
 Inputs are the contextual embeddings h_doc (batch, n_D, d) and h_query (batch, n_Q, d) (d = 2 d_h,
 a bi-GRU's two directions concatenated; the encoders are not simulated, see the recurrent variant):
@@ -11,8 +11,8 @@ a bi-GRU's two directions concatenated; the encoders are not simulated, see the 
 
 The column softmax runs as a row softmax of M^T (a free transpose Layout), and so does the mean
 (row sums of beta^T, then a multiply by 1/n_D). Each softmax has its own max shift, so exps are
-2 n_D n_Q; spec §9.2's alternative of one shared exp(M) under a global shift (n_D n_Q exps, with an
-underflow risk) is not used. The pointer sum over candidate words (n_D scatter-adds) is outside the
+2 n_D n_Q; the alternative in §8.2, one shared exp(M) under a global shift (n_D n_Q exps, with an
+underflow risk), is not used. The pointer sum over candidate words (n_D scatter-adds) is outside the
 layer. No masks: every document and query position is valid.
 
 Outputs: s (batch, n_D) and, for checkers, alpha (batch, n_D, n_Q), beta (batch, n_D, n_Q) and

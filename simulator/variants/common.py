@@ -30,7 +30,7 @@ def causal_window_ranges(n: int, size: int) -> RowRanges:
 
 
 def check_head_width(chk, path: str, params) -> None:
-    """Heads must divide d unless the per-head width d_k is given (spec §2.6)."""
+    """Heads must divide d unless the per-head width d_k is given (docs/conventions/layers.md §1.6)."""
     if params.d_k is None and params.d % params.heads:
         chk.add(f"{path}.heads", f"d = {params.d} is not divisible by heads = {params.heads}; "
                                  f"choose heads dividing d, or give the per-head width d_k explicitly")

@@ -1,9 +1,9 @@
 """`convolutional`: a 1-D convolution with d input and d output channels (Table 1's conv row).
 
-Math (spec §4.1, cross-correlation as frameworks define it, no kernel flip):
+Math (docs/conventions/layers.md §3.1, cross-correlation as frameworks define it, no kernel flip):
     Y[t, o] = sum_{j<k} sum_{c<d} W[j, c, o] X[t + j*dilation - pad, c],   X = 0 outside [0, n).
 Padding: `same` pad = floor(dilation (k-1) / 2) on the left (centred for odd k; for even k the
-extra tap lands on the right, spec §4.4), n outputs; `causal` pad = dilation (k-1), n outputs;
+extra tap lands on the right, §3.4), n outputs; `causal` pad = dilation (k-1), n outputs;
 `valid` pad = 0, n - dilation (k-1) outputs.
 
 Lowering: ONE im2col GEMM over the outputs of every sequence (batch x n_out rows). A holds,
@@ -11,7 +11,7 @@ tap-major, column j d + c = X[t + j dilation - pad, c] (zero off the sequence); 
 straight from X, and the GEMM counts A's traffic as the full tiles it fills, so DRAM reads of X
 are up to k times the input (the price of im2col). B is W as a (k d) x d weight shared by the
 batch. A mask on the k axis gives output row t its valid taps [j_lo d, j_hi d) (valid taps are
-contiguous in j for any dilation), so `macs` counts only products with real inputs (spec §4.2
+contiguous in j for any dilation), so `macs` counts only products with real inputs (§3.2
 "useful") while `slot_macs` include the padded products of the tiles the array issues.
 
 `stack_dilation` only changes `max_path_length`: `exponential` means a stack of such layers whose

@@ -1,9 +1,10 @@
-"""`global_attention`: Luong, Pham, Manning 2015 global attention (spec §8.1, §8.2, §8.4).
+"""`global_attention`: Luong, Pham, Manning 2015 global attention
+(docs/conventions/layers.md §7.1, §7.2, §7.4).
 
 The decoder and encoder LSTMs are not simulated: the layer takes the decoder states Ht
 (batch, T, d) and the encoder states Hs (batch, S, d) and computes, for all T target steps at once
-(no input feeding, so nothing feeds back from h~_t into h_{t+1}; the T + O(1) phases of spec §8.6
-collapse to O(1) because the states are given):
+(no input feeding, so nothing feeds back from h~_t into h_{t+1}; the T + O(1) phases of §7.6 collapse
+to O(1) because the states are given):
 
     scores -> softmax over the S source positions (no 1/sqrt(d) scaling) -> c_t = sum_s a_t(s) h_s
     -> h~_t = tanh([c_t; h_t] W_c)           output "Y" (batch, T, d); "alignment" (batch, T, S)
@@ -11,7 +12,7 @@ collapse to O(1) because the states are given):
 Score functions (row-vector form; every weight is stored as the matrix the row vector multiplies):
 * dot:     score(t, s) = h_t . h_s                         scores = Ht Hs^T on the array
 * general: score(t, s) = h_t^T W_a h_s                     (Ht W_a) first (T d^2), then x Hs^T
-* concat:  score(t, s) = v_a . tanh(W_1 h_t + W_2 h_s)     the factored form of spec §8.4, with
+* concat:  score(t, s) = v_a . tanh(W_1 h_t + W_2 h_s)     the factored form of §7.4, with
   Luong's W_a = [W_1 | W_2] (d_a x 2d) split into the halves acting on h_t and on h_s:
   W_2 Hs once (S d d_a MACs), W_1 Ht (T d d_a), per (t, s) pair an add and a tanh over d_a on the
   vector unit, then v_a contracted per pair on the array (a GEMM with N = 1: T S d_a MACs).

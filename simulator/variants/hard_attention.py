@@ -1,17 +1,18 @@
-"""`hard_attention`: the attention step of Xu et al. 2015, "Show, Attend and Tell" (spec §7).
+"""`hard_attention`: the attention step of Xu et al. 2015, "Show, Attend and Tell"
+(docs/conventions/layers.md §6).
 
 The LSTM is not simulated: the layer takes the annotations A (batch, L, D_a) and the previous
 decoder states Hq (batch, queries, d_h) as inputs and computes, for every query state h,
 
     e_i   = U_att . tanh(W_c2pc a_i + W_d h)        (the official code's attention MLP)
     alpha = softmax(e)                              (over the L locations, no scale)
-    soft:   context = sum_i alpha_i a_i             (the deterministic expectation, §7.1)
-    sample: context = a_s, s ~ Multinoulli(alpha)   (inverse CDF in float64, one uniform per row, §7.4)
+    soft:   context = sum_i alpha_i a_i             (the deterministic expectation, §6.1)
+    sample: context = a_s, s ~ Multinoulli(alpha)   (inverse CDF in float64, one uniform per row, §6.4)
     argmax: context = a_s, s = first maximum of alpha (the code's test-time mode)
 
 Widths: D_a = d_att = d_h = d (one parameter d). No biases: the code's c shifts every e_i
-equally and cancels in the softmax; its b is omitted (spec §0 allows folding it into W_c2pc's
-accumulator).
+equally and cancels in the softmax; its b is omitted (a bias may be folded into W_c2pc's accumulator,
+docs/conventions/counting.md §1.3).
 
 Lowering (per image; the queries are independent given Hq):
 * project_annotations: W_c2pc a_i for every location once per image, L d^2 MACs on the array;

@@ -1,14 +1,17 @@
-"""`local_attention`: Luong, Pham, Manning 2015 local attention, local-m and local-p (spec §8.3-§8.5, §8.8).
+"""`local_attention`: Luong, Pham, Manning 2015 local attention, local-m and local-p
+(docs/conventions/layers.md §7.3-§7.5, §7.8).
 
 Like `global_attention` (decoder states Ht (batch, T, d) and encoder states Hs (batch, S, d) are
 given; all T target steps at once, no input feeding), but target t attends only to the window
 around its aligned position p_t:
 
-* window (spec §8.5): centre c = floor(p_t) in Luong's 1-based source positions, window
-  {c-D .. c+D} intersected with [1, S]: clipped at both ends, never renormalised over the missing
-  positions. Internally windows are 0-based half-open ranges [c-D-1, c+D) clipped to [0, S).
-* local-m: p_t = t for t = 1..T, clamped to min(t, S) (spec §8.8: for T > S + D the window would
-  otherwise lie outside the source). The softmax over the window gives a_t (sums to 1).
+* window (docs/conventions/layers.md §7.5): centre c = floor(p_t) in Luong's 1-based source
+  positions, window {c-D .. c+D} intersected with [1, S]: clipped at both ends, never renormalised
+  over the missing positions. Internally windows are 0-based half-open ranges [c-D-1, c+D)
+  clipped to [0, S).
+* local-m: p_t = t for t = 1..T, clamped to min(t, S) (docs/conventions/layers.md §7.8: for
+  T > S + D the window would otherwise lie outside the source). The softmax over the window gives
+  a_t (sums to 1).
 * local-p: p_t = S sigmoid(v_p^T tanh(h_t^T W_p)) (W_p: d x d_p, v_p: d_p), so p_t lies in [0, S];
   then a_t(s) = softmax over the window of the scores, times exp(-(s - p_t)^2 / (2 sigma^2)),
   sigma = D/2, s the integer 1-based position. No renormalisation after the Gaussian: local-p
@@ -76,7 +79,8 @@ def clipped_windows(centres: np.ndarray, radius: int, source_len: int) -> tuple[
 
 
 def local_m_windows(target_len: int, source_len: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
-    """local-m: p_t = min(t, S) for t = 1..T (spec §8.8 clamp), windows around it."""
+    """local-m: p_t = min(t, S) for t = 1..T (the clamp of docs/conventions/layers.md §7.8),
+    windows around it."""
     t = np.arange(1, target_len + 1, dtype=np.int64)
     return clipped_windows(np.minimum(t, source_len), radius, source_len)
 

@@ -1,11 +1,13 @@
-"""`position_embedding`: Y = X + PE, the paper's sinusoidal position encoding (spec §6).
+"""`position_embedding`: Y = X + PE, the paper's sinusoidal position encoding
+(docs/conventions/layers.md §5).
 
 PE(pos, 2i) = sin(pos div_i), PE(pos, 2i+1) = cos(pos div_i), div_i = exp(2i * -(ln 10000 / d)),
 pos = 0..n-1, i = 0..d/2-1: channels INTERLEAVED (even sin, odd cos) as in the paper and the
 Annotated Transformer, frequencies in its exp/log form. d must be even (an odd d leaves the last
 channel undefined in the paper's formula).
 
-mode `computed` (default) computes the table on the vector unit every forward (spec §6.2):
+mode `computed` (default) computes the table on the vector unit every forward
+(docs/conventions/layers.md §5.2):
   frequencies: d/2 multiplies (2i times -ln(10000)/d) and d/2 exps on a 1 x d/2 row;
   angles: n d/2 multiplies (position, a per-row scalar, times the frequencies, a column vector
   shared by every row), then n d/2 sin and n d/2 cos; the interleave is a free Layout;

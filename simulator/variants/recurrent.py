@@ -1,4 +1,5 @@
-"""`recurrent`: one recurrent layer (vanilla RNN, LSTM or GRU): Table 1's recurrent row (spec §3).
+"""`recurrent`: one recurrent layer (vanilla RNN, LSTM or GRU): Table 1's recurrent row
+(docs/conventions/layers.md §2).
 
 Input width = hidden width = d; g gate blocks of width d per cell (rnn 1, lstm 4 in the order
 i, f, o, g, gru 3 in the order z, r, candidate). Weights U (d x g d) for the input, W (d x g d)

@@ -1,13 +1,13 @@
 """`restricted_self_attention`: self-attention over a neighbourhood of r positions (Table 1's last row).
 
 One head of width d, no projections (the row counts QK^T and PV only), the same core as
-`self_attention` with a band mask (spec §5):
+`self_attention` with a band mask (docs/conventions/layers.md §4):
 * centred (default): r = 2w + 1 is odd and row i sees keys [i - w, i + w] clipped to [0, n);
-  an even r is rejected because "centred" is ambiguous for it (spec §5.1);
+  an even r is rejected because "centred" is ambiguous for it (§4.1);
 * causal: row i sees the r keys [i - r + 1, i] clipped to [0, n) (any r >= 1).
 
 The scores GEMM and the P V GEMM issue only the tiles the band touches; the softmax runs on each
-row's clipped window. Useful MACs = 2 B d with B = sum_i |N(i)| (spec §5.2).
+row's clipped window. Useful MACs = 2 B d with B = sum_i |N(i)| (§4.2).
 """
 from __future__ import annotations
 
