@@ -33,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", choices=FORMATS, help="output format (default: table, or from --out's suffix)")
     run.add_argument("--ops", action="store_true", help="one row per primitive op instead of per layer")
     run.add_argument("--out", metavar="FILE", help="write the report to FILE (atomically) instead of stdout")
+    run.add_argument("--schedule", choices=("overlapped", "serial"),
+                     help="how a layer's ops share the units (default: each hardware config's `schedule` key)")
+    run.add_argument("--trace", metavar="FILE.json",
+                     help="write the schedule as a Chrome/Perfetto trace (open in ui.perfetto.dev)")
+    run.add_argument("--gantt", metavar="FILE.png", help="draw the schedule as a Gantt chart, one row per unit")
     run.set_defaults(func=cmd_run)
 
     table = sub.add_parser("table", help="reproduce and extend Table 1 of 'Attention Is All You Need'")
@@ -70,9 +75,16 @@ def cmd_run(args) -> int:
         raise AttnsimError(f"--out {args.out}: is a directory; give a file name, e.g. {Path(args.out) / 'report.csv'}")
     if fmt == "parquet" and not args.out:
         raise AttnsimError("--format parquet writes a binary file: give --out FILE.parquet")
+    for flag, path, suffix in (("--trace", args.trace, ".json"), ("--gantt", args.gantt, ".png")):
+        if path and Path(path).suffix.lower() != suffix:
+            raise AttnsimError(f"{flag} {path}: expected a file name ending in {suffix}")
+        if path and Path(path).is_dir():
+            raise AttnsimError(f"{flag} {path}: is a directory; give a file name")
     workload = _load(args.workload, "workload")
     configs = [_load(p, "hardware") for p in _hw_paths(args.hw)]
-    results = simulate(workload, configs, functional=args.functional, seed=args.seed)
+    results = simulate(workload, configs, functional=args.functional, seed=args.seed, schedule=args.schedule,
+                       tasks=bool(args.trace or args.gantt))
+    _write_schedule(results, args.trace, args.gantt)
     frame = to_frame(results, level="op" if args.ops else "layer")
     data = render_parquet(frame) if fmt == "parquet" else render(frame, fmt, title=f"attnsim {workload.name}")
     if args.out:
@@ -81,6 +93,23 @@ def cmd_run(args) -> int:
     else:
         sys.stdout.write(data)
     return 0
+
+
+def _write_schedule(results, trace: str | None, gantt: str | None) -> None:
+    """The schedule's trace (JSON) and Gantt chart (PNG), when asked for."""
+    if trace:
+        from .schedule.trace import trace_json
+
+        _write(trace, trace_json(results))
+        print(f"wrote {trace} (Trace Event Format; open in ui.perfetto.dev or chrome://tracing)", file=sys.stderr)
+    if gantt:
+        from .schedule.gantt import write_gantt
+
+        try:
+            write_gantt(results, Path(gantt))
+        except OSError as exc:
+            raise AttnsimError(f"cannot write {gantt}: {exc.strerror or exc}") from None
+        print(f"wrote {gantt}", file=sys.stderr)
 
 
 def cmd_table(args) -> int:
