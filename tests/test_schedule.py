@@ -303,3 +303,34 @@ def test_invariants_on_every_variant_and_bundled_config(bundled, layer, which, b
     assert (over.counts >= 0).all()
     if sched.stats is not None:
         assert sched.stats[S_FORCED] == 0
+
+
+# --- the serial task schedule replays every kernel exactly ----------------------------------------
+HEAVY = {("long_context", "edge_32x32"), ("long_context", "eyeriss_like")}     # 1-2 million tasks each
+
+
+def test_serial_task_schedule_replays_the_kernels_on_every_bundled_pair(bundled):
+    """Ops chained, each op's windows replayed as tasks: the makespan is the sum of the op cycles
+    and every op's span its own cycles (a check of the task builders against the kernels' timing)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted((root / "workloads").glob("*.yaml")):
+        wl = load_workload(path)
+        for hw in bundled:
+            if (path.stem, hw.name) in HEAVY:
+                continue
+            for r in simulate(wl, hw, schedule="serial", tasks=True):
+                assert r.cycles == r.serial_cycles == sum(op.cycles for op in r.ops), (path.stem, hw.name, r.layer)
+                assert [b - a for a, b in r.schedule.spans] == [op.cycles for op in r.ops]
+
+
+@settings(max_examples=30, deadline=None)
+@given(LAYERS, SMALL_HW)
+def test_serial_task_schedule_replays_random_layers(layer, hw_kwargs):
+    """Also on two-level and single-buffered memories (the kernels' nested windows)."""
+    hw = make_hw(**hw_kwargs)
+    wl = load_workload({"name": "w", "layers": [dict(layer, name="l")]})
+    (r,) = simulate(wl, hw, schedule="serial", tasks=True)
+    assert r.cycles == sum(op.cycles for op in r.ops)
+    assert [b - a for a, b in r.schedule.spans] == [op.cycles for op in r.ops]
