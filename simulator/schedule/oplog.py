@@ -37,9 +37,9 @@ def _new_log(rows: int, width: int):
 def _gemm(op, hw, mapper):
     from ..engine import _planned_gemm, run_gemm
 
-    mapping, _ = _planned_gemm(op, hw, mapper[0], mapper[1])
+    mapping, _ = _planned_gemm(op, hw, mapper[0], mapper[1])      # cached: run_gemm finds it again
     log = _new_log(_gemm_bound(op, mapping, 1), gemm_log_width(len(hw.on_chip)))
-    return run_gemm(op, hw, mapping=mapping, log=log), log, _gemm_info(op, mapping)
+    return run_gemm(op, hw, mapper=mapper[0], objective=mapper[1], log=log), log, _gemm_info(op, mapping)
 
 
 def _gemm_bound(op, mapping, steps: int) -> int:

@@ -105,8 +105,10 @@ def _gemm_tasks(log, hw, overlapped) -> OpTasks:
     out[:, R.COUNTER] = reg[:, 1]
     out[:, R.LAST] = tile_end[reg[:, 0], reg[:, 1]]
     op = log.op
-    return OpTasks(tab[:cnt[0]], edges[:cnt[1]], heads[:n_chains], tails[:n_chains], (op.a, op.b, op.c), out,
-                   _final_blocks(blocks[:rb_cnt[1]]))
+    blocks = blocks[:rb_cnt[1]]
+    if (rows[:, GemmLog.FILL_C] > 0).any():           # partial sums go out and come back: keep the last
+        blocks = _final_blocks(blocks)
+    return OpTasks(tab[:cnt[0]], edges[:cnt[1]], heads[:n_chains], tails[:n_chains], (op.a, op.b, op.c), out, blocks)
 
 
 def _final_blocks(blocks: np.ndarray) -> np.ndarray:
