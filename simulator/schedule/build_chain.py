@@ -95,6 +95,21 @@ def build_chain(nrows, nlev, dbuf, fill_cyc, drain_cyc, fill_bytes, drain_bytes,
 
 
 @njit(cache=True)
+def build_chains(reps, nrows, nlev, dbuf, fill_cyc, drain_cyc, fill_bytes, drain_bytes, stages, tab, edges, cnt,
+                 marks, heads, tails):
+    """`reps` chains of the same steps, each after the previous one's tail (a recurrence's vector op:
+    one chain per step); marks[:, rep * nrows + w] receive each step's off-chip fill, drain, first
+    and last compute."""
+    after = -1
+    for rep in range(reps):
+        lo, hi = rep * nrows, (rep + 1) * nrows
+        heads[rep], tails[rep] = build_chain(nrows, nlev, dbuf, fill_cyc, drain_cyc, fill_bytes, drain_bytes, stages,
+                                             rep, after, tab, edges, cnt, marks[0, lo:hi], marks[1, lo:hi],
+                                             marks[2, lo:hi], marks[3, lo:hi], False)
+        after = tails[rep]
+
+
+@njit(cache=True)
 def build_fused_overlapped(nrows, nlev, dbuf, fill_cyc, drain_cyc, fill_bytes, drain_bytes, stages, group, after,
                            tab, edges, cnt, fill_top, drain_top, comp_first, comp_last, relaxed):
     """Fused attention without windows (see the module docstring); returns (head, tail). Output

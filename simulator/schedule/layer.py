@@ -164,8 +164,12 @@ def peak_holdings(op, start, end, alloc, release, n_ops):
         times[m], ops[m], delta[m] = start[t], op[t], alloc[t]
         times[m + 1], ops[m + 1], delta[m + 1] = end[t], op[t], -release[t]
         m += 2
-    by_time = np.argsort(times[:m] * 2 + (delta[:m] > 0), kind="mergesort")
-    order = by_time[np.argsort(ops[:m][by_time], kind="mergesort")]
+    span = 2 * (times[:m].max() + 1) if m else 1
+    if n_ops * span < (1 << 62):            # one sort on (op, time, returns before reservations)
+        order = np.argsort(ops[:m] * span + times[:m] * 2 + (delta[:m] > 0))
+    else:
+        by_time = np.argsort(times[:m] * 2 + (delta[:m] > 0), kind="mergesort")
+        order = by_time[np.argsort(ops[:m][by_time], kind="mergesort")]
     peak = np.zeros(n_ops, np.int64)
     held = np.zeros(n_ops, np.int64)
     for i in range(m):

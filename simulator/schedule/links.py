@@ -80,7 +80,7 @@ def build_task_graph(graph, logs, hw, serial: bool) -> TaskGraph:
     npred = np.bincount(all_edges[:, 1], minlength=len(tab)).astype(np.int64)
     rank = upward_rank(tab[:, T.DUR], succ_ptr, succ, npred)
     prio = np.empty(len(tab), np.int64)
-    prio[np.lexsort((np.arange(len(tab)), -rank))] = np.arange(len(tab))
+    prio[np.argsort(-rank, kind="stable")] = np.arange(len(tab))      # ties: lower index first
     spans = [(int(offsets[i]), int(offsets[i + 1])) for i in range(len(per_result))]
     prod_ptr, prod = links.producers(group, len(graph.ops))
     return TaskGraph(tab, succ_ptr, succ, npred, prio, local, len(graph.ops), prod_ptr, prod,
@@ -121,9 +121,10 @@ def _op_nodes(graph, owners, per_result, offsets, n_tasks, extra, edges, serial)
         for r in results:
             pairs += [(heads[g], int(per_result[r].heads[0] + offsets[r])),
                       (int(per_result[r].tails[-1] + offsets[r]), tails[g])]
-        if not serial:
-            pairs += _recurrence_steps(op, body, results, per_result, offsets, n_tasks, extra, g)
         edges.append(np.array(pairs, np.int64).reshape(-1, 2))
+        if not serial:
+            edges += [p.astype(np.int64) for p in _recurrence_steps(op, body, results, per_result, offsets, n_tasks,
+                                                                     extra, g)]
     return heads, tails
 
 
@@ -141,11 +142,12 @@ def _recurrence_steps(op, body, results, per_result, offsets, n_tasks, extra, g)
     deps = [sorted(index[d] for d in real_deps(b.deps) if d in index) for b in body]
     heads = np.array([per_result[r].heads[:op.steps] + offsets[r] for r in results])
     tails = np.array([per_result[r].tails[:op.steps] + offsets[r] for r in results])
-    pairs = [(tails[d, t], heads[k, t]) for t in range(op.steps) for k, ds in enumerate(deps) for d in ds]
-    for t in range(op.steps - 1):
-        barrier = n_tasks + len(extra)
-        extra.append((Kind.BARRIER, g))
-        pairs += [(tl, barrier) for tl in tails[:, t]] + [(barrier, hd) for hd in heads[:, t + 1]]
+    pairs = [np.stack([tails[d], heads[k]], axis=1) for k, ds in enumerate(deps) for d in ds]
+    barriers = n_tasks + len(extra) + np.arange(op.steps - 1)
+    extra.extend([(Kind.BARRIER, g)] * (op.steps - 1))
+    for r in range(len(results)):            # every body op's step t ends before any begins step t+1
+        pairs.append(np.stack([tails[r, :-1], barriers], axis=1))
+        pairs.append(np.stack([barriers, heads[r, 1:]], axis=1))
     return pairs
 
 

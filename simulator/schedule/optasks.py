@@ -15,7 +15,7 @@ import numpy as np
 
 from ..kernels.steplog import FusedLog, GatherLog, GemmLog, VecLog
 from ..kernels.vector import SlotRole
-from .build_chain import build_chain, build_fused_overlapped, build_gather, chain_task_bound
+from .build_chain import build_chains, build_fused_overlapped, build_gather, chain_task_bound
 from .build_gemm import BLOCK_WIDTH, REGION_WIDTH, build_gemm, gemm_task_bound
 from .tasks import ARRAY_UNIT, VECTOR_UNIT, Kind, T, new_edges, new_table
 
@@ -136,14 +136,13 @@ def _build(rows_n, nlev, dbuf, fill_cyc, drain_cyc, fill_bytes, drain_bytes, sta
     tab, edges, cnt = new_table(n_tasks * reps), new_edges(n_edges * reps), np.zeros(2, np.int64)
     marks = np.full((4, rows_n * reps), -1, np.int64)       # per step: off-chip fill, drain, first, last compute
     heads, tails = np.zeros(reps, np.int64), np.zeros(reps, np.int64)
-    builder = build_fused_overlapped if fused_overlapped else build_chain
-    after = -1
-    for rep in range(reps):
-        sl = slice(rep * rows_n, (rep + 1) * rows_n)
-        heads[rep], tails[rep] = builder(rows_n, nlev, dbuf, fill_cyc, drain_cyc, fill_bytes, drain_bytes, stages, rep,
-                                         after, tab, edges, cnt, marks[0, sl], marks[1, sl], marks[2, sl],
-                                         marks[3, sl], fused_overlapped)
-        after = tails[rep]
+    if fused_overlapped:
+        heads[0], tails[0] = build_fused_overlapped(rows_n, nlev, dbuf, fill_cyc, drain_cyc, fill_bytes, drain_bytes,
+                                                    stages, 0, -1, tab, edges, cnt, marks[0], marks[1], marks[2],
+                                                    marks[3], True)
+    else:
+        build_chains(reps, rows_n, nlev, dbuf, fill_cyc, drain_cyc, fill_bytes, drain_bytes, stages, tab, edges, cnt,
+                     marks, heads, tails)
     return tab[:cnt[0]], edges[:cnt[1]], heads, tails, marks
 
 
