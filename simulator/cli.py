@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", choices=FORMATS, help="output format (default: table, or from --out's suffix)")
     run.add_argument("--ops", action="store_true", help="one row per primitive op instead of per layer")
     run.add_argument("--out", metavar="FILE", help="write the report to FILE (atomically) instead of stdout")
+    run.add_argument("--schedule", choices=("overlapped", "serial"),
+                     help="how a layer's ops share the units (default: each hardware config's `schedule` key)")
+    run.add_argument("--trace", metavar="FILE.json",
+                     help="write the schedule as a Chrome/Perfetto trace (open in ui.perfetto.dev)")
+    run.add_argument("--gantt", metavar="FILE.png", help="draw the schedule as a Gantt chart, one row per unit")
     model = run.add_argument_group("model configs (instead of WORKLOAD.yaml)")
     model.add_argument("--model", metavar="CONFIG.json", help="a Hugging Face-style config.json (see models/)")
     model.add_argument("--phase", help="prefill or decode")
@@ -83,9 +88,16 @@ def cmd_run(args) -> int:
         raise AttnsimError(f"--out {args.out}: is a directory; give a file name, e.g. {Path(args.out) / 'report.csv'}")
     if fmt == "parquet" and not args.out:
         raise AttnsimError("--format parquet writes a binary file: give --out FILE.parquet")
+    for flag, path, suffix in (("--trace", args.trace, ".json"), ("--gantt", args.gantt, ".png")):
+        if path and Path(path).suffix.lower() != suffix:
+            raise AttnsimError(f"{flag} {path}: expected a file name ending in {suffix}")
+        if path and Path(path).is_dir():
+            raise AttnsimError(f"{flag} {path}: is a directory; give a file name")
     workload = _run_workload(args)
     configs = [_load(p, "hardware") for p in _hw_paths(args.hw)]
-    results = simulate(workload, configs, functional=args.functional, seed=args.seed)
+    results = simulate(workload, configs, functional=args.functional, seed=args.seed, schedule=args.schedule,
+                       tasks=bool(args.trace or args.gantt))
+    _write_schedule(results, args.trace, args.gantt)
     title = f"attnsim {workload.name}"
     if workload.model is not None and not args.ops:
         from .models.block import describe_run
@@ -132,6 +144,23 @@ def _run_workload(args):
                     keys=tuple(f"--{flag}" for flag in _MODEL_FLAGS))
     chk.raise_if_any()
     return model_workload(run)
+
+
+def _write_schedule(results, trace: str | None, gantt: str | None) -> None:
+    """The schedule's trace (JSON) and Gantt chart (PNG), when asked for."""
+    if trace:
+        from .schedule.trace import trace_json
+
+        _write(trace, trace_json(results))
+        print(f"wrote {trace} (Trace Event Format; open in ui.perfetto.dev or chrome://tracing)", file=sys.stderr)
+    if gantt:
+        from .schedule.gantt import write_gantt
+
+        try:
+            write_gantt(results, Path(gantt))
+        except OSError as exc:
+            raise AttnsimError(f"cannot write {gantt}: {exc.strerror or exc}") from None
+        print(f"wrote {gantt}", file=sys.stderr)
 
 
 def cmd_table(args) -> int:

@@ -16,6 +16,7 @@ from .mapping import GemmMapping, check_gemm_mapping
 from .results import OpResult
 
 _EMPTY3 = np.zeros((0, 0, 0), np.float32)
+NO_LOG = np.zeros((0, 0), np.int64)          # a step log with no rows: logging off
 
 
 def _empty_slots() -> List:
@@ -36,8 +37,9 @@ def resolve_ranges(mask, store: dict | None, op_name: str):
 
 
 def run_gemm(op: Gemm, hw, mapping: GemmMapping | None = None, store: dict | None = None,
-             mapper: str = "heuristic", objective: str = "cycles") -> OpResult:
-    """Walk a Gemm op.  With a `store` (functional mode) also compute C from A and B in it."""
+             mapper: str = "heuristic", objective: str = "cycles", log=None) -> OpResult:
+    """Walk a Gemm op.  With a `store` (functional mode) also compute C from A and B in it.
+    `log` = (rows array, 1-element row counter) receives the walk's step log (kernels/steplog.py)."""
     from .kernels.gemm import gemm_walk
 
     if isinstance(op.mask, str):
@@ -49,8 +51,10 @@ def run_gemm(op: Gemm, hw, mapping: GemmMapping | None = None, store: dict | Non
         plan = lower_gemm(op, mapping, hw)
     out = np.zeros(n_counters(hw.n_boundaries), np.int64)
     state = new_gemm_state(hw)
+    rows, nlog = log if log is not None else (NO_LOG, np.zeros(1, np.int64))
     if store is None:
-        gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, _EMPTY3, _EMPTY3, _EMPTY3, False, out, state, 0, True)
+        gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, _EMPTY3, _EMPTY3, _EMPTY3, False, out, state, 0, True,
+                  rows, nlog)
     else:
         a = _as3(store[op.a], (op.batch, op.m, op.k), op.a)
         b = _as3(store[op.b], (1 if op.shared_b else op.batch, op.k, op.n), op.b)
@@ -59,19 +63,19 @@ def run_gemm(op: Gemm, hw, mapping: GemmMapping | None = None, store: dict | Non
             qa, sa = numerics.quantize_int8(a)
             qb, sb = numerics.quantize_int8(b)
             c = np.zeros((op.batch, op.m, op.n), np.float64)
-            gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, qa, qb, c, True, out, state, 0, True)
+            gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, qa, qb, c, True, out, state, 0, True, rows, nlog)
             c *= sa * sb
         else:
             c = np.zeros((op.batch, op.m, op.n), np.float32)
             gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, np.ascontiguousarray(a, np.float32),
-                      np.ascontiguousarray(b, np.float32), c, True, out, state, 0, True)
+                      np.ascontiguousarray(b, np.float32), c, True, out, state, 0, True, rows, nlog)
         store[op.c] = numerics.store(c, hw.number_format)
     shape = f"{op.batch} x ({op.m}x{op.k}x{op.n})" if op.batch > 1 else f"{op.m}x{op.k}x{op.n}"
     return OpResult.make(op.name, "gemm", "array", op.phase, out, mapping.describe(), shape)
 
 
-def run_vector(op: VectorOp, hw, store: dict | None = None) -> OpResult:
-    """Walk a VectorOp.  With a `store` also compute its outputs."""
+def run_vector(op: VectorOp, hw, store: dict | None = None, log=None) -> OpResult:
+    """Walk a VectorOp.  With a `store` also compute its outputs; `log` as for run_gemm."""
     from .kernels.vector import vector_walk
 
     if isinstance(op.ranges, str):
@@ -97,8 +101,9 @@ def run_vector(op: VectorOp, hw, store: dict | None = None) -> OpResult:
             else:
                 slots.append(np.empty(shape, np.float32))      # temporaries: read only where written
         functional = True
+    rows, nlog = log if log is not None else (NO_LOG, np.zeros(1, np.int64))
     vector_walk(plan.ip, plan.table, plan.consts, plan.widths, plan.heights, plan.roles, plan.cpo, plan.rates,
-                plan.lo, plan.lens, slots, functional, out)
+                plan.lo, plan.lens, slots, functional, out, rows, nlog)
     if functional:
         picked = index_outputs(op)
         for name, arr in zip(plan.slots, slots):
@@ -130,27 +135,30 @@ def run_layout(op: Layout, hw, store: dict | None = None) -> OpResult:
     return OpResult(op.name, "layout", "none", op.phase, zeros, 0, "strided addressing (free)")
 
 
-def run_gather(op: Gather, hw, store: dict | None = None) -> OpResult:
+def run_gather(op: Gather, hw, store: dict | None = None, log=None) -> OpResult:
     from .kernels.gather import gather_walk
     from .lowering import boundary_rates
 
+    rows_log = log[0] if log is not None else NO_LOG
     out = zero_counts(hw)
     rates = np.array([r for pair in boundary_rates(hw) for r in pair], np.float64)
     shape = (op.batch, op.rows, op.width)
     if store is None:
         gather_walk(op.batch, op.rows, op.width, hw.bytes_per_element, len(hw.on_chip), rates,
-                    _EMPTY3, _EMPTY3, _EMPTY3, False, out)
+                    _EMPTY3, _EMPTY3, _EMPTY3, False, out, rows_log)
     else:
         table = np.ascontiguousarray(_as3(store[op.table], (op.batch, op.table_rows, op.width), op.table), np.float32)
         index = np.ascontiguousarray(_as3(store[op.index], (op.batch, op.rows, 1), op.index), np.float32)
         result = np.zeros(shape, np.float32)
         gather_walk(op.batch, op.rows, op.width, hw.bytes_per_element, len(hw.on_chip), rates,
-                    table, index, result, True, out)
+                    table, index, result, True, out, rows_log)
         store[op.out] = result          # a copy of stored values: already in the number format
+    if log is not None:
+        log[1][0] = op.batch
     return OpResult.make(op.name, "gather", "dma", op.phase, out, "", f"{op.batch} x {op.rows}x{op.width}")
 
 
-def run_fused(op: FusedAttention, hw, store: dict | None = None) -> OpResult:
+def run_fused(op: FusedAttention, hw, store: dict | None = None, log=None) -> OpResult:
     from .kernels.fused import FusedParam, fused_walk
     from .lowering import lower_fused
 
@@ -158,14 +166,15 @@ def run_fused(op: FusedAttention, hw, store: dict | None = None) -> OpResult:
         op = replace(op, mask=resolve_ranges(op.mask, store, op.name))
     ip, rates, cpo, lo, hi = lower_fused(op, hw)
     out = zero_counts(hw)
+    rows, nlog = log if log is not None else (NO_LOG, np.zeros(1, np.int64))
     if store is None:
-        fused_walk(ip, rates, cpo, lo, hi, op.scale, _EMPTY3, _EMPTY3, _EMPTY3, _EMPTY3, False, out)
+        fused_walk(ip, rates, cpo, lo, hi, op.scale, _EMPTY3, _EMPTY3, _EMPTY3, _EMPTY3, False, out, rows, nlog)
     else:
         q = np.ascontiguousarray(_as3(store[op.q], (op.batch, op.n_q, op.d), op.q), np.float32)
         k = np.ascontiguousarray(_as3(store[op.k], (op.batch, op.n_kv, op.d), op.k), np.float32)
         v = np.ascontiguousarray(_as3(store[op.v], (op.batch, op.n_kv, op.d), op.v), np.float32)
         o = np.zeros((op.batch, op.n_q, op.d), np.float32)
-        fused_walk(ip, rates, cpo, lo, hi, op.scale, q, k, v, o, True, out)
+        fused_walk(ip, rates, cpo, lo, hi, op.scale, q, k, v, o, True, out, rows, nlog)
         store[op.o] = numerics.store(o, hw.number_format)
     mapping = f"flash B_r={ip[FusedParam.B_R]} B_c={ip[FusedParam.B_C]}"
     return OpResult.make(op.name, "fused", "array+vector", op.phase, out, mapping,

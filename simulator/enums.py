@@ -25,6 +25,15 @@ class Dataflow(IntEnum):
 DATAFLOW_NAMES = ("output_stationary", "weight_stationary", "input_stationary")
 
 
+class Schedule(IntEnum):
+    """How a layer's ops share the units: tasks overlapped by the list scheduler, or one op after another."""
+    OVERLAPPED = 0
+    SERIAL = 1
+
+
+SCHEDULE_NAMES = ("overlapped", "serial")
+
+
 class FoldOverlap(IntEnum):
     SERIAL = 0
     PIPELINED = 1
@@ -77,9 +86,14 @@ class Counter(IntEnum):
     UNIT_READ_C = 11    # partial-sum reads
     UNIT_WRITE_C = 12
     VEC_OPS = 13        # first of N_VEC_KINDS per-kind vector operation counts
+    # Busy cycles of the off-chip boundary's two transfer engines (the sum of every transfer's
+    # ceil(bytes / bandwidth) as the kernel times it): what the serial schedule reports as
+    # dram_read_busy_cycles and dram_write_busy_cycles.
+    OFFCHIP_FILL_CYCLES = VEC_OPS + N_VEC_KINDS
+    OFFCHIP_DRAIN_CYCLES = VEC_OPS + N_VEC_KINDS + 1
 
 
-BOUNDARY_BASE = Counter.VEC_OPS + N_VEC_KINDS
+BOUNDARY_BASE = Counter.OFFCHIP_DRAIN_CYCLES + 1
 
 
 class BoundaryCounter(IntEnum):

@@ -8,8 +8,8 @@ from typing import Any
 
 from . import yaml_io
 from .checks import Checker, describe, join
-from .enums import (DATAFLOW_NAMES, FOLD_OVERLAP_NAMES, FORMAT_BYTES, FORMAT_NAMES, VEC_KIND_NAMES,
-                    Dataflow, FoldOverlap, NumberFormat)
+from .enums import (DATAFLOW_NAMES, FOLD_OVERLAP_NAMES, FORMAT_BYTES, FORMAT_NAMES, SCHEDULE_NAMES,
+                    VEC_KIND_NAMES, Dataflow, FoldOverlap, NumberFormat)
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ class Hardware:
     memories: tuple[MemoryLevel, ...]
     description: str = ""
     area: Area | None = None
+    schedule: str = "overlapped"     # how a layer's ops share the units (simulator/schedule)
     source: str = "<dict>"
     sha256: str = ""
     raw: Any = field(default=None, repr=False, compare=False)   # the validated dict, for sweeps
@@ -133,7 +134,7 @@ _MEM_REQUIRED = ("name", "size_bytes", "read_bw_bytes_per_cycle", "write_bw_byte
 
 
 def _parse_hardware(chk: Checker, data: Any) -> dict:
-    top = chk.mapping("", data, _TOP_REQUIRED, optional=("description", "area"))
+    top = chk.mapping("", data, _TOP_REQUIRED, optional=("description", "area", "schedule"))
     fmt = chk.choice("number_format", top.get("number_format"), FORMAT_NAMES) if "number_format" in top else None
     array = _parse_array(chk, top["mac_array"]) if "mac_array" in top else None
     vector = _parse_vector(chk, top["vector_unit"]) if "vector_unit" in top else None
@@ -147,6 +148,7 @@ def _parse_hardware(chk: Checker, data: Any) -> dict:
         "memories": memories,
         "description": top.get("description", "") if isinstance(top.get("description", ""), str) else "",
         "area": _parse_area(chk, top["area"], memories) if "area" in top else None,
+        "schedule": chk.choice("schedule", top.get("schedule", SCHEDULE_NAMES[0]), SCHEDULE_NAMES),
     }
     if "description" in top and not isinstance(top["description"], str):
         chk.add("description", f"expected a string, got {describe(top['description'])}")

@@ -42,10 +42,15 @@ def resident_mappings(body, hw) -> tuple[dict, bool]:
     return {op.name: default_gemm_mapping((op.m, op.k, op.n), hw) for op in gemms}, False
 
 
-def run_recurrence(op: Recurrence, hw, store: dict | None = None) -> tuple[OpResult, ...]:
-    """Counts of every body op over all steps, one OpResult per body op (named 'rec.op')."""
-    from .engine import _EMPTY3, new_gemm_state, run_layout, run_vector, zero_counts
+def run_recurrence(op: Recurrence, hw, store: dict | None = None, logs: dict | None = None) -> tuple[OpResult, ...]:
+    """Counts of every body op over all steps, one OpResult per body op (named 'rec.op').
+
+    Count-only runs fill `logs` (body op name -> (rows array, row counter)) with the step logs of
+    the body ops: every step of a body GEMM, one step of a vector op (every step is the same)."""
+    from .engine import _EMPTY3, NO_LOG, new_gemm_state, run_layout, run_vector, zero_counts
     from .kernels.gemm import gemm_walk
+
+    logs = {} if logs is None else logs
 
     mappings, resident = resident_mappings(op.body, hw)
     plans, states, outs = {}, {}, {}
@@ -65,10 +70,11 @@ def run_recurrence(op: Recurrence, hw, store: dict | None = None) -> tuple[OpRes
                 plan = plans[body_op.name]
                 ip = plan.ip.copy()
                 ip[0] = body_op.batch * op.steps          # GemmParam.BATCH: all steps in one walk
+                rows, nlog = logs.get(body_op.name, (NO_LOG, np.zeros(1, np.int64)))
                 gemm_walk(ip, plan.rates, plan.lo, plan.hi, _EMPTY3, _EMPTY3, _EMPTY3, False, out,
-                          states[body_op.name], 0, True)
+                          states[body_op.name], 0, True, rows, nlog)
             elif isinstance(body_op, VectorOp):
-                outs[body_op.name] = run_vector(body_op, hw).counts * op.steps
+                outs[body_op.name] = run_vector(body_op, hw, log=logs.get(body_op.name)).counts * op.steps
     else:
         for t in range(op.steps):
             op.before(store, t)
@@ -98,6 +104,7 @@ def run_recurrence(op: Recurrence, hw, store: dict | None = None) -> tuple[OpRes
 
 def _gemm_step(op: Gemm, plan, state, out, store, t, last, hw) -> None:
     """Step t of a body GEMM: one walk call that continues the buffer state of step t-1."""
+    from .engine import NO_LOG
     from .kernels.gemm import gemm_walk
 
     a = store[op.a].reshape(op.batch, op.m, op.k)
@@ -106,12 +113,14 @@ def _gemm_step(op: Gemm, plan, state, out, store, t, last, hw) -> None:
         qa, sa = numerics.quantize_int8(a)
         qb, sb = numerics.quantize_int8(b)
         c = np.zeros((op.batch, op.m, op.n), np.float64)
-        gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, qa, qb, c, True, out, state, t * op.batch, last)
+        gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, qa, qb, c, True, out, state, t * op.batch, last,
+                  NO_LOG, np.zeros(1, np.int64))
         c *= sa * sb
     else:
         c = np.zeros((op.batch, op.m, op.n), np.float32)
         gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, np.ascontiguousarray(a, np.float32),
-                  np.ascontiguousarray(b, np.float32), c, True, out, state, t * op.batch, last)
+                  np.ascontiguousarray(b, np.float32), c, True, out, state, t * op.batch, last,
+                  NO_LOG, np.zeros(1, np.int64))
     store[op.c] = numerics.store(c, hw.number_format)
 
 

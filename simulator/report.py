@@ -22,6 +22,10 @@ LAYER_COLUMNS = (
 )
 # Generation columns (appended after max_path_length): filled by the variants that have them.
 GENERATION_COLUMNS = LAYER_COLUMNS[LAYER_COLUMNS.index("repeat"):]
+# The schedule's columns (docs/architecture.md, "Schedule"), after the contract's, at both levels.
+SCHEDULE_COLUMNS = ("serial_cycles", "array_busy_cycles", "vector_busy_cycles", "dram_read_busy_cycles",
+                    "dram_write_busy_cycles")
+OP_SCHEDULE_COLUMNS = SCHEDULE_COLUMNS + ("start_cycle", "end_cycle")
 PROVENANCE_COLUMNS = ("hw_file", "hw_sha256", "workload_file", "workload_sha256", "simulator_version")
 OP_COLUMNS = ("workload", "layer", "op", "kind", "unit", "phase", "shape", "mapping", "hw", "dataflow", "dtype",
               "macs", "slot_macs", "vector_ops", "cycles", "compute_cycles", "stall_cycles", "seconds",
@@ -43,6 +47,7 @@ def layer_record(r: LayerResult) -> dict:
     rec["sequential_steps"] = r.sequential_steps
     rec["max_path_length"] = r.max_path_length
     rec.update({c: r.fields.get(c) for c in GENERATION_COLUMNS})
+    rec.update(schedule_record(r))
     rec.update({"hw_file": display_path(hw.source), "hw_sha256": hw.sha256,
                 "workload_file": display_path(r.workload_file) if r.workload_file != "<dict>" else r.workload_file,
                 "workload_sha256": r.workload_sha256,
@@ -50,14 +55,40 @@ def layer_record(r: LayerResult) -> dict:
     return rec
 
 
+def schedule_record(r: LayerResult) -> dict:
+    """The layer's schedule columns: its ops one after another, and the units' busy cycles."""
+    busy = r.schedule.busy if r.schedule is not None else _busy_of(r.counts)
+    return {"serial_cycles": int(r.serial_cycles), "array_busy_cycles": busy["array"],
+            "vector_busy_cycles": busy["vector"], "dram_read_busy_cycles": busy["dram_read"],
+            "dram_write_busy_cycles": busy["dram_write"]}
+
+
+def _busy_of(counts) -> dict:
+    from .enums import Counter
+
+    c = counts.tolist()
+    return {"array": c[Counter.ARRAY_CYCLES], "vector": c[Counter.VECTOR_CYCLES],
+            "dram_read": c[Counter.OFFCHIP_FILL_CYCLES], "dram_write": c[Counter.OFFCHIP_DRAIN_CYCLES]}
+
+
 def op_records(r: LayerResult) -> list[dict]:
+    """One row per op result: its counts as it runs alone (`cycles` its own latency), and its span
+    [start_cycle, end_cycle) in the layer's schedule."""
     hw = r.hw
     rows = []
-    for op in r.ops:
+    spans = r.schedule.spans if r.schedule is not None else None
+    start = 0
+    for i, op in enumerate(r.ops):
         rec = {"workload": r.workload, "layer": r.layer, "op": op.op, "kind": op.kind, "unit": op.unit,
                "phase": op.phase, "shape": op.shape, "mapping": op.mapping, "hw": hw.name,
                "dataflow": hw.dataflow_name, "dtype": hw.format_name}
         rec.update(price_counts(op.counts, op.cycles, op.compute_cycles, hw))
+        busy = _busy_of(op.counts)
+        span = spans[i] if spans is not None else (start, start + op.cycles)
+        start += op.cycles
+        rec.update({"serial_cycles": op.cycles, "array_busy_cycles": busy["array"],
+                    "vector_busy_cycles": busy["vector"], "dram_read_busy_cycles": busy["dram_read"],
+                    "dram_write_busy_cycles": busy["dram_write"], "start_cycle": span[0], "end_cycle": span[1]})
         rows.append(rec)
     return rows
 
@@ -66,12 +97,13 @@ def to_frame(results: Iterable[LayerResult], level: str = "layer") -> pd.DataFra
     """Layer-level (one row per layer x hardware) or op-level (one row per primitive op) frame."""
     results = list(results)
     if level == "layer":
-        frame = pd.DataFrame([layer_record(r) for r in results], columns=LAYER_COLUMNS + PROVENANCE_COLUMNS)
+        frame = pd.DataFrame([layer_record(r) for r in results],
+                             columns=LAYER_COLUMNS + SCHEDULE_COLUMNS + PROVENANCE_COLUMNS)
         for col in _OPTIONAL_INT:
             frame[col] = frame[col].astype("Int64")
         return frame
     if level == "op":
-        return pd.DataFrame([rec for r in results for rec in op_records(r)], columns=OP_COLUMNS)
+        return pd.DataFrame([rec for r in results for rec in op_records(r)], columns=OP_COLUMNS + OP_SCHEDULE_COLUMNS)
     raise ValueError(f"level must be 'layer' or 'op', got {level!r}")
 
 

@@ -88,7 +88,7 @@ class LayerResult:
     hw: Any
     fields: Mapping[str, Any]          # report columns the variant fills (n, d, heads, ...)
     ops: tuple[OpResult, ...]
-    cycles: int                        # the layer's latency under its schedule
+    cycles: int                        # the layer's latency under its schedule (the makespan)
     sequential_steps: int
     max_path_length: int | None
     workload_file: str = ""
@@ -96,6 +96,7 @@ class LayerResult:
     seed: int | None = None
     inputs: Mapping[str, np.ndarray] | None = field(default=None, repr=False)
     outputs: Mapping[str, np.ndarray] | None = field(default=None, repr=False)
+    schedule: Any = field(default=None, repr=False)   # schedule.layer.LayerSchedule (None: ops one after another)
 
     @functools.cached_property
     def total(self) -> OpResult:
@@ -107,11 +108,19 @@ class LayerResult:
 
     @property
     def counts(self) -> np.ndarray:
-        return self.total.counts
+        """The layer's counts as scheduled: the ops' summed counts, less the bytes forwarding kept on
+        chip and with the off-chip engines' busy cycles as scheduled."""
+        return self.total.counts if self.schedule is None else self.schedule.counts
 
     @property
     def compute_cycles(self) -> int:
-        return self.total.compute_cycles
+        """Cycles in which the MAC array or the vector unit is busy."""
+        return self.total.compute_cycles if self.schedule is None else self.schedule.compute_cycles
+
+    @property
+    def serial_cycles(self) -> int:
+        """The ops' cycles one after another (what the serial schedule gives)."""
+        return self.total.cycles
 
     @property
     def macs(self) -> int:

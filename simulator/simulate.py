@@ -21,21 +21,29 @@ _BYTES_PER_ELEMENT_HELD = 4 * 3
 
 
 def simulate(workload: Workload, hw: Hardware | Iterable[Hardware], functional: bool = False,
-             seed: int = 0, mapper: str = "heuristic", objective: str = "cycles") -> tuple[LayerResult, ...]:
+             seed: int = 0, mapper: str = "heuristic", objective: str = "cycles", schedule: str | None = None,
+             tasks: bool = False) -> tuple[LayerResult, ...]:
     """Simulate each layer of `workload` on each hardware config (count-only unless `functional`).
 
     `mapper` chooses every GEMM's tiling: "heuristic" (the default mapping, mapper.py) or "search"
     (the best candidate by `objective`: cycles, energy or edp).
 
+    `schedule` ("overlapped" or "serial"; None: each config's `schedule` key) decides how a
+    layer's ops share the units (docs/architecture.md, "Schedule"); `tasks` keeps every task's
+    place in the schedule (result.schedule), which traces and Gantt charts draw.
+
     Functional mode draws inputs and weights (standard normal unless a layer says otherwise) from
     numpy's PCG64 seeded with (seed, layer index), rounds them to the number format, and computes
     every output on the modeled array.  Counts are identical in both modes.
     """
+    from .enums import SCHEDULE_NAMES
     from .mapper import MAPPERS, OBJECTIVES
 
     if mapper not in MAPPERS or objective not in OBJECTIVES:
         raise ValueError(f"mapper must be one of {MAPPERS} and objective one of {OBJECTIVES}; "
                          f"got {mapper!r}, {objective!r}")
+    if schedule is not None and schedule not in SCHEDULE_NAMES:
+        raise ValueError(f"schedule must be one of {SCHEDULE_NAMES} or None; got {schedule!r}")
     configs = (hw,) if isinstance(hw, Hardware) else tuple(hw)
     graphs = [layer_graph(spec) for spec in workload.layers]
     for spec, graph in zip(workload.layers, graphs):
@@ -45,28 +53,65 @@ def simulate(workload: Workload, hw: Hardware | Iterable[Hardware], functional: 
     for config in configs:
         for index, (spec, graph) in enumerate(zip(workload.layers, graphs)):
             results.append(_simulate_layer(workload, index, spec, graph, config, functional, seed,
-                                           (mapper, objective)))
+                                           (mapper, objective), schedule or config.schedule, tasks))
     return tuple(results)
 
 
-def _simulate_layer(workload, index, spec, graph: OpGraph, hw, functional, seed, mapper) -> LayerResult:
+def _simulate_layer(workload, index, spec, graph: OpGraph, hw, functional, seed, mapper, mode, tasks) -> LayerResult:
     variant = REGISTRY[spec.variant]
     # A data-dependent layer computes its values in both modes: its counts depend on them.
     data_dependent = variant.is_data_dependent(spec)
     store = draw_inputs(graph, hw, seed, index) if functional or data_dependent else None
     inputs = {t.name: store[t.name] for t in graph.tensors if t.role in ("input", "weight")} if functional else None
-    ops, cycles = run_graph(graph, hw, store, mapper)
+    ops, schedule = _run_scheduled(graph, hw, store, mapper, mode, tasks)
     if spec.repeat > 1:            # a stack of identical layers, one after another
         ops = tuple(op.repeated(spec.repeat) for op in ops)
-        cycles = sum(op.cycles for op in ops)
+        schedule = schedule.repeated(spec.repeat)
     outputs = ({t.name: store[t.name].reshape(t.shape) for t in graph.tensors if t.role == "output"}
                if functional else None)
     return LayerResult(
         workload=workload.name, layer=spec.name, variant=spec.variant, hw=hw, fields=layer_fields(spec, hw),
-        ops=ops, cycles=cycles, sequential_steps=graph.phase_depth() * spec.repeat, max_path_length=path_length(spec),
+        ops=ops, cycles=schedule.cycles, sequential_steps=graph.phase_depth() * spec.repeat,
+        max_path_length=path_length(spec),
         workload_file=workload.source, workload_sha256=workload.sha256, seed=seed if functional or data_dependent else None,
         inputs=frozen_arrays(inputs) if functional else None,
-        outputs=frozen_arrays(outputs) if functional else None)
+        outputs=frozen_arrays(outputs) if functional else None, schedule=schedule)
+
+
+def _run_scheduled(graph: OpGraph, hw, store, mapper, mode: str, tasks: bool):
+    """The op results of a layer and its schedule. The serial schedule needs only the counters;
+    an overlapped one (or any kept task by task) the kernels' step logs, logged by the same walk
+    when the run is count-only. A count-only layer's schedule plan is kept with the hardware
+    object's other plans (engine._memo), so evaluating it again only reruns the scheduler."""
+    from .engine import _memo
+    from .schedule.layer import plan_layer, run_plan, serial_schedule
+    from .schedule.oplog import logs_for, run_logged
+
+    if mode == "serial" and not tasks:
+        ops, _ = run_graph(graph, hw, store, mapper)
+        return ops, serial_schedule(ops, hw)
+    plans = _memo(hw).setdefault("schedules", {})
+    key = (id(graph), mapper, mode)                 # graphs are cached per layer (layer_graph)
+    if store is None and not tasks and key in plans and plans[key][0] is graph:
+        ops, _ = run_graph(graph, hw, None, mapper)
+        return ops, run_plan(plans[key][1], ops, hw, mode)
+    if store is None:
+        ops, logs = run_logged(graph, hw, mapper)
+    else:
+        ops, _ = run_graph(graph, hw, store, mapper)
+        logs = logs_for(graph, hw, mapper, store)
+    plan = plan_layer(graph, logs, hw, mode, tasks)
+    if store is None and not tasks and (plan.graph is None or len(plan.graph.tab) <= _PLAN_TASKS_KEPT):
+        while len(plans) >= _PLANS_KEPT:
+            plans.pop(next(iter(plans)))          # the oldest goes first
+        plans[key] = (graph, plan)
+    return ops, run_plan(plan, ops, hw, mode, tasks, graph, logs)
+
+
+# Schedule plans kept per hardware object: a sweep or a table evaluates many layers once each, a
+# loop the same few many times; big task graphs (long recurrences) are not worth their memory.
+_PLANS_KEPT = 32
+_PLAN_TASKS_KEPT = 100_000
 
 
 def layer_fields(spec, hw) -> dict:

@@ -17,7 +17,7 @@ import yaml
 
 from simulator.variants import REGISTRY
 from simulator import cli
-from simulator.report import LAYER_COLUMNS, OP_COLUMNS, PROVENANCE_COLUMNS
+from simulator.report import LAYER_COLUMNS, OP_COLUMNS, OP_SCHEDULE_COLUMNS, PROVENANCE_COLUMNS, SCHEDULE_COLUMNS
 from tests.helpers import DELETE, hw_dict, with_changes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,7 +84,7 @@ def test_run_csv_contract_columns_in_order(capsys):
     header = out.splitlines()[0].split(",")
     assert list(LAYER_COLUMNS) == REPORT_COLUMNS
     assert header[:len(REPORT_COLUMNS)] == REPORT_COLUMNS
-    assert header[len(REPORT_COLUMNS):] == list(PROVENANCE_COLUMNS) + ["generated"]
+    assert header[len(REPORT_COLUMNS):] == list(SCHEDULE_COLUMNS) + list(PROVENANCE_COLUMNS) + ["generated"]
     frame = csv_frame(out)
     assert list(frame["layer"]) == SMOKE_LAYERS
     assert set(frame["hw"]) == {"default"} and set(frame["workload"]) == {"gemm_smoke"}
@@ -123,8 +123,9 @@ def test_run_markdown(capsys):
     lines = out.splitlines()
     assert lines[0] == "# attnsim gemm_smoke"
     table = [line for line in lines if line.startswith("|")]
-    assert table[0] == "| " + " | ".join(REPORT_COLUMNS) + " |"
-    assert table[1] == "|" + "---|" * len(REPORT_COLUMNS)
+    shown = REPORT_COLUMNS + list(SCHEDULE_COLUMNS)
+    assert table[0] == "| " + " | ".join(shown) + " |"
+    assert table[1] == "|" + "---|" * len(shown)
     assert len(table) == 2 + len(SMOKE_LAYERS)
 
 
@@ -139,7 +140,7 @@ def test_run_ops(capsys):
     code, out, _ = run_cli(capsys, "run", SMOKE, "--ops", "--format", "csv")
     assert code == 0
     frame = csv_frame(out)
-    assert list(frame.columns) == list(OP_COLUMNS) + ["generated"]
+    assert list(frame.columns) == list(OP_COLUMNS) + list(OP_SCHEDULE_COLUMNS) + ["generated"]
     assert list(frame["layer"]) == SMOKE_LAYERS          # one GEMM op per layer
     assert set(frame["kind"]) == {"gemm"}
 

@@ -118,7 +118,7 @@ def test_every_missing_key_of_a_level_at_once():
 @pytest.mark.parametrize("key, message", [
     ("nmae", "unknown key (did you mean 'name'?)"),
     ("clock", "unknown key (did you mean 'clock_hz'?)"),
-    ("frequency_hz", f"unknown key (allowed keys: {TOP_KEYS}, description, area)"),
+    ("frequency_hz", f"unknown key (allowed keys: {TOP_KEYS}, description, area, schedule)"),
     ("mac_array.rowz", "unknown key (did you mean 'rows'?)"),
     ("mac_array.data_flow", "unknown key (did you mean 'dataflow'?)"),
     ("mac_array.pe_count", "unknown key (allowed keys: rows, cols, dataflow, mac_energy_pj, fold_overlap)"),

@@ -30,7 +30,7 @@ from simulator.sweep.spec import load_sweep
 from simulator.sweep.store import PartialStore
 from simulator.errors import AttnsimError
 from simulator.hardware import Hardware
-from simulator.report import LAYER_COLUMNS
+from simulator.report import LAYER_COLUMNS, SCHEDULE_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = ROOT / "sweeps" / "quick.yaml"
@@ -82,7 +82,7 @@ def test_results_columns_and_rows(quick):
     keys = ["mac_array.rows", "mac_array.cols", "memories[0].size_bytes"]
     assert list(LAYER_COLUMNS) == REPORT_COLUMNS
     assert list(frame.columns) == (["point_id", "point_hash", *keys, "area_mm2", "layer_grid_id"] + REPORT_COLUMNS
-                                   + ["energy_mac_pj", "energy_vector_pj", "energy_sram_pj", "energy_dram_pj",
+                                   + list(SCHEDULE_COLUMNS) + ["energy_mac_pj", "energy_vector_pj", "energy_sram_pj", "energy_dram_pj",
                                       "hw_file", "hw_sha256", "workload_file", "workload_sha256", "sweep_file",
                                       "sweep_sha256", "simulator_version", "generated"])
     assert len(frame) == 26 * 2                          # 27 points, one invalid; two layers each

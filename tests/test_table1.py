@@ -89,7 +89,11 @@ def test_generation_section(report):
     eb = 2                                                             # bf16 on the default config
     dk = s.d // s.heads
     for key in ("attention_mha", "attention_gqa", "attention_mqa"):
-        assert abs(g.loc[key, "macs_exponent"] - 1) <= 0.01 and abs(g.loc[key, "dram_bytes_exponent"] - 1) <= 0.02
+        assert abs(g.loc[key, "macs_exponent"] - 1) <= 0.01
+        # At least linear: every token reads its O(n) cache. Above 1 where the overlapped schedule
+        # stops keeping a query group's scores on chip inside the sweep (MQA: 16 heads x n scores
+        # outgrow the buffer near n = 8192, so the tail adds their write-back and read-back).
+        assert 0.98 <= g.loc[key, "dram_bytes_exponent"] <= 1.3
         assert g.loc[key, "state_exponent"] == 1
     for key in ("recurrent_rnn", "recurrent_lstm", "convolutional", "restricted"):
         assert abs(g.loc[key, "macs_exponent"]) <= 0.01 and abs(g.loc[key, "dram_bytes_exponent"]) <= 0.01, key
@@ -111,6 +115,8 @@ def test_generation_section(report):
     for n in s.n_sweep:               # per token, attention's core is 2 n d MACs whatever kv_heads
         assert one.loc[("attention_mha", n), "macs_per_token"] == one.loc[("attention_mqa", n), "macs_per_token"] \
             == 2 * n * s.d
+        for key, heads in kv.items():     # bytes per token never below reading the K/V cache once
+            assert one.loc[(key, n), "dram_bytes_per_token"] >= 2 * heads * dk * (n - 1) * eb
     text = (report / "table1.md").read_text()
     assert "## Generation: one new token at context n" in text and "What the measurements show:" in text
 

@@ -9,7 +9,7 @@ Single-buffered: every chunk takes fill + busy + drain. docs/architecture.md sta
 import numpy as np
 from numba import njit
 
-from ..enums import BOUNDARY_BASE, N_BOUNDARY_COUNTERS, BoundaryCounter
+from ..enums import BOUNDARY_BASE, N_BOUNDARY_COUNTERS, BoundaryCounter, Counter
 from .gemm import transfer_cycles
 
 # chain state: chunks seen, total, busy of the previous chunk, drain of the previous chunk, drain of
@@ -35,11 +35,22 @@ def move(out, nlev, rates, fill, drain):
         out[cb + BoundaryCounter.DRAIN_C] += drain
         ft = transfer_cycles(fill, rates[2 + 2 * lv])
         dt = transfer_cycles(drain, rates[3 + 2 * lv])
+        if lv == nlev - 1:
+            out[Counter.OFFCHIP_FILL_CYCLES] += ft
+            out[Counter.OFFCHIP_DRAIN_CYCLES] += dt
         f_max = max(f_max, ft)
         f_sum += ft
         d_max = max(d_max, dt)
         d_sum += dt
     return f_max, f_sum, d_max, d_sum
+
+
+@njit(cache=True)
+def log_transfers(row, base, nlev, rates, fill, drain):
+    """Per boundary: fill cycles, drain cycles of one chunk's transfers, into a step-log row."""
+    for lv in range(nlev):
+        row[base + 2 * lv] = transfer_cycles(fill, rates[2 + 2 * lv])
+        row[base + 2 * lv + 1] = transfer_cycles(drain, rates[3 + 2 * lv])
 
 
 @njit(cache=True)

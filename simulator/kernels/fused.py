@@ -14,8 +14,9 @@ import numpy as np
 from numba import njit
 
 from ..enums import Counter, VecKind
-from .chain import CHAIN_SIZE, end, move, step
-from .gemm import cdiv, count_subgemm, transfer_cycles
+from .chain import CHAIN_SIZE, end, log_transfers, move, step
+from .gemm import cdiv, count_subgemm, next_log_row, transfer_cycles
+from .steplog import FusedLog
 
 
 class FusedParam(IntEnum):
@@ -77,8 +78,9 @@ def _output_update_counts(out, rows_live, d, lanes, cpo):
 
 
 @njit(cache=True)
-def fused_walk(ip, rates, cpo, lo, hi, scale, q, k, v, o, functional, out):
-    """Walk fused attention for every batch element; counts added to `out`."""
+def fused_walk(ip, rates, cpo, lo, hi, scale, q, k, v, o, functional, out, log, nlog):
+    """Walk fused attention for every batch element; counts added to `out`. `log` (rows x
+    fused_log_width(levels)), when it has rows, receives one steplog.FusedLog row per step."""
     batch = ip[FusedParam.BATCH]
     n_q = ip[FusedParam.N_Q]
     n_kv = ip[FusedParam.N_KV]
@@ -97,6 +99,8 @@ def fused_walk(ip, rates, cpo, lo, hi, scale, q, k, v, o, functional, out):
     unit_rbw = rates[0]
     unit_wbw = rates[1]
     chain = np.zeros(CHAIN_SIZE, np.int64)
+    occ = np.zeros(4, np.int64)
+    cyc = np.zeros(4, np.int64)
     first = True
     m_run = np.empty(n_q, np.float32)
     l_run = np.empty(n_q, np.float32)
@@ -104,6 +108,8 @@ def fused_walk(ip, rates, cpo, lo, hi, scale, q, k, v, o, functional, out):
         # Initialise O, l, m in memory: a step that only writes.
         fm, fs, dm, ds = move(out, nlev, rates, 0, (n_q * d + 2 * n_q) * eb)
         step(chain, fm, fs, 0, dm, ds, dbuf)
+        if log.shape[0] > 0:
+            _log_init(log, nlog, b, n_q, nlev, rates, (n_q * d + 2 * n_q) * eb)
         if functional:
             m_run[:] = -np.inf
             l_run[:] = 0.0
@@ -139,16 +145,47 @@ def fused_walk(ip, rates, cpo, lo, hi, scale, q, k, v, o, functional, out):
                 vec_w = (w2 + w4) * eb
                 out[Counter.UNIT_READ_A] += vec_r
                 out[Counter.UNIT_WRITE_C] += vec_w
-                busy = 0
-                busy += max(c1, transfer_cycles(r1, unit_rbw), transfer_cycles(w1, unit_wbw))
-                busy += max(c2, transfer_cycles(r2 * eb, unit_rbw), transfer_cycles(w2 * eb, unit_wbw))
-                busy += max(c3, transfer_cycles(r3, unit_rbw), transfer_cycles(w3, unit_wbw))
-                busy += max(c4, transfer_cycles(r4 * eb, unit_rbw), transfer_cycles(w4 * eb, unit_wbw))
+                occ[0] = max(c1, transfer_cycles(r1, unit_rbw), transfer_cycles(w1, unit_wbw))
+                occ[1] = max(c2, transfer_cycles(r2 * eb, unit_rbw), transfer_cycles(w2 * eb, unit_wbw))
+                occ[2] = max(c3, transfer_cycles(r3, unit_rbw), transfer_cycles(w3, unit_wbw))
+                occ[3] = max(c4, transfer_cycles(r4 * eb, unit_rbw), transfer_cycles(w4 * eb, unit_wbw))
+                busy = occ[0] + occ[1] + occ[2] + occ[3]
                 fm, fs, dm, ds = move(out, nlev, rates, fill, (rb * d + 2 * rb) * eb)
                 step(chain, fm, fs, busy, dm, ds, dbuf)
+                if log.shape[0] > 0:
+                    cyc[0], cyc[1], cyc[2], cyc[3] = c1, c2, c3, c4
+                    _log_block(log, nlog, b, i0, i1, j0, j1, fill > (2 * rb * d + 2 * rb) * eb, occ, cyc, nlev,
+                               rates, fill, (rb * d + 2 * rb) * eb)
                 if functional:
                     _block_update(q, k, v, o, m_run, l_run, b, i0, i1, j0, j1, lo, hi, masked, scale)
     out[Counter.CYCLES] += end(chain, dbuf)
+
+
+@njit(cache=True)
+def _log_init(log, nlog, b, n_q, nlev, rates, drain):
+    row = next_log_row(log, nlog)
+    row[FusedLog.B] = b
+    row[FusedLog.I1] = n_q
+    row[FusedLog.DRAIN] = drain
+    log_transfers(row, FusedLog.LEVEL_BASE, nlev, rates, 0, drain)
+
+
+@njit(cache=True)
+def _log_block(log, nlog, b, i0, i1, j0, j1, kv, occ, cyc, nlev, rates, fill, drain):
+    row = next_log_row(log, nlog)
+    row[FusedLog.KIND] = 1
+    row[FusedLog.B] = b
+    row[FusedLog.I0] = i0
+    row[FusedLog.I1] = i1
+    row[FusedLog.J0] = j0
+    row[FusedLog.J1] = j1
+    row[FusedLog.KV] = 1 if kv else 0
+    for s in range(4):
+        row[FusedLog.OCC_S + s] = occ[s]
+        row[FusedLog.BUSY_S + s] = cyc[s]
+    row[FusedLog.FILL] = fill
+    row[FusedLog.DRAIN] = drain
+    log_transfers(row, FusedLog.LEVEL_BASE, nlev, rates, fill, drain)
 
 
 @njit(cache=True)

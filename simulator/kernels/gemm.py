@@ -15,6 +15,7 @@ from numba import njit
 
 from ..enums import BOUNDARY_BASE, N_BOUNDARY_COUNTERS, BoundaryCounter, Counter, Dataflow, FoldOverlap
 from .params import LEVEL_FIELDS, LOOP_ORDER_TABLE, GemmParam, GemmRate, LevelParam
+from .steplog import GEMM_LEVEL_FIELDS, GemmLog
 
 _OS = int(Dataflow.OUTPUT_STATIONARY)
 _WS = int(Dataflow.WEIGHT_STATIONARY)
@@ -31,6 +32,15 @@ def transfer_cycles(nbytes, bytes_per_cycle):
     if nbytes == 0:
         return 0
     return int(math.ceil(nbytes / bytes_per_cycle))
+
+
+@njit(cache=True)
+def next_log_row(log, nlog):
+    """The next row of a step log, zeroed (nlog[0] counts the rows written)."""
+    row = log[nlog[0]]
+    nlog[0] += 1
+    row[:] = 0
+    return row
 
 
 @njit(cache=True)
@@ -241,7 +251,7 @@ def _flush_run(a_data, b_data, c_data, run):
 
 
 @njit(cache=True)
-def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state, key_offset, finish):
+def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state, key_offset, finish, log, nlog):
     """Walk one GEMM plan; add its counts to `out` (int64, length n_counters(levels)).
 
     a_data (batch, M, K), b_data (batch or 1, K, N), c_data (batch, M, N) are read and
@@ -250,6 +260,8 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
     between calls; batch element b is keyed as key_offset + b. `finish` closes the walk: the last
     steps are timed, outputs still on chip written back and CYCLES added. With STEP_BARRIER set
     every batch element is closed that way (dependent steps of a recurrence).
+    `log` (rows x gemm_log_width(levels)) receives one row per computed step and per chain close
+    when it has rows (steplog.GemmLog); `nlog[0]` counts the rows written.
     """
     batch = ip[GemmParam.BATCH]
     rows = ip[GemmParam.ROWS]
@@ -279,6 +291,10 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
     views = _state_views(state, nlev)
     fill_new = np.zeros(nlev, np.int64)
     drain_new = np.zeros(nlev, np.int64)
+    fill_bytes = np.zeros(nlev, np.int64)
+    drain_bytes = np.zeros(nlev, np.int64)
+    top_fills = np.zeros(7, np.int64)          # at the outermost level: A, B, C bytes, new C, old C key
+    logging = log.shape[0] > 0
     run = np.full(7, -1, np.int64)            # functional: the pending run of K tiles
 
     res_a, res_b, res_c, step_key, res_c_bytes, acc, fill_own, drain_own, started = views
@@ -310,6 +326,8 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
                         top = lv
                         break
                 # 2. levels 0..top enter a new step: fill what is not resident, drain a replaced C
+                top_fills[:4] = 0
+                top_fills[4:] = -1
                 for lv in range(top + 1):
                     step_key[lv, 0] = b
                     step_key[lv, 1] = lo_r[lv, 0]
@@ -327,16 +345,26 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
                         res_a[lv, 2] = lo_r[lv, 1]
                         out[cb + BoundaryCounter.FILL_A] += em * ek * eb
                         fill += em * ek * eb
+                        if lv == nlev - 1:
+                            top_fills[0] = em * ek * eb
                     if res_b[lv, 0] != bkey or res_b[lv, 1] != lo_r[lv, 1] or res_b[lv, 2] != lo_r[lv, 2]:
                         res_b[lv, 0] = bkey
                         res_b[lv, 1] = lo_r[lv, 1]
                         res_b[lv, 2] = lo_r[lv, 2]
                         out[cb + BoundaryCounter.FILL_B] += ek * en * eb
                         fill += ek * en * eb
+                        if lv == nlev - 1:
+                            top_fills[1] = ek * en * eb
                     if res_c[lv, 0] != b or res_c[lv, 1] != lo_r[lv, 0] or res_c[lv, 2] != lo_r[lv, 2]:
                         if res_c[lv, 0] >= 0:
                             out[cb + BoundaryCounter.DRAIN_C] += res_c_bytes[lv]
                             drain += res_c_bytes[lv]
+                            if lv == nlev - 1:
+                                top_fills[4] = res_c[lv, 0]
+                                top_fills[5] = res_c[lv, 1]
+                                top_fills[6] = res_c[lv, 2]
+                        if lv == nlev - 1:
+                            top_fills[3] = em * en * eb
                         res_c[lv, 0] = b
                         res_c[lv, 1] = lo_r[lv, 0]
                         res_c[lv, 2] = lo_r[lv, 2]
@@ -344,8 +372,15 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
                         if touched[_grid_index(grid_off, grid_n, tile, lo_r, lv)]:
                             out[cb + BoundaryCounter.FILL_C] += em * en * eb
                             fill += em * en * eb
+                            if lv == nlev - 1:
+                                top_fills[2] = em * en * eb
                     fill_new[lv] = transfer_cycles(fill, fill_bw[lv])
                     drain_new[lv] = transfer_cycles(drain, drain_bw[lv])
+                    fill_bytes[lv] = fill
+                    drain_bytes[lv] = drain
+                    if lv == nlev - 1:
+                        out[Counter.OFFCHIP_FILL_CYCLES] += fill_new[lv]
+                        out[Counter.OFFCHIP_DRAIN_CYCLES] += drain_new[lv]
                 # 3. those levels close their previous step, innermost first
                 for lv in range(top + 1):
                     if started[lv]:
@@ -363,8 +398,12 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
                     drain_own[lv] = drain_new[lv]
                 # 4. the sub-GEMM on the array
                 psum_in = touched[_grid_index(grid_off, grid_n, tile, lo_r, 0)] != 0
+                busy0 = out[Counter.ARRAY_CYCLES]
                 acc[0] = _array_step(flow, overlap, rows, cols, m1 - m0, k1 - k0, n1 - n0, useful, psum_in, eb,
                                      unit_rbw, unit_wbw, state, out)
+                if logging:
+                    _log_step(log, nlog, b, top, acc[0], out[Counter.ARRAY_CYCLES] - busy0, lo_r, hi_r, nlev,
+                              top_fills, fill_new, drain_new, fill_bytes, drain_bytes)
                 for lv in range(nlev):
                     touched[_grid_index(grid_off, grid_n, tile, lo_r, lv)] = 1
                 if functional:
@@ -385,20 +424,56 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
                 break
         if ip[GemmParam.STEP_BARRIER]:
             # the next step depends on this one's result: nothing of it may overlap this chain
-            _close_chain(state, out, nlev, dbuf, drain_bw, views)
+            _close_chain(state, out, nlev, dbuf, drain_bw, views, log, nlog, b)
     if functional:
         _flush_run(a_data, b_data, c_data, run)
     if finish:
-        _close_chain(state, out, nlev, dbuf, drain_bw, views)
+        _close_chain(state, out, nlev, dbuf, drain_bw, views, log, nlog, key_offset + batch - 1)
 
 
 @njit(cache=True)
-def _close_chain(state, out, nlev, dbuf, drain_bw, views):
+def _log_step(log, nlog, b, top, occ, busy, lo_r, hi_r, nlev, top_fills, fill_new, drain_new, fill_bytes,
+              drain_bytes):
+    """One GemmLog row for a computed step."""
+    row = next_log_row(log, nlog)
+    row[GemmLog.B] = b
+    row[GemmLog.TOP] = top
+    row[GemmLog.OCC] = occ
+    row[GemmLog.BUSY] = busy
+    t = nlev - 1
+    for d in range(3):
+        row[GemmLog.TM0 + 2 * d] = lo_r[t, d]
+        row[GemmLog.TM0 + 2 * d + 1] = hi_r[t, d]
+    for i in range(7):
+        row[GemmLog.FILL_A + i] = top_fills[i]
+    for lv in range(top + 1):
+        base = GemmLog.LEVEL_BASE + GEMM_LEVEL_FIELDS * lv
+        row[base] = fill_new[lv]
+        row[base + 1] = drain_new[lv]
+        row[base + 2] = fill_bytes[lv]
+        row[base + 3] = drain_bytes[lv]
+
+
+@njit(cache=True)
+def _close_chain(state, out, nlev, dbuf, drain_bw, views, log, nlog, b):
     """End the timing chain: close every level's last step, write back the outputs still on chip
     (exposed), add the chain's time to CYCLES and start a fresh chain. A and B stay resident, so a
     recurrence keeps its weights; the pipelined fill and drain is paid again by the next chain."""
     res_c, res_c_bytes = views[2], views[4]
     acc, fill_own, drain_own, started = views[5], views[6], views[7], views[8]
+    if log.shape[0] > 0 and (started.any() or res_c[nlev - 1, 0] >= 0):
+        row = next_log_row(log, nlog)
+        row[GemmLog.KIND] = 1
+        row[GemmLog.B] = b
+        row[GemmLog.TOP] = -1
+        row[GemmLog.OLD_C_B] = res_c[nlev - 1, 0]
+        row[GemmLog.OLD_C_M0] = res_c[nlev - 1, 1]
+        row[GemmLog.OLD_C_N0] = res_c[nlev - 1, 2]
+        for lv in range(nlev):
+            if res_c[lv, 0] >= 0:
+                base = GemmLog.LEVEL_BASE + GEMM_LEVEL_FIELDS * lv
+                row[base + 1] = transfer_cycles(res_c_bytes[lv], drain_bw[lv])
+                row[base + 3] = res_c_bytes[lv]
     for lv in range(nlev):
         if started[lv]:
             d_step = _dur(dbuf[lv], acc[lv], fill_own[lv], 0, drain_own[lv])
@@ -411,6 +486,8 @@ def _close_chain(state, out, nlev, dbuf, drain_bw, views):
             cb = BOUNDARY_BASE + N_BOUNDARY_COUNTERS * lv
             out[cb + BoundaryCounter.DRAIN_C] += res_c_bytes[lv]
             state[_G_EXPOSED] += transfer_cycles(res_c_bytes[lv], drain_bw[lv])
+            if lv == nlev - 1:
+                out[Counter.OFFCHIP_DRAIN_CYCLES] += transfer_cycles(res_c_bytes[lv], drain_bw[lv])
     out[Counter.CYCLES] += state[_G_TOP] + state[_G_EXPOSED]
     state[_G_TOP] = 0
     state[_G_EXPOSED] = 0
@@ -436,7 +513,9 @@ def gemm_walk_many(ips, rates, lo, hi, states, outs):
     overwrite row i of `outs` (n_counters(levels) wide), as one finished gemm_walk call would give.
     """
     empty = np.zeros((0, 0, 0), np.float32)
+    no_log = np.zeros((0, 0), np.int64)
+    nlog = np.zeros(1, np.int64)
     for i in range(ips.shape[0]):
         states[i, :] = 0
         outs[i, :] = 0
-        gemm_walk(ips[i], rates[i], lo, hi, empty, empty, empty, False, outs[i], states[i], 0, True)
+        gemm_walk(ips[i], rates[i], lo, hi, empty, empty, empty, False, outs[i], states[i], 0, True, no_log, nlog)

@@ -17,8 +17,9 @@ import numpy as np
 from numba import njit
 
 from ..enums import Counter, VecKind
-from .chain import CHAIN_SIZE, end, move, step
-from .gemm import cdiv, transfer_cycles
+from .chain import CHAIN_SIZE, end, log_transfers, move, step
+from .gemm import cdiv, next_log_row, transfer_cycles
+from .steplog import VecLog
 
 
 class VecParam(IntEnum):
@@ -271,9 +272,10 @@ def _count_pass(code, kind, w_dst, w1, w2, valid, nonempty, log2sum, lanes, cpo,
 
 
 @njit(cache=True)
-def vector_walk(ip, table, consts, widths, heights, roles, cpo, rates, lo, lens, slots, functional, out):
+def vector_walk(ip, table, consts, widths, heights, roles, cpo, rates, lo, lens, slots, functional, out, log, nlog):
     """Walk a vector program; add counts to `out`. `slots` holds one (batch, rows or 1, width) array
-    per tensor slot in functional mode (a typed list; ignored otherwise)."""
+    per tensor slot in functional mode (a typed list; ignored otherwise). `log` (rows x
+    vec_log_width(levels)), when it has rows, receives one steplog.VecLog row per chunk."""
     batch = ip[VecParam.BATCH]
     rows = ip[VecParam.ROWS]
     lanes = ip[VecParam.LANES]
@@ -313,6 +315,17 @@ def vector_walk(ip, table, consts, widths, heights, roles, cpo, rates, lo, lens,
                 f_max, f_sum, d_max, d_sum = move(out, nlev, rates, fill, drain)
                 busy = max(compute, transfer_cycles(rd, unit_rbw), transfer_cycles(wr, unit_wbw))
                 step(chain, f_max, f_sum, busy, d_max, d_sum, dbuf)
+                if log.shape[0] > 0:
+                    row = next_log_row(log, nlog)
+                    row[VecLog.B] = b
+                    row[VecLog.R0] = r0
+                    row[VecLog.R1] = r1
+                    row[VecLog.PASS] = sub if stream else -1
+                    row[VecLog.OCC] = busy
+                    row[VecLog.BUSY] = compute
+                    row[VecLog.FILL] = fill
+                    row[VecLog.DRAIN] = drain
+                    log_transfers(row, VecLog.LEVEL_BASE, nlev, rates, fill, drain)
     out[Counter.CYCLES] += end(chain, dbuf)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError, MappingError, SizeError
 from ..hardware import Hardware
-from ..report import GENERATION_COLUMNS, LAYER_COLUMNS
+from ..report import GENERATION_COLUMNS, LAYER_COLUMNS, SCHEDULE_COLUMNS, schedule_record
 from ..results import price_with_breakdown
 from ..simulate import simulate
 from .expansion import Expansion, PointError
@@ -19,11 +19,11 @@ from .spec import SweepSpec
 
 # Per-row columns a worker fills: the layer-level contract (less `workload`, which the case gives)
 # and the energy breakdown; sweep.py adds the point and case columns and provenance.
-ROW_COLUMNS = tuple(c for c in LAYER_COLUMNS if c != "workload")
+ROW_COLUMNS = tuple(c for c in LAYER_COLUMNS if c != "workload") + SCHEDULE_COLUMNS
 _FIELD_COLUMNS = ("n", "d", "heads", "kernel", "window", "batch")
 _PRICED_COLUMNS = ROW_COLUMNS[ROW_COLUMNS.index("macs"):ROW_COLUMNS.index("sequential_steps")]
 _ROW_ORDER = ("layer", "variant", "hw", "dataflow", *_FIELD_COLUMNS, "dtype", *_PRICED_COLUMNS,
-              "sequential_steps", "max_path_length", *GENERATION_COLUMNS)
+              "sequential_steps", "max_path_length", *GENERATION_COLUMNS, *SCHEDULE_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -119,13 +119,13 @@ def layer_row(pid: int, case_index: int, r, hw) -> list:
     """[pid, case, *ROW_COLUMNS, *energy breakdown] of one LayerResult: the values of
     report.layer_record (a test holds them equal), with the layer's ops summed once instead of three
     times (a fifth of the time of a sweep row for a 12-op attention layer)."""
-    total = r.total
-    rec, breakdown = price_with_breakdown(total.counts, r.cycles, total.compute_cycles, hw)
+    rec, breakdown = price_with_breakdown(r.counts, r.cycles, r.compute_cycles, hw)
     row = [pid, case_index, r.layer, r.variant, hw.name, hw.dataflow_name]
     row.extend(r.fields.get(c) for c in _FIELD_COLUMNS)
     row.append(hw.format_name)
     row.extend(rec[c] for c in _PRICED_COLUMNS)
     row.extend((r.sequential_steps, r.max_path_length))
     row.extend(r.fields.get(c) for c in GENERATION_COLUMNS)
+    row.extend(schedule_record(r).values())
     row.extend(float(v) for v in breakdown.values())
     return row

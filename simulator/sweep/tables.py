@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..report import LAYER_COLUMNS
+from ..report import LAYER_COLUMNS, SCHEDULE_COLUMNS
 from .pareto import non_dominated
 from .evaluate import ROW_COLUMNS
 from .expansion import PointError
@@ -137,7 +137,7 @@ def results_frame(spec: SweepSpec, chunks) -> pd.DataFrame:
     frame = pd.DataFrame({k: (v.to_numpy() if isinstance(v, pd.Series) and v.dtype == object else v)
                           for k, v in cols.items()})
     front = ["point_id", "point_hash", *spec.hw_keys, "area_mm2", "layer_grid_id", *layer_grid_columns(spec)]
-    return frame[front + list(LAYER_COLUMNS) + list(spec.energy_columns) + ["_case"]]
+    return frame[front + list(LAYER_COLUMNS) + list(SCHEDULE_COLUMNS) + list(spec.energy_columns) + ["_case"]]
 
 
 def invalid_frame(spec: SweepSpec, chunks) -> pd.DataFrame:

@@ -62,7 +62,8 @@ def crossover_sweeps(hw: Hardware, ds=CROSSOVER_D, ns=CROSSOVER_N) -> pd.DataFra
     for d in ds:
         for key, make in makers.items():
             results = _run([make(n, d) for n in ns], hw)
-            rows += [{"d": d, "layer": key, "n": n, "macs": r.macs, "cycles": r.cycles} for n, r in zip(ns, results)]
+            rows += [{"d": d, "layer": key, "n": n, "macs": r.macs, "cycles": r.cycles,
+                      "serial_cycles": r.serial_cycles} for n, r in zip(ns, results)]
     return pd.DataFrame(rows)
 
 
@@ -79,13 +80,15 @@ def crossover_table(sweeps: pd.DataFrame) -> pd.DataFrame:
             ns = list(a["n"])
             by_macs = crossover(ns, list(a["macs"]), list(b["macs"]))
             by_cycles = crossover(ns, list(a["cycles"]), list(b["cycles"]))
+            by_serial = crossover(ns, list(a["serial_cycles"]), list(b["serial_cycles"]))
             out.append({"d": int(d), "comparison": c.key, "attention": c.attention, "recurrent": c.recurrent,
                         "paper_rule_by_macs": c.paper_rule,
                         "n_star_macs": by_macs, "n_star_cycles": by_cycles,
                         "by_macs": _verdict(by_macs, ns), "by_cycles": _verdict(by_cycles, ns),
                         "n_star_macs_over_d": None if by_macs is None else by_macs / d,
                         "n_star_cycles_over_d": None if by_cycles is None else by_cycles / d,
-                        "sweep": f"n in [{ns[0]}, {ns[-1]}]"})
+                        "sweep": f"n in [{ns[0]}, {ns[-1]}]",
+                        "n_star_serial_cycles": by_serial, "by_serial_cycles": _verdict(by_serial, ns)})
     return pd.DataFrame(out)
 
 
@@ -126,6 +129,8 @@ def heads_question(hw: Hardware, arrays=HEADS_ARRAYS, n: int = 512, d: int = 768
                 "softmax_cycles": ops["softmax"].cycles,
                 "scores_utilization": scores.macs / (scores.cycles * side * side) if scores.cycles else 0.0,
                 "utilization": r.macs / (r.cycles * side * side),
+                "serial_cycles": r.serial_cycles,
+                "serial_utilization": r.macs / (r.serial_cycles * side * side),
             })
     return pd.DataFrame(rows)
 
@@ -145,33 +150,47 @@ def memory_sweep(hw: Hardware, ns=MEMORY_N, d: int = MEMORY_D) -> pd.DataFrame:
         rows.append({
             "n": n, "d": d, "M_elements": m_elems,
             "unfused_dram_bytes": _dram(unfused), "fused_dram_bytes": _dram(fused),
+            "unfused_serial_dram_bytes": _dram(unfused, serial=True),
             "standard_theory_bytes": standard_attention_dram_elements(n, d) * eb,
             "flash_exact_bytes": sum(flash_dram_elements(n, d, m_elems).values()) * eb,
             "flash_bound_bytes": 12 * n * n * d * d / m_elems * eb,
             "unfused_cycles": unfused.cycles, "fused_cycles": fused.cycles,
+            "unfused_serial_cycles": unfused.serial_cycles, "fused_serial_cycles": fused.serial_cycles,
         })
     return pd.DataFrame(rows)
 
 
-def _dram(r) -> int:
+def _dram(r, serial: bool = False) -> int:
+    """Off-chip bytes of a layer as scheduled (forwarded blocks stay on chip), or one op after
+    another (`serial`: every op reads its inputs from memory and writes its outputs back)."""
     from ..results import price_counts
 
-    rec = price_counts(r.counts, r.cycles, r.compute_cycles, r.hw)
+    counts = r.total.counts if serial else r.counts
+    rec = price_counts(counts, r.cycles, r.compute_cycles, r.hw)
     return rec["dram_read_bytes"] + rec["dram_write_bytes"]
 
 
 # --- roofline ---------------------------------------------------------------------------------------
 def roofline_points(measurements, hw: Hardware) -> pd.DataFrame:
-    """Arithmetic intensity (MACs per DRAM byte) and attained MACs per cycle at the reference point."""
+    """Arithmetic intensity (MACs per DRAM byte) and attained MACs per cycle at the reference point.
+
+    A layer's roof: reads and writes cross the off-chip boundary on their own ports (the fill and
+    drain engines), so it needs at least max(read bytes / read bandwidth, write bytes / write
+    bandwidth) cycles besides MACs / (R C): roof = MACs / that. The figure's line, I x the read
+    bandwidth, is the roof of traffic that is all reads."""
     peak = hw.mac_array.rows * hw.mac_array.cols
     beta = hw.memories[-1].read_bw_bytes_per_cycle
+    write_bw = hw.memories[-1].write_bw_bytes_per_cycle
     rows = []
     for m in measurements:
         ref = m.reference
         intensity = ref["macs"] / ref["dram_bytes"] if ref["dram_bytes"] else float("inf")
+        transfer = max(ref["dram_read_bytes"] / beta, ref["dram_write_bytes"] / write_bw)
+        roof = min(peak, ref["macs"] / transfer) if transfer else peak
         rows.append({"layer_type": m.spec.label, "intensity_macs_per_byte": intensity,
                      "attained_macs_per_cycle": ref["macs"] / ref["cycles"],
-                     "roof_macs_per_cycle": min(peak, intensity * beta),
-                     "bound": "memory" if intensity * beta < peak else "compute"})
+                     "roof_macs_per_cycle": roof,
+                     "bound": "memory" if roof < peak else "compute",
+                     "serial_attained_macs_per_cycle": ref["macs"] / ref["serial_cycles"]})
     return pd.DataFrame(rows), {"peak_macs_per_cycle": peak, "dram_bytes_per_cycle": beta,
                                 "ridge_macs_per_byte": peak / beta}

@@ -115,12 +115,14 @@ def roofline(points, meta, hw_name: str, path: Path) -> None:
         lo = min(points["intensity_macs_per_byte"].min(), meta["ridge_macs_per_byte"]) / 4
         hi = max(points["intensity_macs_per_byte"].max(), meta["ridge_macs_per_byte"]) * 4
         xs = [lo * (hi / lo) ** (i / 200) for i in range(201)]
-        ax.loglog(xs, [min(peak, x * beta) for x in xs], "k-", lw=1.5, label="roof: min(R C, I x DRAM bandwidth)")
+        ax.loglog(xs, [min(peak, x * beta) for x in xs], "k-", lw=1.5, label="min(R C, I x DRAM read bandwidth)")
         ax.axvline(meta["ridge_macs_per_byte"], color="k", ls=":", lw=1,
                    label=f"ridge {meta['ridge_macs_per_byte']:.0f} MACs/byte")
         for i, row in points.iterrows():
             ax.loglog(row["intensity_macs_per_byte"], row["attained_macs_per_cycle"], "osD^vP*X"[i % 8],
                       color=f"C{i}", ms=8 - i % 3, alpha=0.85, label=row["layer_type"])
+            ax.loglog(row["intensity_macs_per_byte"], row["roof_macs_per_cycle"], "_", color=f"C{i}", ms=14,
+                      mew=2)             # the layer's own roof: reads and writes on their own ports
         ax.set(title=f"Roofline on {hw_name} (n = d = 512, k = 3, r = 65)",
                xlabel="arithmetic intensity (useful MACs per DRAM byte)", ylabel="attained MACs per cycle")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))

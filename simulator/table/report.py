@@ -13,8 +13,8 @@ from .table1 import Settings, measure_table
 
 PAPER_COLUMNS = ["layer_type", "paper_complexity", "n_exponent", "d_exponent", "k_exponent", "r_exponent",
                  "paper_sequential_ops", "sequential_ops", "paper_path_length", "path_length"]
-HARDWARE_COLUMNS = ["layer_type", "macs", "cycles", "seconds", "utilization", "dram_bytes", "energy_pj",
-                    "array_share", "vector_share", "stall_share"]
+HARDWARE_COLUMNS = ["layer_type", "macs", "cycles", "serial_cycles", "overlap_speedup", "seconds", "utilization",
+                    "dram_bytes", "energy_pj", "array_share", "vector_share", "stall_share"]
 GENERATION_COLUMNS = ["layer_type", "macs_exponent", "dram_bytes_exponent", "cycles_exponent", "state_bytes_per_sequence",
                       "state_exponent", *(f"memory_bound_from_n_batch_{b}" for b in generation.GenerationSettings().batches)]
 PER_TOKEN_COLUMNS = ["layer_type", "macs_per_token_at_state_n", "dram_bytes_per_token_at_state_n",
@@ -85,8 +85,11 @@ def render_markdown(frames, roof_meta, prov) -> str:
         "",
         "## What hardware adds (n = d = 512, k = 3, r = 65)",
         "",
-        "Shares are of the layer's cycles: MAC array busy, vector unit busy (softmax, nonlinearities), "
-        "and stalls (memory transfers that could not overlap compute).",
+        "Cycles are the overlapped schedule's (array, vector unit and transfers run concurrently where the "
+        "data and the buffer space allow); serial_cycles runs the same ops one after another, and "
+        "overlap_speedup is their ratio. Shares are of the layer's cycles: MAC array busy, vector unit busy "
+        "(softmax, nonlinearities; under overlap the two may add up to more than 1), and stalls (cycles in "
+        "which neither computes).",
         "",
         markdown_table(t[HARDWARE_COLUMNS]),
         "",
@@ -98,11 +101,12 @@ def render_markdown(frames, roof_meta, prov) -> str:
         "recurrent one (interpolated in log space); empty means attention stays cheaper over the whole sweep.",
         "",
         markdown_table(frames["crossover"][["d", "comparison", "paper_rule_by_macs", "by_macs", "by_cycles",
-                                            "n_star_cycles_over_d"]]),
+                                            "n_star_cycles_over_d", "by_serial_cycles"]]),
         "",
         "By MACs the paper's rules hold (n* = d against a vanilla RNN). By cycles the recurrent layer pays for "
         "n dependent matrix-vector steps that leave most of the array idle, so attention stays cheaper to much "
-        "longer sequences.",
+        "longer sequences; by_cycles uses the overlapped schedule, by_serial_cycles ops one after another "
+        "(a recurrence's steps cannot overlap, attention's softmax can hide array work).",
         "",
         "![crossover](crossover.png)",
         "",
@@ -111,21 +115,32 @@ def render_markdown(frames, roof_meta, prov) -> str:
         markdown_table(frames["heads"]),
         "",
         "Same MACs; 12x the softmax work; and with d_k = 64 the score GEMM's reduction fills at most 64 rows "
-        "of an array wider than 64.",
+        "of an array wider than 64. cycles and utilization are the overlapped schedule's, serial_cycles and "
+        "serial_utilization one op after another: overlapping hides part of the 12 heads' softmax under the "
+        "array's work.",
         "",
         "![heads](heads.png)",
         "",
         "## Memory: unfused vs fused attention",
         "",
-        markdown_table(frames["memory"][["n", "unfused_dram_bytes", "fused_dram_bytes", "standard_theory_bytes",
-                                         "flash_exact_bytes", "flash_bound_bytes"]]),
+        markdown_table(frames["memory"][["n", "unfused_dram_bytes", "unfused_serial_dram_bytes", "fused_dram_bytes",
+                                         "standard_theory_bytes", "flash_exact_bytes", "flash_bound_bytes",
+                                         "unfused_cycles", "unfused_serial_cycles", "fused_cycles",
+                                         "fused_serial_cycles"]]),
+        "",
+        "unfused_dram_bytes is the overlapped schedule's traffic: score and probability blocks that fit on chip "
+        "beside the running ops go straight to their consumer; unfused_serial_dram_bytes writes and reads every "
+        "one (the standard count).",
         "",
         "![memory](memory.png)",
         "",
         "## Roofline",
         "",
         f"Peak {roof_meta['peak_macs_per_cycle']} MACs/cycle, DRAM {roof_meta['dram_bytes_per_cycle']:g} "
-        f"bytes/cycle (read bandwidth), ridge {roof_meta['ridge_macs_per_byte']:.1f} MACs/byte.",
+        f"bytes/cycle (read bandwidth), ridge {roof_meta['ridge_macs_per_byte']:.1f} MACs/byte. Each layer's "
+        f"roof (the dash in the figure) counts its reads and writes on their own ports: MACs / max(reads / read "
+        f"bandwidth, writes / write bandwidth), at most the peak; attained is the overlapped schedule's, "
+        f"serial_attained one op after another.",
         "",
         markdown_table(frames["roofline"]),
         "",

@@ -134,13 +134,19 @@ def _hardware_columns(r) -> dict:
     return {
         "macs": rec["macs"],
         "cycles": rec["cycles"],
+        "serial_cycles": rec["serial_cycles"],
+        "overlap_speedup": rec["serial_cycles"] / total,
         "seconds": rec["seconds"],
         "utilization": rec["utilization"],
         "dram_bytes": rec["dram_read_bytes"] + rec["dram_write_bytes"],
+        "dram_read_bytes": rec["dram_read_bytes"],
+        "dram_write_bytes": rec["dram_write_bytes"],
         "energy_pj": rec["energy_pj"],
-        "array_share": int(r.counts[Counter.ARRAY_CYCLES]) / total,
-        "vector_share": int(r.counts[Counter.VECTOR_CYCLES]) / total,
+        "array_share": rec["array_busy_cycles"] / total,
+        "vector_share": rec["vector_busy_cycles"] / total,
         "stall_share": rec["stall_cycles"] / total,
+        "serial_array_share": int(r.total.counts[Counter.ARRAY_CYCLES]) / max(rec["serial_cycles"], 1),
+        "serial_vector_share": int(r.total.counts[Counter.VECTOR_CYCLES]) / max(rec["serial_cycles"], 1),
     }
 
 

@@ -71,27 +71,31 @@ def softmax_op(name: str, scores: str, probs: str, rows: int, cols: int, batch: 
 
 
 def attention_core(tag: str, q: str, k: str, v: str, out: str, batch: int, n_q: int, n_kv: int, d_k: int,
-                   d_v: int, ranges: RowRanges | None, deps: tuple[str, ...], fused: bool):
+                   d_v: int, ranges: RowRanges | None, deps: tuple[str, ...] | dict, fused: bool):
     """softmax(Q K^T / sqrt(d_k)) V for `batch` independent (query, key) sets.
 
     Unfused: scores Q K^T on the array (only tiles the mask touches), the scaled max-shifted
     softmax on the vector unit, then P V on the array; scores and probabilities go through memory.
     Fused: one FusedAttention op (FlashAttention's tiling; scores never leave the chip).
+    `deps` are the ops producing Q, K and V: one tuple for all three, or a mapping "q", "k", "v" ->
+    tuple, so that each op waits only for what it reads (the scores need not wait for V).
     Returns (ops, intermediate tensors).
     """
     scale = 1.0 / math.sqrt(d_k)
+    by = deps if isinstance(deps, dict) else {"q": deps, "k": deps, "v": deps}
     if fused:
+        every = tuple(dict.fromkeys(by["q"] + by["k"] + by["v"]))
         op = FusedAttention(f"{tag}attention", q, k, v, out, n_q, n_kv, d_k, scale, batch=batch, mask=ranges,
-                            phase="attention", deps=deps)
+                            phase="attention", deps=every)
         return [op], []
     kt, s, p = f"{tag}K^T", f"{tag}S", f"{tag}P"
     ops = [
-        Layout(f"{tag}transpose_k", (k,), (kt,), transpose_last, phase="scores", deps=deps),
+        Layout(f"{tag}transpose_k", (k,), (kt,), transpose_last, phase="scores", deps=by["k"]),
         Gemm(f"{tag}scores", q, kt, s, n_q, d_k, n_kv, batch=batch, mask=ranges, mask_axis="n", phase="scores",
-             deps=(f"{tag}transpose_k",)),
+             deps=tuple(dict.fromkeys((f"{tag}transpose_k",) + by["q"]))),
         softmax_op(f"{tag}softmax", s, p, n_q, n_kv, batch, ranges, scale, "softmax", (f"{tag}scores",)),
         Gemm(f"{tag}context", p, v, out, n_q, n_kv, d_v, batch=batch, mask=ranges, mask_axis="k",
-             phase="context", deps=(f"{tag}softmax",)),
+             phase="context", deps=tuple(dict.fromkeys((f"{tag}softmax",) + by["v"]))),
     ]
     tensors = [TensorSpec(s, (batch, n_q, n_kv), "intermediate"), TensorSpec(p, (batch, n_q, n_kv), "intermediate")]
     return ops, tensors

@@ -47,7 +47,8 @@ class MultiHeadAttention(Variant):
         split = [Layout(f"split_{x}", (f"{x.upper()}p",), (f"{x.upper()}h",), split_heads(b, p.n, h, dk),
                         phase="projections", deps=(f"{x}_projection",)) for x in "qkv"]
         core, inner = attention_core("", "Qh", "Kh", "Vh", "Oh", b * h, p.n, p.n, dk, dk,
-                                     attention_ranges(p.n, p.causal), ("split_q", "split_k", "split_v"), p.fused)
+                                     attention_ranges(p.n, p.causal),
+                                     {"q": ("split_q",), "k": ("split_k",), "v": ("split_v",)}, p.fused)
         last = core[-1].name
         tail = [Layout("merge_heads", ("Oh",), ("O",), merge_heads(b, p.n, h, dk), phase=core[-1].phase, deps=(last,)),
                 Gemm("output_projection", "O", "W_O", "Y", rows, width, p.d, shared_b=True, phase="output",

@@ -1,0 +1,269 @@
+"""A layer's schedule: its makespan, per-unit busy cycles, op spans and the counts it moves.
+
+`serial`: ops one after another, each taking its kernel's cycles; the layer's counts are the sum of
+its ops'. Computed from the counters alone unless the task-level schedule is asked for (a trace).
+`overlapped`: the op results' tasks on the list scheduler (scheduler.py) with staging capacity and
+forwarding. If that schedule ends later than the serial one (a list-scheduling anomaly), the serial
+schedule is kept, as a compiler would, and `fell_back` says so.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from ..enums import BOUNDARY_BASE, N_BOUNDARY_COUNTERS, BoundaryCounter, Counter
+from ..lowering import boundary_rates
+from .links import TaskGraph, build_task_graph
+from .scheduler import (F_FORWARDED, S_ERROR, S_FORWARDED, S_MAKESPAN, S_SKIPPED_A, S_SKIPPED_B, list_schedule,
+                        new_outputs)
+from .tasks import ARRAY_UNIT, VECTOR_UNIT, Kind, T, csr, drain_unit, fill_unit
+
+OVERLAPPED, SERIAL = "overlapped", "serial"
+
+
+@dataclass(frozen=True, eq=False)
+class LayerSchedule:
+    mode: str                     # the schedule used: overlapped or serial
+    cycles: int                   # makespan
+    serial_cycles: int            # the ops' cycles, one after another
+    compute_cycles: int           # cycles in which the array or the vector unit is busy
+    busy: dict                    # array, vector, dram_read, dram_write -> busy cycles
+    counts: np.ndarray            # the layer's counts as scheduled (forwarded bytes removed)
+    spans: tuple                  # per op result: (start_cycle, end_cycle)
+    fell_back: bool = False       # the list schedule ended later than the serial one
+    graph: TaskGraph | None = None
+    times: tuple | None = None    # (start, end, dur, flags) per task, when the tasks were scheduled
+    stats: np.ndarray | None = None
+    logs: tuple | None = None     # the op results' step logs (task names in traces)
+
+    def repeated(self, times: int) -> "LayerSchedule":
+        """The schedule of `times` identical layers run one after another (a `repeat` stack): every
+        total multiplied. Op spans and the task-level data (for traces) stay those of the first
+        copy. Overflow is refused by the caller's OpResult.repeated on the same counts."""
+        if times == 1:
+            return self
+        return LayerSchedule(**{**self.__dict__, "cycles": self.cycles * times,
+                                "serial_cycles": self.serial_cycles * times,
+                                "compute_cycles": self.compute_cycles * times,
+                                "busy": {k: v * times for k, v in self.busy.items()},
+                                "counts": self.counts * times})
+
+
+@dataclass(frozen=True, eq=False)
+class SchedulePlan:
+    """What scheduling a layer needs besides the op results: its task graph and the ops'
+    reservations (None when the layer has nothing to overlap). Built from the step logs; reusable
+    for every evaluation of the same layer on the same hardware object (like mapped GEMM plans)."""
+    graph: TaskGraph | None
+    need: np.ndarray | None
+    serial: bool
+
+
+def plan_layer(graph, logs, hw, mode: str, tasks: bool = False) -> SchedulePlan:
+    serial = mode == SERIAL
+    if not tasks and (serial or _alone(logs)):
+        return SchedulePlan(None, None, serial)
+    tg = build_task_graph(graph, logs, hw, serial)
+    return SchedulePlan(tg, None if serial else op_reservations(tg), serial)
+
+
+def schedule_layer(graph, results, logs, hw, mode: str, tasks: bool = False) -> LayerSchedule:
+    """Schedule one layer (op results `results` with step logs `logs`). `tasks` keeps the
+    task-level schedule (for traces)."""
+    return run_plan(plan_layer(graph, logs, hw, mode, tasks), results, hw, mode, tasks, graph, logs)
+
+
+def run_plan(plan: SchedulePlan, results, hw, mode: str, tasks: bool = False, graph=None, logs=None) -> LayerSchedule:
+    """The layer's schedule under `plan`. An overlapped schedule that ends later than the serial
+    one gives way to it (the serial task graph is built for a trace)."""
+    serial = serial_schedule(results, hw)
+    if plan.graph is None:
+        return LayerSchedule(**{**serial.__dict__, "mode": mode})
+    out = _scheduled(plan, hw, serial, tasks, logs)
+    if plan.serial or out.cycles <= serial.cycles:
+        return out
+    fallback = _scheduled(plan_layer(graph, logs, hw, SERIAL, True), hw, serial, True, logs) if tasks else serial
+    return LayerSchedule(**{**fallback.__dict__, "fell_back": True})
+
+
+def _alone(logs) -> bool:
+    """A layer whose only work is one GEMM or vector program has nothing to overlap: its schedule
+    is its kernel's own double-buffered pipeline, which the serial numbers already are (fused
+    attention overlaps its own stages, so it is always scheduled)."""
+    working = [log for log in logs if log.kind != "none"]
+    return len(working) == 1 and working[0].kind in ("gemm", "vector") and working[0].steps == 1
+
+
+def serial_schedule(results, hw) -> LayerSchedule:
+    """Ops one after another: everything from the counters."""
+    counts = np.sum([r.counts for r in results], axis=0) if results else np.zeros(0, np.int64)
+    cycles = [r.cycles for r in results]
+    ends = np.cumsum(cycles) if cycles else np.zeros(0, np.int64)
+    spans = tuple((int(e - c), int(e)) for e, c in zip(ends, cycles))
+    total = int(ends[-1]) if len(ends) else 0
+    compute = int(counts[Counter.ARRAY_CYCLES] + counts[Counter.VECTOR_CYCLES]) if len(counts) else 0
+    return LayerSchedule(SERIAL, total, total, compute, _counter_busy(counts), counts, spans)
+
+
+def _counter_busy(counts) -> dict:
+    if not len(counts):
+        return {"array": 0, "vector": 0, "dram_read": 0, "dram_write": 0}
+    return {"array": int(counts[Counter.ARRAY_CYCLES]), "vector": int(counts[Counter.VECTOR_CYCLES]),
+            "dram_read": int(counts[Counter.OFFCHIP_FILL_CYCLES]),
+            "dram_write": int(counts[Counter.OFFCHIP_DRAIN_CYCLES])}
+
+
+def _scheduled(plan: SchedulePlan, hw, ref: LayerSchedule, tasks: bool, logs) -> LayerSchedule:
+    """Run the list scheduler on the plan's task graph."""
+    tg = plan.graph
+    tab = tg.tab
+    start, end, dur, flags, stats = new_outputs(len(tab), len(tg.blocks))
+    top = hw.n_boundaries - 1
+    fill_rate = boundary_rates(hw)[top][0]
+    capacity = 0 if plan.serial else int(hw.on_chip[-1].size_bytes)
+    need = plan.need if capacity else np.zeros(tg.n_groups, np.int64)
+    list_schedule(tab, tg.succ_ptr, tg.succ, tg.npred, tg.prio, tg.n_units, capacity, need, tg.op_prod_ptr,
+                  tg.op_prod, tg.parts, tg.part_ptr, tg.unpin_ptr, tg.unpin, tg.blocks, tg.block_of, tg.cons_ptr,
+                  tg.cons, fill_rate, drain_unit(top), start, end, dur, flags, stats)
+    if stats[S_ERROR]:
+        raise RuntimeError("schedule: some tasks never became ready (a cycle in the task graph)")
+    sums, spans = summarize(tab, start, end, dur, len(tg.spans), fill_unit(top), drain_unit(top))
+    counts = _scheduled_counts(ref.counts, sums, stats, top)
+    busy = {"array": int(sums[0]), "vector": int(sums[1]), "dram_read": int(counts[Counter.OFFCHIP_FILL_CYCLES]),
+            "dram_write": int(counts[Counter.OFFCHIP_DRAIN_CYCLES])}
+    spans = tuple((int(a), int(b)) for a, b in spans)
+    kept = {"graph": tg, "times": (start, end, dur, flags), "logs": tuple(logs)} if tasks else {}
+    return LayerSchedule(SERIAL if plan.serial else OVERLAPPED, int(stats[S_MAKESPAN]), ref.serial_cycles,
+                         int(sums[4]), busy, counts, spans, stats=stats, **kept)
+
+
+def op_reservations(tg: TaskGraph) -> np.ndarray:
+    """Each reservation group's staging reservation: the most bytes it holds when it runs alone
+    (its tasks on units of its own, with only the dependencies inside the group), from its tasks'
+    ALLOC and RELEASE."""
+    tab = tg.tab
+    n_ops = tg.n_groups
+    unit = np.where((tab[:, T.UNIT] >= 0) & (tab[:, T.RES] >= 0), tab[:, T.RES] * tg.n_units + tab[:, T.UNIT], -1)
+    alone = tab.copy()
+    alone[:, T.UNIT] = unit
+    src, dst = tg.local_edges[:, 0], tg.local_edges[:, 1]
+    succ_ptr, succ = csr(len(tab), src, dst)
+    npred = np.bincount(dst, minlength=len(tab)).astype(np.int64)
+    start, end, dur, flags, stats = new_outputs(len(tab), 0)
+    empty = np.zeros(0, np.int64)
+    list_schedule(alone, succ_ptr, succ, npred, np.arange(len(tab), dtype=np.int64), max(1, n_ops * tg.n_units), 0,
+                  np.zeros(n_ops, np.int64), np.zeros(n_ops + 1, np.int64), empty, np.zeros((0, 5), np.int64),
+                  np.zeros(len(tab) + 1, np.int64), np.zeros(len(tab) + 1, np.int64), empty, empty,
+                  np.full(len(tab), -1, np.int64), np.zeros(1, np.int64), empty, 1.0, 0, start, end, dur, flags,
+                  stats)
+    return peak_holdings(tab[:, T.RES], start[:len(tab)], end[:len(tab)], tab[:, T.ALLOC], tab[:, T.RELEASE], n_ops)
+
+
+@njit(cache=True)
+def peak_holdings(op, start, end, alloc, release, n_ops):
+    """Per op, the most bytes held at once: allocations at task starts, returns at task ends
+    (returns first when both happen at the same cycle)."""
+    n = op.shape[0]
+    times = np.empty(2 * n, np.int64)
+    ops = np.empty(2 * n, np.int64)
+    delta = np.empty(2 * n, np.int64)
+    m = 0
+    for t in range(n):
+        if op[t] < 0 or (alloc[t] == 0 and release[t] == 0):
+            continue
+        times[m], ops[m], delta[m] = start[t], op[t], alloc[t]
+        times[m + 1], ops[m + 1], delta[m + 1] = end[t], op[t], -release[t]
+        m += 2
+    span = 2 * (times[:m].max() + 1) if m else 1
+    if n_ops * span < (1 << 62):            # one sort on (op, time, returns before reservations)
+        order = np.argsort(ops[:m] * span + times[:m] * 2 + (delta[:m] > 0))
+    else:
+        by_time = np.argsort(times[:m] * 2 + (delta[:m] > 0), kind="mergesort")
+        order = by_time[np.argsort(ops[:m][by_time], kind="mergesort")]
+    peak = np.zeros(n_ops, np.int64)
+    held = np.zeros(n_ops, np.int64)
+    for i in range(m):
+        e = order[i]
+        held[ops[e]] += delta[e]
+        peak[ops[e]] = max(peak[ops[e]], held[ops[e]])
+    return peak
+
+
+def _scheduled_counts(counts, sums, stats, top: int) -> np.ndarray:
+    """The ops' summed counts less what forwarding kept on chip, with the off-chip engines' busy
+    cycles as scheduled."""
+    out = counts.copy()
+    base = BOUNDARY_BASE + N_BOUNDARY_COUNTERS * top
+    out[base + BoundaryCounter.FILL_A] -= stats[S_SKIPPED_A]
+    out[base + BoundaryCounter.FILL_B] -= stats[S_SKIPPED_B]
+    out[base + BoundaryCounter.DRAIN_C] -= stats[S_FORWARDED]
+    out[Counter.OFFCHIP_FILL_CYCLES] = sums[2]
+    out[Counter.OFFCHIP_DRAIN_CYCLES] = sums[3]
+    return out
+
+
+@njit(cache=True)
+def summarize(tab, start, end, dur, n_ops, top_fill, top_drain):
+    """From a schedule: busy cycles of the array, the vector unit, the off-chip fill and drain
+    engines (spills included), the union of the compute units' busy intervals, and each op's span
+    (its first task start and last task end on a unit; an op without one: its tail's end)."""
+    n = tab.shape[0]
+    sums = np.zeros(5, np.int64)
+    spans = np.full((n_ops, 2), -1, np.int64)
+    tail_end = np.zeros(n_ops, np.int64)
+    cs = np.empty(n, np.int64)
+    ce = np.empty(n, np.int64)
+    m = 0
+    for t in range(n):
+        u, op = tab[t, T.UNIT], tab[t, T.OP]
+        if u < 0:
+            if op >= 0 and tab[t, T.KIND] == Kind.TAIL:
+                tail_end[op] = max(tail_end[op], end[t])
+            continue
+        if u == ARRAY_UNIT or u == VECTOR_UNIT:
+            sums[u] += tab[t, T.BUSY]
+            cs[m] = start[t]
+            ce[m] = start[t] + tab[t, T.BUSY]
+            m += 1
+        elif u == top_fill:
+            sums[2] += dur[t]
+        elif u == top_drain:
+            sums[3] += dur[t]
+        if spans[op, 0] < 0:
+            spans[op, 0] = start[t]
+            spans[op, 1] = end[t]
+        else:
+            spans[op, 0] = min(spans[op, 0], start[t])
+            spans[op, 1] = max(spans[op, 1], end[t])
+    for k in range(n, dur.shape[0]):
+        sums[3] += dur[k]
+    for op in range(n_ops):
+        if spans[op, 0] < 0:
+            spans[op, 0] = tail_end[op]
+            spans[op, 1] = tail_end[op]
+    sums[4] = _union(cs[:m], ce[:m])
+    return sums, spans
+
+
+@njit(cache=True)
+def _union(starts, ends):
+    """Length of the union of the intervals [starts[i], ends[i])."""
+    order = np.argsort(starts)
+    total = 0
+    cur_s, cur_e = 0, 0
+    for i in range(starts.shape[0]):
+        s, e = starts[order[i]], ends[order[i]]
+        if e <= s:
+            continue
+        if s > cur_e:
+            total += cur_e - cur_s
+            cur_s, cur_e = s, e
+        elif e > cur_e:
+            cur_e = e
+    return total + cur_e - cur_s
+
+
+__all__ = ["LayerSchedule", "schedule_layer", "serial_schedule", "F_FORWARDED", "OVERLAPPED",
+           "SERIAL"]
