@@ -11,7 +11,7 @@ from .errors import SizeError
 from .enums import Counter, NumberFormat, n_counters
 from .graph import FusedAttention, Gather, Gemm, Layout, OpGraph, Recurrence, RowRanges, VectorOp
 from .lowering import lower_gemm, lower_vector
-from .mapper import choose_gemm_mapping
+from .mapper import choose_gemm_plan
 from .mapping import GemmMapping, check_gemm_mapping
 from .results import OpResult
 
@@ -42,14 +42,17 @@ def run_gemm(op: Gemm, hw, mapping: GemmMapping | None = None, store: dict | Non
 
     if isinstance(op.mask, str):
         op = replace(op, mask=resolve_ranges(op.mask, store, op.name))
+    counts = None
     if mapping is None:
-        mapping, plan = _planned_gemm(op, hw, mapper, objective)
+        mapping, plan, counts = _planned_gemm(op, hw, mapper, objective)
     else:
         check_gemm_mapping(mapping, (op.m, op.k, op.n), hw)
         plan = lower_gemm(op, mapping, hw)
     out = np.zeros(n_counters(hw.n_boundaries), np.int64)
     state = new_gemm_state(hw)
-    if store is None:
+    if store is None and counts is not None:
+        out = counts          # the mapper walked this mapping count-only already: the same counts
+    elif store is None:
         gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, _EMPTY3, _EMPTY3, _EMPTY3, False, out, state, 0, True)
     else:
         a = _as3(store[op.a], (op.batch, op.m, op.k), op.a)
@@ -219,12 +222,13 @@ def _memo(hw) -> dict:
 
 
 def _planned_gemm(op, hw, mapper, objective):
+    """(mapping, plan, count-only counts or None) of a Gemm op, memoised per (op, hardware object)."""
     key = ("gemm", op, mapper, objective)
     hit = _memo(hw).get(key)
     if hit is None:
-        mapping = choose_gemm_mapping(op, hw, mapper, objective)
+        mapping, counts = choose_gemm_plan(op, hw, mapper, objective)
         check_gemm_mapping(mapping, (op.m, op.k, op.n), hw)
-        hit = _memo(hw)[key] = (mapping, lower_gemm(op, mapping, hw))
+        hit = _memo(hw)[key] = (mapping, lower_gemm(op, mapping, hw), counts)
     return hit
 
 

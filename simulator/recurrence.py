@@ -39,7 +39,7 @@ def resident_mappings(body, hw) -> tuple[dict, bool]:
     need = sum(footprint_bytes((op.m, op.k, op.n), eb) for op in gemms) + vector_bytes
     if all(need <= level.usable_bytes for level in hw.on_chip):
         return whole, True
-    return {op.name: default_gemm_mapping((op.m, op.k, op.n), hw) for op in gemms}, False
+    return {op.name: default_gemm_mapping(op, hw) for op in gemms}, False
 
 
 def run_recurrence(op: Recurrence, hw, store: dict | None = None) -> tuple[OpResult, ...]:
