@@ -156,10 +156,14 @@ def vector_traffic_bytes(op: VectorOp, eb: int) -> tuple[int, int]:
     return sum(elems(t) for t in op.inputs) * eb, sum(elems(t) for t in op.outputs) * eb
 
 
-def vector_bound(op: VectorOp, hw) -> int:
+def vector_compute_bound(op: VectorOp, hw) -> int:
+    """The vector unit's cycles with the whole op in one chunk: the fewest any chunking takes."""
     lanes, cpo = hw.vector_unit.lanes, hw.vector_unit.cycles_per_op
-    compute = sum(cdiv(ops, lanes) * cpo[kind] for kind, ops in vector_pass_ops(op))
-    return max(compute, traffic_bound(*vector_traffic_bytes(op, hw.bytes_per_element), hw))
+    return sum(cdiv(ops, lanes) * cpo[kind] for kind, ops in vector_pass_ops(op))
+
+
+def vector_bound(op: VectorOp, hw) -> int:
+    return max(vector_compute_bound(op, hw), traffic_bound(*vector_traffic_bytes(op, hw.bytes_per_element), hw))
 
 
 def gather_bound(op: Gather, hw) -> int:

@@ -33,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", choices=FORMATS, help="output format (default: table, or from --out's suffix)")
     run.add_argument("--ops", action="store_true", help="one row per primitive op instead of per layer")
     run.add_argument("--out", metavar="FILE", help="write the report to FILE (atomically) instead of stdout")
+    run.add_argument("--mapper", choices=("heuristic", "search"),
+                     help="how GEMMs are tiled: the default mapping (heuristic) or the best of a search "
+                          "(default: the workload's `mapper` key, else heuristic); pinned mappings always apply")
+    run.add_argument("--objective", choices=("cycles", "energy", "edp"),
+                     help="what the search minimises (default: the workload's `objective` key, else cycles)")
     run.set_defaults(func=cmd_run)
 
     table = sub.add_parser("table", help="reproduce and extend Table 1 of 'Attention Is All You Need'")
@@ -70,9 +75,13 @@ def cmd_run(args) -> int:
         raise AttnsimError(f"--out {args.out}: is a directory; give a file name, e.g. {Path(args.out) / 'report.csv'}")
     if fmt == "parquet" and not args.out:
         raise AttnsimError("--format parquet writes a binary file: give --out FILE.parquet")
+    if args.objective and args.mapper == "heuristic":
+        raise AttnsimError("--objective applies only with --mapper search (the heuristic mapper always "
+                           "minimises cycles)")
     workload = _load(args.workload, "workload")
     configs = [_load(p, "hardware") for p in _hw_paths(args.hw)]
-    results = simulate(workload, configs, functional=args.functional, seed=args.seed)
+    results = simulate(workload, configs, functional=args.functional, seed=args.seed, mapper=args.mapper,
+                       objective=args.objective)
     frame = to_frame(results, level="op" if args.ops else "layer")
     data = render_parquet(frame) if fmt == "parquet" else render(frame, fmt, title=f"attnsim {workload.name}")
     if args.out:

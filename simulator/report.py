@@ -18,12 +18,14 @@ LAYER_COLUMNS = (
     "macs", "slot_macs", "vector_ops", "cycles", "compute_cycles", "stall_cycles", "seconds",
     "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "utilization",
     "energy_pj", "sequential_steps", "max_path_length",
+    # issue 10: a lower bound on the cycles (sum of the ops' bounds) and bound / sum of op cycles
+    "bound_cycles", "mapping_efficiency",
 )
 PROVENANCE_COLUMNS = ("hw_file", "hw_sha256", "workload_file", "workload_sha256", "simulator_version")
 OP_COLUMNS = ("workload", "layer", "op", "kind", "unit", "phase", "shape", "mapping", "hw", "dataflow", "dtype",
               "macs", "slot_macs", "vector_ops", "cycles", "compute_cycles", "stall_cycles", "seconds",
               "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "utilization",
-              "energy_pj")
+              "energy_pj", "bound_cycles", "mapping_efficiency")
 _OPTIONAL_INT = ("n", "d", "heads", "kernel", "window", "batch", "sequential_steps", "max_path_length")
 _FIELD_COLUMNS = ("n", "d", "heads", "kernel", "window", "batch")
 SOURCE_ROOT = Path(__file__).resolve().parent.parent     # the checkout this package runs from
@@ -38,6 +40,7 @@ def layer_record(r: LayerResult) -> dict:
     rec.update(price_counts(r.counts, r.cycles, r.compute_cycles, hw))
     rec["sequential_steps"] = r.sequential_steps
     rec["max_path_length"] = r.max_path_length
+    rec.update(bound_columns(r.total))
     rec.update({"hw_file": display_path(hw.source), "hw_sha256": hw.sha256,
                 "workload_file": display_path(r.workload_file) if r.workload_file != "<dict>" else r.workload_file,
                 "workload_sha256": r.workload_sha256,
@@ -53,8 +56,16 @@ def op_records(r: LayerResult) -> list[dict]:
                "phase": op.phase, "shape": op.shape, "mapping": op.mapping, "hw": hw.name,
                "dataflow": hw.dataflow_name, "dtype": hw.format_name}
         rec.update(price_counts(op.counts, op.cycles, op.compute_cycles, hw))
+        rec.update(bound_columns(op))
         rows.append(rec)
     return rows
+
+
+def bound_columns(op) -> dict:
+    """bound_cycles and mapping_efficiency = bound / cycles (empty when the op takes no time) of an
+    op or of a layer's sum of ops (so a layer's efficiency is against the sum of its ops' latencies)."""
+    return {"bound_cycles": op.bound_cycles,
+            "mapping_efficiency": op.bound_cycles / op.cycles if op.cycles > 0 else None}
 
 
 def to_frame(results: Iterable[LayerResult], level: str = "layer") -> pd.DataFrame:

@@ -21,22 +21,29 @@ _BYTES_PER_ELEMENT_HELD = 4 * 3
 
 
 def simulate(workload: Workload, hw: Hardware | Iterable[Hardware], functional: bool = False,
-             seed: int = 0, mapper: str = "heuristic", objective: str = "cycles") -> tuple[LayerResult, ...]:
+             seed: int = 0, mapper: str | None = None, objective: str | None = None) -> tuple[LayerResult, ...]:
     """Simulate each layer of `workload` on each hardware config (count-only unless `functional`).
 
     `mapper` chooses every GEMM's tiling: "heuristic" (the default mapping, mapper.py) or "search"
-    (the best candidate by `objective`: cycles, energy or edp).
+    (the best candidate by `objective`: cycles, energy or edp). Precedence: an argument given here,
+    else the workload's own `mapper` / `objective` keys, else "heuristic" / "cycles". A GEMM whose
+    layer pins a mapping (the workload's `mapping` key, pins.py) runs with it whatever the mapper;
+    pinned mappings that cannot run on a config raise pins.PinnedMappingError before anything runs.
 
     Functional mode draws inputs and weights (standard normal unless a layer says otherwise) from
     numpy's PCG64 seeded with (seed, layer index), rounds them to the number format, and computes
     every output on the modeled array.  Counts are identical in both modes.
     """
     from .mapper import MAPPERS, OBJECTIVES
+    from .pins import check_pins
 
+    mapper = mapper if mapper is not None else (workload.mapper or "heuristic")
+    objective = objective if objective is not None else (workload.objective or "cycles")
     if mapper not in MAPPERS or objective not in OBJECTIVES:
         raise ValueError(f"mapper must be one of {MAPPERS} and objective one of {OBJECTIVES}; "
                          f"got {mapper!r}, {objective!r}")
     configs = (hw,) if isinstance(hw, Hardware) else tuple(hw)
+    check_pins(workload, configs)
     graphs = [layer_graph(spec) for spec in workload.layers]
     for spec, graph in zip(workload.layers, graphs):
         if functional or REGISTRY[spec.variant].is_data_dependent(spec):
@@ -55,7 +62,7 @@ def _simulate_layer(workload, index, spec, graph: OpGraph, hw, functional, seed,
     data_dependent = variant.is_data_dependent(spec)
     store = draw_inputs(graph, hw, seed, index) if functional or data_dependent else None
     inputs = {t.name: store[t.name] for t in graph.tensors if t.role in ("input", "weight")} if functional else None
-    ops, cycles = run_graph(graph, hw, store, mapper)
+    ops, cycles = run_graph(graph, hw, store, mapper, pins={p.op: p.mapping for p in spec.pins})
     outputs = ({t.name: store[t.name].reshape(t.shape) for t in graph.tensors if t.role == "output"}
                if functional else None)
     fields = dict(variant.report_fields(spec))

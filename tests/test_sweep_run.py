@@ -40,6 +40,7 @@ CONTRACT_COLUMNS = [
     "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "utilization",
     "energy_pj", "sequential_steps", "max_path_length",
 ]
+ADDED_COLUMNS = ["bound_cycles", "mapping_efficiency"]      # appended by issue 10
 CSVS = ("results.csv", "pareto.csv", "invalid.csv", "influence.csv")
 FIGURES = ("pareto.png", "heatmap.png")
 _STAMP = re.compile(r",\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$", re.M)    # the `generated` column, last
@@ -78,8 +79,9 @@ def test_writes_every_file_into_the_folder(quick):
 def test_results_columns_and_rows(quick):
     frame = pd.read_csv(quick / "results.csv")
     keys = ["mac_array.rows", "mac_array.cols", "memories[0].size_bytes"]
-    assert list(LAYER_COLUMNS) == CONTRACT_COLUMNS
+    assert list(LAYER_COLUMNS) == CONTRACT_COLUMNS + ADDED_COLUMNS
     assert list(frame.columns) == (["point_id", "point_hash", *keys, "area_mm2", "layer_grid_id"] + CONTRACT_COLUMNS
+                                   + ADDED_COLUMNS
                                    + ["energy_mac_pj", "energy_vector_pj", "energy_sram_pj", "energy_dram_pj",
                                       "hw_file", "hw_sha256", "workload_file", "workload_sha256", "sweep_file",
                                       "sweep_sha256", "simulator_version", "generated"])

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError, MappingError, SizeError
 from ..hardware import Hardware
-from ..report import LAYER_COLUMNS
+from ..report import LAYER_COLUMNS, bound_columns
 from ..results import price_with_breakdown
 from ..simulate import simulate
 from .grid import apply_values, point_hash, point_values
@@ -22,7 +22,7 @@ ROW_COLUMNS = tuple(c for c in LAYER_COLUMNS if c != "workload")
 _FIELD_COLUMNS = ("n", "d", "heads", "kernel", "window", "batch")
 _PRICED_COLUMNS = ROW_COLUMNS[ROW_COLUMNS.index("macs"):ROW_COLUMNS.index("sequential_steps")]
 _ROW_ORDER = ("layer", "variant", "hw", "dataflow", *_FIELD_COLUMNS, "dtype", *_PRICED_COLUMNS,
-              "sequential_steps", "max_path_length")
+              "sequential_steps", "max_path_length", "bound_cycles", "mapping_efficiency")
 
 
 @dataclass(frozen=True)
@@ -97,5 +97,6 @@ def layer_row(pid: int, case_index: int, r, hw) -> list:
     row.append(hw.format_name)
     row.extend(rec[c] for c in _PRICED_COLUMNS)
     row.extend((r.sequential_steps, r.max_path_length))
+    row.extend(bound_columns(total).values())
     row.extend(float(v) for v in breakdown.values())
     return row

@@ -60,11 +60,13 @@ def param_names(cls) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """One layer of a workload: its variant, validated parameters and batch."""
+    """One layer of a workload: its variant, validated parameters and batch, and the mappings pinned
+    for its GEMM ops (pins.Pin; the workload's `mapping` key)."""
     name: str
     variant: str
     params: Any
     batch: int = 1
+    pins: tuple = ()
 
 
 class Variant:
