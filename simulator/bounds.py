@@ -120,8 +120,10 @@ def gemm_bound(op: Gemm, hw) -> int:
     return max(min(gemm_compute_bound(op, hw, flow) for flow in flows), gemm_traffic_bound(op, hw))
 
 
-def vector_pass_ops(op: VectorOp) -> list[tuple[int, int]]:
-    """(kind, operations) of every pass over the whole op, as the vector kernel counts them."""
+@functools.lru_cache(maxsize=4096)
+def vector_pass_ops(op: VectorOp) -> tuple[tuple[int, int], ...]:
+    """(kind, operations) of every pass over the whole op, as the vector kernel counts them (cached per
+    op object: graphs are cached per layer, and this does not depend on the hardware)."""
     if op.ranges is None:
         lengths = np.full(op.rows, op.cols, np.int64)
     else:
@@ -138,7 +140,7 @@ def vector_pass_ops(op: VectorOp) -> list[tuple[int, int]]:
             out.append((VOp.KIND[p.opcode], valid - nonempty))
         else:
             out.append((VOp.KIND[p.opcode], valid if op.width(p.dst) > 1 else nonempty))
-    return out
+    return tuple(out)
 
 
 def vector_traffic_bytes(op: VectorOp, eb: int) -> tuple[int, int]:

@@ -11,8 +11,8 @@ Walks are remembered across calls (`_MEMO`), keyed on the op and the hardware fi
 (array, dataflows, fold overlap, element bytes, bandwidths, double buffering): not level sizes, not
 prices. Design points that differ only there reuse every walk; capacity only decides legality.
 
-Ranking, lowest first, then the candidate order (canonical_ranks: seeds, dataflow position, fewer
-innermost steps, larger tiles, ORDER_PREFERENCE), so ties are deterministic:
+Ranking, lowest first, then the tie order (kernels/evaluate._tie_before: seeds, dataflow position,
+fewer innermost steps, larger tiles, ORDER_PREFERENCE), so ties are deterministic:
 cycles: cycles, off-chip bytes, on-chip bytes, slot MACs (no prices); energy: energy, off-chip
 bytes, cycles; edp: energy x cycles, off-chip bytes, cycles.
 """
@@ -196,9 +196,11 @@ def _walks_for(op, hw, width: int, mwidth: int) -> _Walks:
 
 
 def evaluate(op, hw, cands: np.ndarray, objective: str = "cycles", n_seeds: int = 0,
-             budget: int | None = None) -> Outcome:
+             budget: int | None = None, tolerance: float = 0.0) -> Outcome:
     """The best of `cands` (its first n_seeds rows are seeds: walked first, never pruned, preferred
-    in ties in their order) by `objective`; see the module docstring."""
+    in ties in their order) by `objective`; see the module docstring. With a `tolerance` t > 0 a
+    candidate is also skipped when it could beat the best walked by at most the fraction t (its bound
+    x (1 + t) exceeds it): the result is then within a factor 1 + t of the best candidate."""
     from .kernels.evaluate import evaluate_ordered, metrics_width
     from .kernels.gemm import gemm_state_size
 
@@ -206,27 +208,29 @@ def evaluate(op, hw, cands: np.ndarray, objective: str = "cycles", n_seeds: int 
     nlev, nmem = len(hw.on_chip), len(hw.memories)
     ha = hw_arrays(hw)
     lb, est, steps = bounds(op, hw, cands, objective)
-    canon = canonical_ranks(cands, n_seeds, hw, steps)
-    order = np.lexsort((canon[n_seeds:], est[n_seeds:])) + n_seeds
+    # after the seeds, by estimate, equal estimates coarsest first (ties in the result are broken by
+    # the tie order in the kernel: this order only decides what is walked first)
+    order = np.lexsort((steps[n_seeds:], est[n_seeds:])) + n_seeds
     if n_seeds:
         order = np.concatenate([np.arange(n_seeds), order])
     walks = _walks_for(op, hw, cands.shape[1], metrics_width(nmem))
-    hashes = row_hashes(cands)
-    found = walks.lookup(cands, hashes)
-    known = (found >= 0).astype(np.int64)
     metrics = np.zeros((len(cands), metrics_width(nmem)), np.int64)
+    known = np.zeros(len(cands), np.int64)
     if len(walks.hashes):
+        found = walks.lookup(cands, row_hashes(cands))
+        known[found >= 0] = 1
         metrics[known == 1] = walks.metrics[found[known == 1]]
     plan = lower_gemm(op, mapping_of(cands[0], nlev, True), hw)
     limit = np.iinfo(np.int64).max if budget is None else budget + int(steps[:n_seeds].sum())
     stats = np.zeros(4, np.int64)
     counts = np.zeros(n_counters(hw.n_boundaries), np.int64)
-    best, counted = evaluate_ordered(cands, lb, steps, order, canon, n_seeds, False, limit, known, metrics, plan.ip,
-                                     plan.rates, plan.lo, plan.hi, gemm_state_size(nlev), _OBJECTIVE_CODE[objective],
-                                     hw.mac_array.mac_energy_pj, ha.rpj, ha.wpj, stats, counts)
+    best, counted = evaluate_ordered(cands, lb, steps, order, n_seeds, ha.flow_pos, ORDER_RANKS, tolerance, limit,
+                                     known, metrics, plan.ip, plan.rates, plan.lo, plan.hi, gemm_state_size(nlev),
+                                     _OBJECTIVE_CODE[objective], hw.mac_array.mac_energy_pj, ha.rpj, ha.wpj, stats,
+                                     counts)
     new = known == 2
     if new.any():
-        walks.add(cands[new], hashes[new], metrics[new])
+        walks.add(cands[new], row_hashes(cands[new]), metrics[new])
     m = metrics[best]
     return Outcome(cands[best], int(m[0]), energy_of(m, hw), score_of(m, hw, objective), int(stats[0]),
                    int(stats[1]), int(stats[2]), int(stats[3]), int((known > 0).sum()), counts if counted else None,
@@ -247,22 +251,6 @@ def energy_of(metrics: np.ndarray, hw) -> float:
     terms += [metrics[2 + lv] * m.read_pj_per_byte + metrics[2 + nmem + lv] * m.write_pj_per_byte
               for lv, m in enumerate(hw.memories)]
     return float(sum(terms))
-
-
-def canonical_ranks(cands: np.ndarray, n_seeds: int, hw, steps: np.ndarray) -> np.ndarray:
-    """Each row's place in the tie-break order (0 first): seeds in their order, then dataflow
-    position, fewer innermost steps, larger tiles (innermost level first, tm, tk, tn), loop-order
-    preference. Coarse tiles first: equally good, and cheaper to walk."""
-    nlev = len(hw.on_chip)
-    seed = np.full(len(cands), n_seeds, np.int64)
-    seed[:n_seeds] = np.arange(n_seeds)
-    keys = [seed, hw_arrays(hw).flow_pos[cands[:, 0]], steps]
-    keys += [-cands[:, 1 + 4 * lv + d] for lv in range(nlev) for d in range(3)]
-    keys += [_ORDER_RANK[cands[:, 4 + 4 * lv]] for lv in range(nlev)]
-    order = np.lexsort(tuple(reversed(keys)))
-    ranks = np.empty(len(cands), np.int64)
-    ranks[order] = np.arange(len(cands))
-    return ranks
 
 
 def bounds(op, hw, cands: np.ndarray, objective: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -341,4 +329,4 @@ def masked_energy_bound(op, hw) -> float:
 
 
 __all__ = ["evaluate", "Outcome", "ORDER_RANKS", "order_table", "hw_arrays", "row_of", "mapping_of", "op_key", "walk_key", "price_key", "clear_memo",
-           "bounds", "canonical_ranks", "ORDER_PREFERENCE"]
+           "bounds", "ORDER_PREFERENCE"]

@@ -22,6 +22,7 @@ level sizes, bandwidths and double buffering (not prices, clock or vector unit).
 """
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 
 import numpy as np
@@ -36,6 +37,7 @@ MAPPERS = ("heuristic", "search")
 OBJECTIVES = ("cycles", "energy", "edp")
 HEURISTIC_STEP_BUDGET = 2048      # innermost tile steps the heuristic may walk beyond its seed
 HEURISTIC_ORDERS = ("mnk", "nmk")
+PRUNE_TOLERANCE = 0.01            # skip candidates that could beat the best walked by at most 1%
 CACHE_SIZE = 65536
 _ORDER_INDEX = {"mkn": 0, "mnk": 1, "kmn": 2, "knm": 3, "nmk": 4, "nkm": 5}
 _CACHE: OrderedDict = OrderedDict()
@@ -71,7 +73,8 @@ def axis_units(dataflow: Dataflow, rows: int, cols: int) -> tuple[int, int, int]
     return cols, rows, longest
 
 
-def axis_sizes(unit: int, bound: int, full: int) -> list[int]:
+@functools.lru_cache(maxsize=1 << 14)
+def axis_sizes(unit: int, bound: int, full: int) -> tuple[int, ...]:
     """Heuristic tile sizes of one axis inside an enclosing extent `bound` of an axis of length `full`:
     unit x 2^j, `bound` split into 2^p equal unit-aligned parts, and `bound`; only sizes that nest
     (the enclosing extent is the whole axis or a multiple of the size)."""
@@ -88,7 +91,7 @@ def axis_sizes(unit: int, bound: int, full: int) -> list[int]:
         if s <= unit:
             break
         parts *= 2
-    return sorted(s for s in sizes if bound == full or bound % s == 0)
+    return tuple(sorted(s for s in sizes if bound == full or bound % s == 0))
 
 
 def default_gemm_mapping(op, hw) -> GemmMapping:
@@ -136,7 +139,7 @@ def _heuristic(op, hw):
         return MappingError(f"no nest of tiles of the ({op.m}, {op.k}, {op.n}) GEMM fits the on-chip levels "
                             f"of {hw.name!r}")
     outcome = evaluate(op, hw, np.concatenate([seeds, cands]), "cycles", n_seeds=len(seeds),
-                       budget=HEURISTIC_STEP_BUDGET)
+                       budget=HEURISTIC_STEP_BUDGET, tolerance=PRUNE_TOLERANCE)
     return mapping_of(outcome.best, nlev, False), outcome.counts
 
 
@@ -164,7 +167,7 @@ def _single_level(op, hw, flow: Dataflow, seeds: np.ndarray):
         float(gemm_traffic_bound(op, hw)) if masked else 0.0, op.batch,
         bool(op.shared_b), bool(getattr(op, "step_barrier", False)), arr.rows, arr.cols, int(arr.fold_overlap) == 1,
         hw.bytes_per_element, ha.unit_bw, ha.fill_bw, ha.drain_bw, ha.dbuf, plan.ip, plan.rates, gemm_state_size(1),
-        HEURISTIC_STEP_BUDGET + (int(op.batch) if len(seeds) else 0), stats, counts)
+        HEURISTIC_STEP_BUDGET + (int(op.batch) if len(seeds) else 0), PRUNE_TOLERANCE, ha.flow_pos, stats, counts)
     return mapping_of(best, 1, False), (counts if counted else None)
 
 

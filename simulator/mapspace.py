@@ -72,7 +72,8 @@ class SizeSets:
         return hit
 
 
-def principled_sizes(unit: int, bound: int, full: int, extra=()) -> tuple[int, ...]:
+@functools.lru_cache(maxsize=1 << 14)
+def principled_sizes(unit: int, bound: int, full: int, extra=frozenset()) -> tuple[int, ...]:
     """unit x 2^j, `bound` split into 2, 4, 8, ... equal unit-aligned parts, `bound`, and `extra`;
     none below ceil(full / MAX_SPLITS) except `extra`; only sizes that nest."""
     floor = -(-full // MAX_SPLITS)

@@ -34,7 +34,7 @@ from . import mapeval
 from .enums import Dataflow
 from .errors import MappingError
 from .mapeval import ORDER_PREFERENCE, evaluate, mapping_of, op_key, order_table, price_key, row_of, walk_key
-from .mapper import OBJECTIVES, axis_units, default_gemm_mapping
+from .mapper import OBJECTIVES, PRUNE_TOLERANCE, axis_units, default_gemm_mapping
 from .mapping import GemmMapping, footprint_bytes
 from .mapspace import (MAX_SPLITS, SizeSets, canonical_order, exhaustive_space, joint_space, neighbours,
                        order_options, principled_sizes, steps)
@@ -135,7 +135,7 @@ def _search(op, hw, objective: str) -> SearchResult:
     sizes = SizeSets(dims, {f: axis_units(Dataflow(f), hw.mac_array.rows, hw.mac_array.cols) for f in flows},
                      tuple(frozenset(t[d] for _, tiles, _ in seeds for t in tiles) for d in range(3)))
     if space is not None:
-        mode, runs = "exhaustive", [_run(op, hw, objective, seeds, _rows(space), None)]
+        mode, runs = "exhaustive", [_run(op, hw, objective, seeds, _rows(space), None, 0.0)]
     elif nlev == 1:
         mode, runs = "joint", [_run(op, hw, objective, seeds, _single_level_space(op, hw, flows, sizes), budget)]
     else:
@@ -153,14 +153,13 @@ def _search(op, hw, objective: str) -> SearchResult:
                         sum(r.walked for r in runs), final.counts)
 
 
-def _run(op, hw, objective, seeds, rows: np.ndarray, budget):
+def _run(op, hw, objective, seeds, rows: np.ndarray, budget, tolerance: float = PRUNE_TOLERANCE):
     """evaluate() over the seeds (first, in their order) and `rows` (duplicates of seeds dropped)."""
     seed_rows = np.array([row_of(*s) for s in seeds], np.int64)
     if len(rows):
-        dup = np.isin(mapeval.row_hashes(rows), mapeval.row_hashes(seed_rows))
-        rows = rows[~dup]
+        rows = rows[~(rows[:, None, :] == seed_rows[None, :, :]).all(axis=2).any(axis=1)]
     cands = np.concatenate([seed_rows, rows]) if len(rows) else seed_rows
-    return evaluate(op, hw, cands, objective, n_seeds=len(seed_rows), budget=budget)
+    return evaluate(op, hw, cands, objective, n_seeds=len(seed_rows), budget=budget, tolerance=tolerance)
 
 
 def _rows(space) -> np.ndarray:

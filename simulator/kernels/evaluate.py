@@ -81,22 +81,15 @@ def heads_of(row, nmem, objective, mac_pj, rpj, wpj, head):
 
 
 @njit(cache=True)
-def _better(head, canon, best_head, best_canon):
-    for j in range(head.shape[0]):
-        if head[j] != best_head[j]:
-            return head[j] < best_head[j]
-    return canon < best_canon
-
-
-@njit(cache=True)
-def evaluate_ordered(cands, lb, steps, order, canon, n_seeds, exact, budget, known, metrics, ip_base, rates, lo, hi,
-                     state_size, objective, mac_pj, rpj, wpj, stats, best_counts):
+def evaluate_ordered(cands, lb, steps, order, n_seeds, flow_pos, order_rank, tolerance, budget, known, metrics,
+                     ip_base, rates, lo, hi, state_size, objective, mac_pj, rpj, wpj, stats, best_counts):
     """Walk cands[order[j]] for j = 0, 1, ...: the first n_seeds always; a later one only when its
-    bound lb does not exceed the best objective value so far (with `exact`, lb is non-decreasing in
-    this order, so the first that exceeds it ends the loop) and while the steps walked stay within
-    `budget` (when no candidate fits it, the one with the fewest steps is walked). Rows with known[i]
-    take metrics[i] as given; walked rows fill metrics[i] and set known[i] = 2. Returns the index of the best candidate (objective, then the heads, then canon) and
-    whether `best_counts` holds its counts vector (it was walked in this call)."""
+    bound lb, times 1 + tolerance, does not exceed the best objective value so far (tolerance 0: a
+    skipped candidate can neither win nor tie; otherwise it could win by at most that fraction) and
+    while the steps walked stay within `budget` (when no candidate fits it, the one with the fewest
+    steps is walked). Rows with known[i] take metrics[i] as given; walked rows fill metrics[i] and
+    set known[i] = 2. Returns the index of the best candidate (objective, then the heads, then the
+    tie order of _tie_before) and whether `best_counts` holds its counts (walked in this call)."""
     nmem = rpj.shape[0]
     nlev = nmem - 1
     empty = np.zeros((0, 0, 0), np.float32)
@@ -106,7 +99,6 @@ def evaluate_ordered(cands, lb, steps, order, canon, n_seeds, exact, budget, kno
     head = np.zeros(4)
     best_head = np.full(4, np.inf)
     best = -1
-    best_canon = 0
     counted = False
     for jj in range(order.shape[0] + 1):
         if jj < order.shape[0]:
@@ -115,17 +107,15 @@ def evaluate_ordered(cands, lb, steps, order, canon, n_seeds, exact, budget, kno
         else:
             if best >= 0 or order.shape[0] == 0:
                 break
-            # nothing fitted the budget: walk the candidate with the fewest steps (then canon)
+            # nothing fitted the budget: walk the candidate with the fewest steps (then the tie order)
             i = order[0]
             for c in order:
-                if steps[c] < steps[i] or (steps[c] == steps[i] and canon[c] < canon[i]):
+                if steps[c] < steps[i] or (steps[c] == steps[i] and
+                                           _tie_before(c, i, n_seeds, steps, cands, flow_pos, order_rank)):
                     i = c
             j = -1
             stats[ST_DROPPED] -= 1
-        if j >= n_seeds and best >= 0 and lb[i] > best_head[0]:
-            if exact:
-                stats[ST_PRUNED] += order.shape[0] - j
-                break
+        if j >= n_seeds and best >= 0 and lb[i] * (1.0 + tolerance) > best_head[0]:
             stats[ST_PRUNED] += 1
             continue
         just_walked = False
@@ -143,9 +133,9 @@ def evaluate_ordered(cands, lb, steps, order, canon, n_seeds, exact, budget, kno
             stats[ST_WALKED] += 1
             stats[ST_STEPS] += out[Counter.TILES] + out[Counter.SKIPPED_TILES]
         heads_of(metrics[i], nmem, objective, mac_pj, rpj, wpj, head)
-        if best < 0 or _better(head, canon[i], best_head, best_canon):
+        if best < 0 or _heads_before(head, best_head) or (
+                _same(head, best_head) and _tie_before(i, best, n_seeds, steps, cands, flow_pos, order_rank)):
             best = i
-            best_canon = canon[i]
             best_head[:] = head
             counted = just_walked
             if just_walked:
@@ -154,13 +144,16 @@ def evaluate_ordered(cands, lb, steps, order, canon, n_seeds, exact, budget, kno
 
 
 @njit(cache=True)
-def _tie_before(i, j, n_seeds, steps, cands, order_rank):
-    """Is candidate i before j in the tie-break order of one-dataflow rows: seeds in their order, then
-    fewer steps, larger tiles (innermost level first, tm, tk, tn), loop-order preference."""
+def _tie_before(i, j, n_seeds, steps, cands, flow_pos, order_rank):
+    """Is candidate i before j in the tie-break order: seeds in their order, then the dataflow's
+    position in the array's list, fewer steps, larger tiles (innermost level first, tm, tk, tn), loop
+    orders by preference (mapeval.ORDER_PREFERENCE), then the row index."""
     ri = i if i < n_seeds else n_seeds
     rj = j if j < n_seeds else n_seeds
     if ri != rj:
         return ri < rj
+    if flow_pos[cands[i, 0]] != flow_pos[cands[j, 0]]:
+        return flow_pos[cands[i, 0]] < flow_pos[cands[j, 0]]
     if steps[i] != steps[j]:
         return steps[i] < steps[j]
     nlev = (cands.shape[1] - 1) // 4
@@ -177,11 +170,11 @@ def _tie_before(i, j, n_seeds, steps, cands, order_rank):
 
 
 @njit(cache=True)
-def walk_best_first(cands, lb, key, steps, n_seeds, budget, order_rank, ip_base, rates, lo, hi, state_size, stats,
-                    best_counts):
+def walk_best_first(cands, lb, key, steps, n_seeds, budget, tolerance, flow_pos, order_rank, ip_base, rates, lo, hi,
+                    state_size, stats, best_counts):
     """The best candidate by cycles (then off-chip, on-chip bytes, slot MACs, tie order): the seeds
     first, then repeatedly the candidate of smallest `key` (ties in _tie_before order) among those
-    whose bound lb does not exceed the best cycles walked and whose steps fit what is left of
+    whose bound lb (times 1 + tolerance) does not exceed the best cycles walked and whose steps fit what is left of
     `budget`; when nothing fitted it, the one with the fewest steps. No sort: each pick is a scan,
     and the heuristic walks a handful. Returns (best index, whether best_counts holds its counts)."""
     n = cands.shape[0]
@@ -208,20 +201,20 @@ def walk_best_first(cands, lb, key, steps, n_seeds, budget, order_rank, ip_base,
             for i in range(n_seeds, n):
                 if not alive[i]:
                     continue
-                if best >= 0 and lb[i] > best_head[0]:
+                if best >= 0 and lb[i] * (1.0 + tolerance) > best_head[0]:
                     alive[i] = False
                     stats[ST_PRUNED] += 1
                 elif stats[ST_STEPS] + steps[i] > budget:
                     alive[i] = False
                     stats[ST_DROPPED] += 1
                 elif pick < 0 or key[i] < key[pick] or (key[i] == key[pick] and
-                                                         _tie_before(i, pick, n_seeds, steps, cands, order_rank)):
+                                                         _tie_before(i, pick, n_seeds, steps, cands, flow_pos, order_rank)):
                     pick = i
             if pick < 0 and best < 0 and n > n_seeds:
                 pick = n_seeds            # nothing fitted the budget: the fewest steps
                 for i in range(n_seeds + 1, n):
                     if steps[i] < steps[pick] or (steps[i] == steps[pick] and
-                                                  _tie_before(i, pick, n_seeds, steps, cands, order_rank)):
+                                                  _tie_before(i, pick, n_seeds, steps, cands, flow_pos, order_rank)):
                         pick = i
                 stats[ST_DROPPED] -= 1
             if pick < 0:
@@ -236,7 +229,7 @@ def walk_best_first(cands, lb, key, steps, n_seeds, budget, order_rank, ip_base,
         counts_to_metrics(out, nmem, row)
         heads_of(row, nmem, OBJ_CYCLES, 0.0, none, none, head)
         if best < 0 or _heads_before(head, best_head) or (_same(head, best_head) and
-                                                          _tie_before(pick, best, n_seeds, steps, cands, order_rank)):
+                                                          _tie_before(pick, best, n_seeds, steps, cands, flow_pos, order_rank)):
             best = pick
             best_head[:] = head
             best_counts[:] = out

@@ -44,7 +44,7 @@ def level_tiles(flow, sm, sk, sn, cap_elems, bound, order_table, order_count, co
 @njit(cache=True)
 def best_single_level(seed, sm, sk, sn, cap_elems, bound, order_table, order_count, order_rank, masked, lo, hi, mask_on_n,
                       traffic_lb, batch, shared_b, step_barrier, rows, cols, pipelined, eb, unit_bw, fill_bw,
-                      drain_bw, dbuf, ip_base, rates, state_size, budget, stats, best_counts):
+                      drain_bw, dbuf, ip_base, rates, state_size, budget, tolerance, flow_pos, stats, best_counts):
     """The heuristic on one on-chip level, in one call: the level_tiles candidates (after `seed`,
     when it has a row), bounded (kernels/bounds.py) and walked in the order of their estimate,
     skipping those whose bound exceeds the best cycles walked (under a mask the bound is the exact
@@ -76,7 +76,7 @@ def best_single_level(seed, sm, sk, sn, cap_elems, bound, order_table, order_cou
     # at least a few walks of the coarsest candidate, however fine the tiles must be
     coarsest = out[n_seeds:, STEPS].min() if n > n_seeds else 0
     budget = max(budget, out[:n_seeds, STEPS].sum() + COARSE_WALKS * coarsest)
-    best, counted = walk_best_first(cands, lb, key, out[:, STEPS], n_seeds, budget, order_rank, ip_base, rates, lo,
-                                    hi, state_size, stats, best_counts)
+    best, counted = walk_best_first(cands, lb, key, out[:, STEPS], n_seeds, budget, tolerance, flow_pos, order_rank,
+                                    ip_base, rates, lo, hi, state_size, stats, best_counts)
     return cands[best].copy(), counted
 
