@@ -10,15 +10,18 @@ The default (heuristic) GEMM mapping is a small, bounded search (docs/mapper.md)
   unit-aligned parts, and the enclosing extent itself; every tile must fit its level (half of it
   when double-buffered);
 * the naive whole-extent mapping (every level holds the whole op), when it fits, is walked first,
-  so the default is never slower than it; then the candidates in the order of their closed-form
-  lower bound (kernels/bounds.py), skipping any whose bound exceeds the best cycles walked, within
-  HEURISTIC_STEP_BUDGET innermost tile steps;
+  so the default is never slower than it; then the candidates in the order of a closed-form
+  estimate (kernels/bounds.py), skipping any whose lower bound x (1 + PRUNE_TOLERANCE) exceeds the
+  best cycles walked, within HEURISTIC_STEP_BUDGET innermost tile steps (at least four walks of
+  the coarsest candidate);
 * several on-chip levels: the candidates are the outermost level's tiles, each completed inwards
   with the inner tile of smallest bound.
 The best by cycles wins (ties: fewer off-chip bytes, fewer on-chip bytes, fewer slot MACs, then the
-whole-extent mapping, then the candidate order). The result is cached on what it depends on: the
-op's shape, batch, sharing, mask bytes, and the hardware's array, fold overlap, element bytes,
-level sizes, bandwidths and double buffering (not prices, clock or vector unit).
+whole-extent mapping, fewer tile steps, larger tiles, loop-order preference). Its counts come
+with it (the engine does not walk it again). The result is cached on what it depends on: the op's
+shape, batch, sharing, step barrier, dataflow, mask bytes, and the hardware's array, dataflows,
+fold overlap, element bytes, level sizes, bandwidths and double buffering (not prices, clock or
+vector unit).
 """
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit
 
 from ..enums import BOUNDARY_BASE, N_BOUNDARY_COUNTERS, BoundaryCounter, Counter, Dataflow, FoldOverlap
+from .masks import masked_useful, masked_useful_sorted, sorted_mask
 from .params import LEVEL_FIELDS, LOOP_ORDER_TABLE, GemmParam, GemmRate, LevelParam
 
 _OS = int(Dataflow.OUTPUT_STATIONARY)
@@ -82,55 +83,6 @@ def unit_words(dataflow, rows, cols, tm, tk, tn, psum_in):
     if psum_in:
         c_r += tm * tn
     return a, b, c_r, c_w
-
-
-@njit(cache=True)
-def masked_useful(mask_axis, lo, hi, m0, m1, k0, k1, n0, n1):
-    """Useful MACs of a sub-GEMM under per-row ranges [lo_i, hi_i) on the n or k axis."""
-    if mask_axis == 1:
-        a0, a1, other = n0, n1, k1 - k0
-    else:
-        a0, a1, other = k0, k1, n1 - n0
-    total = 0
-    for i in range(m0, m1):
-        ov = min(hi[i], a1) - max(lo[i], a0)
-        if ov > 0:
-            total += ov
-    return total * other
-
-
-@njit(cache=True)
-def _clamped_sum(x, pre, m0, m1, a0, a1):
-    """Sum of min(max(x_i, a0), a1) over rows m0..m1-1 of a non-decreasing x (pre: its prefix sums)."""
-    p = m0 + np.searchsorted(x[m0:m1], a0)                 # first row with x_i >= a0
-    q = m0 + np.searchsorted(x[m0:m1], a1, side="right")   # first row with x_i > a1
-    return a0 * (p - m0) + (pre[q] - pre[p]) + a1 * (m1 - q)
-
-
-@njit(cache=True)
-def masked_useful_sorted(mask_axis, lo, hi, pre_lo, pre_hi, m0, m1, k0, k1, n0, n1):
-    """masked_useful for ranges whose starts and ends are both non-decreasing in the row (causal,
-    bands, windows): a row's overlap with [a0, a1) is clamp(hi_i) - clamp(lo_i), summed in O(log)."""
-    if mask_axis == 1:
-        a0, a1, other = n0, n1, k1 - k0
-    else:
-        a0, a1, other = k0, k1, n1 - n0
-    return (_clamped_sum(hi, pre_hi, m0, m1, a0, a1) - _clamped_sum(lo, pre_lo, m0, m1, a0, a1)) * other
-
-
-@njit(cache=True)
-def _sorted_mask(mask_axis, lo, hi):
-    """(whether starts and ends are both non-decreasing, their prefix sums) of a mask's ranges."""
-    n = lo.shape[0] if mask_axis != 0 else 0
-    pre_lo = np.zeros(n + 1, np.int64)
-    pre_hi = np.zeros(n + 1, np.int64)
-    ok = mask_axis != 0
-    for i in range(n):
-        pre_lo[i + 1] = pre_lo[i] + lo[i]
-        pre_hi[i + 1] = pre_hi[i] + hi[i]
-        if i > 0 and (lo[i] < lo[i - 1] or hi[i] < hi[i - 1]):
-            ok = False
-    return ok, pre_lo, pre_hi
 
 
 @njit(cache=True)
@@ -313,7 +265,7 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
     fill_new = np.zeros(nlev, np.int64)
     drain_new = np.zeros(nlev, np.int64)
     run = np.full(7, -1, np.int64)            # functional: the pending run of K tiles
-    sorted_mask, pre_lo, pre_hi = _sorted_mask(mask_axis, lo, hi)
+    sorted_ranges, pre_lo, pre_hi = sorted_mask(mask_axis, lo, hi)
 
     res_a, res_b, res_c, step_key, res_c_bytes, acc, fill_own, drain_own, started = views
     unit_rbw = rates[GemmRate.UNIT_READ_BW]
@@ -331,7 +283,7 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
             m1, k1, n1 = hi_r[0, 0], hi_r[0, 1], hi_r[0, 2]
             if mask_axis == 0:
                 useful = (m1 - m0) * (k1 - k0) * (n1 - n0)
-            elif sorted_mask:
+            elif sorted_ranges:
                 useful = masked_useful_sorted(mask_axis, lo, hi, pre_lo, pre_hi, m0, m1, k0, k1, n0, n1)
             else:
                 useful = masked_useful(mask_axis, lo, hi, m0, m1, k0, k1, n0, n1)
