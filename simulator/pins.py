@@ -72,8 +72,10 @@ def parse_pins(chk: Checker, path: str, raw, spec) -> tuple[Pin, ...]:
             chk.add(p, f"op {key!r} is not a GEMM ({type(others[key]).__name__}); only GEMM ops take a mapping "
                        f"(GEMM ops of this layer: {_names(gemms)})")
         else:
-            close = difflib.get_close_matches(str(key), list(gemms), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            close = difflib.get_close_matches(str(key), list(gemms) + list(others), n=1)
+            hint = ""
+            if close:
+                hint = f" (did you mean {close[0]!r}?" + (")" if close[0] in gemms else ": not a GEMM)")
             chk.add(p, f"unknown op{hint}; GEMM ops of this layer: {_names(gemms)}")
     return tuple(pins)
 

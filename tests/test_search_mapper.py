@@ -215,8 +215,7 @@ def test_batched_evaluation_equals_run_gemm():
         if out.counts is not None and np.array_equal(out.best, rows[i]):
             assert np.array_equal(out.counts, want)
     walked = mapeval.evaluate(op, hw, rows, "cycles", n_seeds=len(rows))
-    best = GemmMapping(*mapeval.mapping_of(walked.best, 2, True).__dict__.values())
-    assert np.array_equal(walked.counts, run_gemm(op, hw, best).counts)
+    assert np.array_equal(walked.counts, run_gemm(op, hw, mapeval.mapping_of(walked.best, 2, True)).counts)
 
 
 # --- determinism, caching ------------------------------------------------------------------------
