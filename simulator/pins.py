@@ -75,7 +75,7 @@ def parse_pins(chk: Checker, path: str, raw, spec) -> tuple[Pin, ...]:
             close = difflib.get_close_matches(str(key), list(gemms) + list(others), n=1)
             hint = ""
             if close:
-                hint = f" (did you mean {close[0]!r}?" + (")" if close[0] in gemms else ": not a GEMM)")
+                hint = f" (did you mean {close[0]!r}?" + (")" if close[0] in gemms else ", not a GEMM)")
             chk.add(p, f"unknown op{hint}; GEMM ops of this layer: {_names(gemms)}")
     return tuple(pins)
 
