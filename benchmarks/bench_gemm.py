@@ -60,7 +60,7 @@ def main(quick: bool) -> None:
         hw = hardware(side)
         for n in sizes:
             op = Gemm("g", "a", "b", "c", n, n, n)
-            mapping = default_gemm_mapping((n, n, n), hw)
+            mapping = default_gemm_mapping(op, hw)
             count = best_of(lambda: run_gemm(op, hw, mapping), repeat=5)
             a = rng.standard_normal((1, n, n)).astype(np.float32)
             b = rng.standard_normal((1, n, n)).astype(np.float32)
@@ -76,7 +76,7 @@ def main(quick: bool) -> None:
     hw = hardware(32)
     tiny = Gemm("g", "a", "b", "c", 64, 64, 64)
     per_call = best_of(lambda: run_gemm(tiny, hw), repeat=7)
-    mapped = default_gemm_mapping((64, 64, 64), hw)
+    mapped = default_gemm_mapping(tiny, hw)
     per_call_mapped = best_of(lambda: run_gemm(tiny, hw, mapped), repeat=7)
     print(f"\ncount-only call, 64^3 on 32x32: {per_call * 1e6:.1f} us with the default mapper, "
           f"{per_call_mapped * 1e6:.1f} us with a given mapping")

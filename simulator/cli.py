@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", choices=FORMATS, help="output format (default: table, or from --out's suffix)")
     run.add_argument("--ops", action="store_true", help="one row per primitive op instead of per layer")
     run.add_argument("--out", metavar="FILE", help="write the report to FILE (atomically) instead of stdout")
+    run.add_argument("--mapper", choices=("heuristic", "search"),
+                     help="how GEMMs are tiled: the default mapping (heuristic) or the best of a search "
+                          "(default: the workload's `mapper` key, else heuristic); pinned mappings always apply")
+    run.add_argument("--objective", choices=("cycles", "energy", "edp"),
+                     help="what the search minimises (default: the workload's `objective` key, else cycles)")
     run.add_argument("--schedule", choices=("overlapped", "serial"),
                      help="how a layer's ops share the units (default: each hardware config's `schedule` key)")
     run.add_argument("--trace", metavar="FILE.json",
@@ -93,10 +98,13 @@ def cmd_run(args) -> int:
             raise AttnsimError(f"{flag} {path}: expected a file name ending in {suffix}")
         if path and Path(path).is_dir():
             raise AttnsimError(f"{flag} {path}: is a directory; give a file name")
+    if args.objective and args.mapper == "heuristic":
+        raise AttnsimError("--objective applies only with --mapper search (the heuristic mapper always "
+                           "minimises cycles)")
     workload = _run_workload(args)
     configs = [_load(p, "hardware") for p in _hw_paths(args.hw)]
-    results = simulate(workload, configs, functional=args.functional, seed=args.seed, schedule=args.schedule,
-                       tasks=bool(args.trace or args.gantt))
+    results = simulate(workload, configs, functional=args.functional, seed=args.seed, mapper=args.mapper,
+                       objective=args.objective, schedule=args.schedule, tasks=bool(args.trace or args.gantt))
     _write_schedule(results, args.trace, args.gantt)
     title = f"attnsim {workload.name}"
     if workload.model is not None and not args.ops:

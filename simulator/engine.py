@@ -11,7 +11,7 @@ from .errors import SizeError
 from .enums import Counter, NumberFormat, n_counters
 from .graph import FusedAttention, Gather, Gemm, Layout, OpGraph, Recurrence, RowRanges, VectorOp
 from .lowering import lower_gemm, lower_vector
-from .mapper import choose_gemm_mapping
+from .mapper import choose_gemm_plan
 from .mapping import GemmMapping, check_gemm_mapping
 from .results import OpResult
 
@@ -44,15 +44,18 @@ def run_gemm(op: Gemm, hw, mapping: GemmMapping | None = None, store: dict | Non
 
     if isinstance(op.mask, str):
         op = replace(op, mask=resolve_ranges(op.mask, store, op.name))
+    counts = None
     if mapping is None:
-        mapping, plan = _planned_gemm(op, hw, mapper, objective)
+        mapping, plan, counts = _planned_gemm(op, hw, mapper, objective)
     else:
         check_gemm_mapping(mapping, (op.m, op.k, op.n), hw)
         plan = lower_gemm(op, mapping, hw)
     out = np.zeros(n_counters(hw.n_boundaries), np.int64)
     state = new_gemm_state(hw)
     rows, nlog = log if log is not None else (NO_LOG, np.zeros(1, np.int64))
-    if store is None:
+    if store is None and counts is not None and log is None:
+        out = counts          # the mapper walked this mapping count-only already: the same counts
+    elif store is None:
         gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, _EMPTY3, _EMPTY3, _EMPTY3, False, out, state, 0, True,
                   rows, nlog)
     else:
@@ -71,7 +74,7 @@ def run_gemm(op: Gemm, hw, mapping: GemmMapping | None = None, store: dict | Non
                       np.ascontiguousarray(b, np.float32), c, True, out, state, 0, True, rows, nlog)
         store[op.c] = numerics.store(c, hw.number_format)
     shape = f"{op.batch} x ({op.m}x{op.k}x{op.n})" if op.batch > 1 else f"{op.m}x{op.k}x{op.n}"
-    return OpResult.make(op.name, "gemm", "array", op.phase, out, mapping.describe(), shape)
+    return OpResult.make(op.name, "gemm", "array", op.phase, out, mapping.describe(), shape, _bound(op, hw))
 
 
 def run_vector(op: VectorOp, hw, store: dict | None = None, log=None) -> OpResult:
@@ -110,7 +113,7 @@ def run_vector(op: VectorOp, hw, store: dict | None = None, log=None) -> OpResul
             if name in op.outputs:
                 store[name] = arr if name in picked else numerics.store(arr, hw.number_format)
     shape = f"{op.batch} x {op.rows}x{op.cols}" if op.batch > 1 else f"{op.rows}x{op.cols}"
-    return OpResult.make(op.name, "vector", "vector", op.phase, out, f"chunk {plan.ip[7]} rows", shape)
+    return OpResult.make(op.name, "vector", "vector", op.phase, out, f"chunk {plan.ip[7]} rows", shape, _bound(op, hw))
 
 
 def index_outputs(op: VectorOp) -> set[str]:
@@ -155,7 +158,8 @@ def run_gather(op: Gather, hw, store: dict | None = None, log=None) -> OpResult:
         store[op.out] = result          # a copy of stored values: already in the number format
     if log is not None:
         log[1][0] = op.batch
-    return OpResult.make(op.name, "gather", "dma", op.phase, out, "", f"{op.batch} x {op.rows}x{op.width}")
+    return OpResult.make(op.name, "gather", "dma", op.phase, out, "", f"{op.batch} x {op.rows}x{op.width}",
+                         _bound(op, hw))
 
 
 def run_fused(op: FusedAttention, hw, store: dict | None = None, log=None) -> OpResult:
@@ -178,16 +182,17 @@ def run_fused(op: FusedAttention, hw, store: dict | None = None, log=None) -> Op
         store[op.o] = numerics.store(o, hw.number_format)
     mapping = f"flash B_r={ip[FusedParam.B_R]} B_c={ip[FusedParam.B_C]}"
     return OpResult.make(op.name, "fused", "array+vector", op.phase, out, mapping,
-                         f"{op.batch} x ({op.n_q}x{op.n_kv}, d={op.d})")
+                         f"{op.batch} x ({op.n_q}x{op.n_kv}, d={op.d})", _bound(op, hw))
 
 
-_RUNNERS = {Gemm: lambda op, hw, store, mapper: run_gemm(op, hw, store=store, mapper=mapper[0],
-                                                         objective=mapper[1]),
-            VectorOp: lambda op, hw, store, mapper: run_vector(op, hw, store=store),
-            Layout: lambda op, hw, store, mapper: run_layout(op, hw, store),
-            Gather: lambda op, hw, store, mapper: run_gather(op, hw, store),
-            FusedAttention: lambda op, hw, store, mapper: run_fused(op, hw, store),
-            Recurrence: lambda op, hw, store, mapper: _run_recurrence(op, hw, store)}
+_RUNNERS = {Gemm: lambda op, hw, store, mapper, pins: run_gemm(op, hw, pins.get(op.name), store=store,
+                                                               mapper=mapper[0], objective=mapper[1]),
+            VectorOp: lambda op, hw, store, mapper, pins: run_vector(op, hw, store=store),
+            Layout: lambda op, hw, store, mapper, pins: run_layout(op, hw, store),
+            Gather: lambda op, hw, store, mapper, pins: run_gather(op, hw, store),
+            FusedAttention: lambda op, hw, store, mapper, pins: run_fused(op, hw, store),
+            Recurrence: lambda op, hw, store, mapper, pins: _run_recurrence(op, hw, store)}
+_NO_PINS: dict = {}
 
 
 def _run_recurrence(op, hw, store):
@@ -196,25 +201,39 @@ def _run_recurrence(op, hw, store):
     return run_recurrence(op, hw, store)
 
 
-def run_op(op, hw, store=None, mapper: tuple[str, str] = ("heuristic", "cycles")) -> tuple[OpResult, ...]:
+def run_op(op, hw, store=None, mapper: tuple[str, str] = ("heuristic", "cycles"),
+           pins: dict | None = None) -> tuple[OpResult, ...]:
     """Results of one graph op (a recurrence gives one result per body op). `mapper` is
-    (mapper name, objective) for GEMMs."""
+    (mapper name, objective) for GEMMs; `pins` maps GEMM op names to the mappings they must use."""
     runner = _RUNNERS.get(type(op))
     if runner is None:
         raise TypeError(f"no kernel for op type {type(op).__name__}")
-    result = runner(op, hw, store, mapper)
+    result = runner(op, hw, store, mapper, pins or _NO_PINS)
     return result if isinstance(result, tuple) else (result,)
 
 
 def run_graph(graph: OpGraph, hw, store: dict | None = None,
-              mapper: tuple[str, str] = ("heuristic", "cycles")) -> tuple[tuple[OpResult, ...], int]:
+              mapper: tuple[str, str] = ("heuristic", "cycles"),
+              pins: dict | None = None) -> tuple[tuple[OpResult, ...], int]:
     """Run every op in topological order.  Returns the op results and the layer latency.
 
     Schedule: ops run one after another in graph order (no overlap between ops), so the layer's
     latency is the sum of op latencies; docs/architecture.md says why.
     """
-    results = tuple(r for op in graph.ops for r in run_op(op, hw, store, mapper))
+    results = tuple(r for op in graph.ops for r in run_op(op, hw, store, mapper, pins))
     return results, sum(r.cycles for r in results)
+
+
+def _bound(op, hw) -> int:
+    """bound_cycles of one op (bounds.py), memoised per (op, hardware object) like its plan; an op
+    whose mask is computed from the data is a new object every run."""
+    from .bounds import op_bound
+
+    key = ("bound", op)
+    hit = _memo(hw).get(key)
+    if hit is None:
+        hit = _memo(hw)[key] = op_bound(op, hw)
+    return hit
 
 
 def _memo(hw) -> dict:
@@ -228,12 +247,13 @@ def _memo(hw) -> dict:
 
 
 def _planned_gemm(op, hw, mapper, objective):
+    """(mapping, plan, count-only counts or None) of a Gemm op, memoised per (op, hardware object)."""
     key = ("gemm", op, mapper, objective)
     hit = _memo(hw).get(key)
     if hit is None:
-        mapping = choose_gemm_mapping(op, hw, mapper, objective)
+        mapping, counts = choose_gemm_plan(op, hw, mapper, objective)
         check_gemm_mapping(mapping, (op.m, op.k, op.n), hw)
-        hit = _memo(hw)[key] = (mapping, lower_gemm(op, mapping, hw))
+        hit = _memo(hw)[key] = (mapping, lower_gemm(op, mapping, hw), counts)
     return hit
 
 

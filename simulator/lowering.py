@@ -22,6 +22,7 @@ _GEMM_FIELDS = (GemmParam.BATCH, GemmParam.M, GemmParam.K, GemmParam.N, GemmPara
 _LEVEL_FIELDS = (LevelParam.TM, LevelParam.TK, LevelParam.TN, LevelParam.ORDER, LevelParam.DOUBLE_BUFFERED)
 assert tuple(_GEMM_FIELDS) == tuple(range(GemmParam.LEVEL_BASE)) and tuple(_LEVEL_FIELDS) == tuple(range(LEVEL_FIELDS))
 _EMPTY_I64 = np.zeros(0, np.int64)
+_EMPTY_I64.setflags(write=False)      # like mask arrays: one compiled kernel signature for both
 
 
 @dataclass(frozen=True, eq=False)

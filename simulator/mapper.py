@@ -1,43 +1,65 @@
-"""Proposes mappings.  It never prices anything itself; the engine evaluates what it proposes.
+"""Proposes mappings and picks one; the counts are always the tile walk's (mapeval.py walks them).
 
-The default (heuristic) GEMM mapping, per on-chip level from the outermost inwards:
-* loop order "mnk": k innermost, so an output tile stays resident until it is complete and no
-  partial sum crosses the level's boundary;
-* tile sizes are power-of-two multiples of the array dimension each GEMM axis is mapped to (so
-  inner tiles divide outer ones and spatial folds are full), clamped to the problem (or to the
-  enclosing level's tile);
-* two kinds of tile are proposed and the one that re-reads fewer words of A and B from the
-  enclosing level wins (ties: the larger tile):
-  - whole reduction (tk = K) when it fits: an A panel is then read once per m-tile; tm is grown
-    first (or tn first) as far as it fits, then the other axis;
-  - output-stationary: the smallest tk, tm and tn grown alternately, then tk grown into what is
-    left (k is innermost, so tk does not change how often A and B are re-read).
-* finally tm is halved while the output has fewer than MIN_OUTPUT_TILES tiles and re-reads do
-  not grow, so that loads and write-backs can overlap compute (double buffering needs more than
-  one tile to overlap anything);
-* a masked GEMM (causal, banded, windowed) caps the innermost tile's m extent and masked-axis
-  extent at half the mean valid row length, so tiles outside the mask are skipped.
+The default (heuristic) GEMM mapping is a small, bounded search (docs/mapper.md):
+* dataflow: the op's, or the array's default;
+* loop orders with k innermost at every level ("mnk" and "nmk"), so an output tile is complete
+  before it leaves a level and no partial sum crosses a boundary;
+* per level and axis, the tile sizes nest inside the enclosing tile (the whole axis at the
+  outermost level): multiples unit x 2^j of the array dimension the axis is mapped to (the
+  streamed axis gets max(rows, cols)), the enclosing extent split into 2, 4, 8, ... equal
+  unit-aligned parts, and the enclosing extent itself; every tile must fit its level (half of it
+  when double-buffered);
+* the naive whole-extent mapping (every level holds the whole op), when it fits, is walked first,
+  so the default is never slower than it; then the candidates in the order of a closed-form
+  estimate (kernels/bounds.py), skipping any whose lower bound x (1 + PRUNE_TOLERANCE) exceeds the
+  best cycles walked, within HEURISTIC_STEP_BUDGET innermost tile steps (at least four walks of
+  the coarsest candidate);
+* several on-chip levels: the candidates are the outermost level's tiles, each completed inwards
+  with the inner tile of smallest bound.
+The best by cycles wins (ties: fewer off-chip bytes, fewer on-chip bytes, fewer slot MACs, then the
+whole-extent mapping, fewer tile steps, larger tiles, loop-order preference). Its counts come
+with it (the engine does not walk it again). The result is cached on what it depends on: the op's
+shape, batch, sharing, step barrier, dataflow, mask bytes, and the hardware's array, dataflows,
+fold overlap, element bytes, level sizes, bandwidths and double buffering (not prices, clock or
+vector unit).
 """
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 
-from .enums import Dataflow
+import numpy as np
+
+from .bounds import gemm_traffic_bound
+from .enums import Dataflow, n_counters
 from .errors import MappingError
-from .mapping import GemmMapping, footprint_bytes
+from .mapeval import ORDER_RANKS, bounds, evaluate, hw_arrays, mapping_of, op_key, order_table, walk_key
+from .mapping import GemmMapping
 
-MIN_OUTPUT_TILES = 4
 MAPPERS = ("heuristic", "search")
 OBJECTIVES = ("cycles", "energy", "edp")
+HEURISTIC_STEP_BUDGET = 2048      # innermost tile steps the heuristic may walk beyond its seed
+HEURISTIC_ORDERS = ("mnk", "nmk")
+PRUNE_TOLERANCE = 0.01            # skip candidates that could beat the best walked by at most 1%
+CACHE_SIZE = 65536
+_ORDER_INDEX = {"mkn": 0, "mnk": 1, "kmn": 2, "knm": 3, "nmk": 4, "nkm": 5}
+_CACHE: OrderedDict = OrderedDict()
+_ORDERS = order_table(HEURISTIC_ORDERS)
 
 
 def choose_gemm_mapping(op, hw, mapper: str = "heuristic", objective: str = "cycles") -> GemmMapping:
     """The mapping a Gemm op runs with: the heuristic's, or the best the search finds by `objective`."""
-    if mapper == "search":
-        from .search import search_gemm_mapping
+    return choose_gemm_plan(op, hw, mapper, objective)[0]
 
-        return search_gemm_mapping(op, hw, objective)
-    return default_gemm_mapping((op.m, op.k, op.n), hw, op.mask, op.mask_axis)
+
+def choose_gemm_plan(op, hw, mapper: str = "heuristic", objective: str = "cycles"):
+    """(mapping, its count-only counts when the mapper walked it, else None)."""
+    if mapper == "search":
+        from .search import search_gemm
+
+        result = search_gemm(op, hw, objective)
+        return result.mapping, result.counts
+    return default_gemm_plan(op, hw)
 
 
 def axis_units(dataflow: Dataflow, rows: int, cols: int) -> tuple[int, int, int]:
@@ -54,138 +76,143 @@ def axis_units(dataflow: Dataflow, rows: int, cols: int) -> tuple[int, int, int]
     return cols, rows, longest
 
 
-def _candidates(unit: int, bound: int) -> list[int]:
-    """Sizes an axis may take inside `bound`: unit * 2**j below it, then the bound itself."""
-    sizes = []
-    size = unit
-    while size < bound:
-        sizes.append(size)
-        size *= 2
-    sizes.append(bound)
-    return sizes
-
-
-def default_gemm_mapping(dims: tuple[int, int, int], hw, mask=None, mask_axis: str = "n") -> GemmMapping:
-    """The heuristic mapping of an (M, K, N) GEMM on `hw` (see the module docstring).
-
-    With a mask (per-row ranges on the n or k axis), the innermost tile's m extent and masked-axis
-    extent are capped at half the mean valid row length (never below the array granule), so that
-    tiles outside a band or a triangle can be skipped.
-    """
-    units = axis_units(hw.mac_array.dataflow, hw.mac_array.rows, hw.mac_array.cols)
-    usable = tuple((level.name, level.usable_bytes) for level in hw.on_chip)
-    stats = None if mask is None else (mask.valid(), max(1, len(mask.lo)))
-    return _heuristic(tuple(dims), units, hw.bytes_per_element, usable, stats, mask_axis)
-
-
-@functools.lru_cache(maxsize=65536)
-def _heuristic(dims, units, eb, usable, mask_stats, mask_axis) -> GemmMapping:
-    """The heuristic mapping from only the fields it depends on (cached: sweeps repeat them)."""
-    tiles: list[tuple[int, int, int]] = []
-    bound = tuple(dims)
-    for name, capacity in reversed(usable):
-        tile = _fit_tile(bound, dims, units, capacity, eb)
-        if tile is None:
-            raise MappingError(f"no tile of the ({dims[0]}, {dims[1]}, {dims[2]}) GEMM fits level {name!r} "
-                               f"({capacity} usable bytes)")
-        tiles.append(tile)
-        bound = tile
-    tiles.reverse()
-    if mask_stats is not None:
-        tiles[0] = _cap_for_mask(tiles[0], units, mask_stats, mask_axis)
-    return GemmMapping(tuple(tiles), tuple("mnk" for _ in tiles))
-
-
-def _cap_for_mask(tile, units, mask_stats, mask_axis):
-    """Shrink the innermost tile along m and the masked axis to about half the mean valid length."""
-    valid, rows = mask_stats
-    cap = max(1, valid // (2 * rows))
-    out = list(tile)
-    for axis in (0, 1 if mask_axis == "k" else 2):
-        unit = units[axis]
-        size = unit
-        while size * 2 <= cap:
-            size *= 2
-        # sizes stay unit * 2**j (or the whole axis), so they still divide any enclosing tile
-        if size < out[axis]:
-            out[axis] = size
-    return tuple(out)
-
-
-def _fit_tile(bound, dims, units, capacity, eb):
-    """The heuristic's tile for one level, or None when not even the smallest one fits."""
-    sm, sk, sn = (_nested_candidates(u, b, full) for u, b, full in zip(units, bound, dims))
-
-    def fits(i, tk, j):
-        return footprint_bytes((sm[i], tk, sn[j]), eb) <= capacity
-
-    fitting_k = [tk for tk in sk if fits(0, tk, 0)]
-    if not fitting_k:
-        return None
-    tk = fitting_k[-1]      # used by can() while growing the whole-reduction options
-    step = {0: lambda i, j: (i + 1, j), 1: lambda i, j: (i, j + 1)}
-
-    def can(ij):
-        return ij[0] < len(sm) and ij[1] < len(sn) and fits(ij[0], tk, ij[1])
-
-    def grow(axes):
-        """Apply growth steps along `axes` in turn, skipping an axis that no longer fits."""
-        ij = (0, 0)
-        stuck = set()
-        for axis in axes:
-            if axis in stuck:
-                continue
-            nxt = step[axis](*ij)
-            if can(nxt):
-                ij = nxt
-            else:
-                stuck.add(axis)
-        return ij
-
-    longest = len(sm) + len(sn) + len(sk)
-    options = []
-    if fitting_k[-1] == bound[1]:
-        # The whole reduction fits: grow one output axis as far as it goes, then the other.
-        options += [grow([0] * longest + [1] * longest), grow([1] * longest + [0] * longest)]
-    # Output-stationary at this level: a short reduction tile, the output tile grown balanced,
-    # then the reduction tile grown into what is left.
-    tk = fitting_k[0]
-    i, j = grow([0, 1] * longest)
-    while fitting_k.index(tk) + 1 < len(fitting_k) and fits(i, fitting_k[fitting_k.index(tk) + 1], j):
-        tk = fitting_k[fitting_k.index(tk) + 1]
-    whole_k = fitting_k[-1]
-    tiles = [(sm[i], whole_k, sn[j]) for i, j in options] + [(sm[i], tk, sn[j])]
-    best = min(tiles, key=lambda t: (_mnk_rereads(dims, t), -(t[0] * t[1] * t[2])))
-    return _split_for_overlap(best, dims, sm)
-
-
-def _split_for_overlap(tile, dims, sm):
-    """Halve tm while the output has fewer than MIN_OUTPUT_TILES tiles and re-reads do not grow.
-
-    One tile cannot overlap its loads and write-back with compute; a few can, at no extra traffic.
-    """
-    tm, tk, tn = tile
-    base = _mnk_rereads(dims, tile)
-    while -(-dims[0] // tm) * -(-dims[2] // tn) < MIN_OUTPUT_TILES:
-        smaller = [s for s in sm if s < tm]
-        if not smaller or _mnk_rereads(dims, (smaller[-1], tk, tn)) > base:
+@functools.lru_cache(maxsize=1 << 14)
+def axis_sizes(unit: int, bound: int, full: int) -> tuple[int, ...]:
+    """Heuristic tile sizes of one axis inside an enclosing extent `bound` of an axis of length `full`:
+    unit x 2^j, `bound` split into 2^p equal unit-aligned parts, and `bound`; only sizes that nest
+    (the enclosing extent is the whole axis or a multiple of the size)."""
+    sizes = {bound}
+    s = unit
+    while s < bound:
+        sizes.add(s)
+        s *= 2
+    parts = 2
+    while parts <= bound:
+        s = -(-(-(-bound // parts)) // unit) * unit
+        if s < bound:
+            sizes.add(s)
+        if s <= unit:
             break
-        tm = smaller[-1]
-    return tm, tk, tn
+        parts *= 2
+    return tuple(sorted(s for s in sizes if bound == full or bound % s == 0))
 
 
-def _mnk_rereads(dims, tile):
-    """Words of A and B read beyond the compulsory footprint under loop order mnk."""
-    (m, k, n), (tm, tk, tn) = dims, tile
-    mt, kt, nt = -(-m // tm), -(-k // tk), -(-n // tn)
-    a = m * k * (nt if kt > 1 else 1)
-    b = k * n * (mt if (kt > 1 or nt > 1) else 1)
-    return a + b - m * k - k * n
+def default_gemm_mapping(op, hw) -> GemmMapping:
+    """The heuristic mapping of Gemm `op` on `hw` (module docstring); MappingError when no tile fits."""
+    return default_gemm_plan(op, hw)[0]
 
 
-def _nested_candidates(unit: int, bound: int, full: int) -> list[int]:
-    """Candidate sizes inside an enclosing tile of `bound` (which is the whole axis or a unit multiple)."""
-    if bound == full:
-        return _candidates(unit, full)
-    sizes = [s for s in _candidates(unit, bound) if bound % s == 0]
-    return sizes or [bound]
+def default_gemm_plan(op, hw) -> tuple[GemmMapping, np.ndarray | None]:
+    """The heuristic mapping and, when the heuristic walked it, its count-only counts (exactly what
+    engine.run_gemm counts for it), read-only; cached."""
+    key = (op_key(op), walk_key(hw), tuple(level.usable_bytes for level in hw.on_chip))
+    hit = _CACHE.get(key)
+    if hit is None:
+        hit = _heuristic(op, hw)
+        if not isinstance(hit, MappingError) and hit[1] is not None:
+            hit[1].setflags(write=False)
+        _CACHE[key] = hit
+        if len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    else:
+        _CACHE.move_to_end(key)
+    if isinstance(hit, MappingError):
+        raise hit
+    return hit
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
+
+
+def _heuristic(op, hw):
+    """(mapping, counts of its count-only walk or None), or the MappingError to raise."""
+    flow = Dataflow(op.dataflow if op.dataflow is not None else hw.mac_array.dataflow)
+    dims = (op.m, op.k, op.n)
+    nlev = len(hw.on_chip)
+    whole = np.array([int(flow)] + [x for _ in range(nlev) for x in (*dims, _ORDER_INDEX["mnk"])], np.int64)
+    fits = all(_footprint(dims) * hw.bytes_per_element <= level.usable_bytes for level in hw.on_chip)
+    seeds = whole[None, :] if fits else np.zeros((0, whole.size), np.int64)
+    if nlev == 1:
+        return _single_level(op, hw, flow, seeds)
+    cands = level_candidates(op, hw, flow, nlev - 1, dims)
+    if len(cands):
+        cands = complete_inwards(op, hw, flow, cands)
+    if not len(cands) and not fits:
+        return MappingError(f"no nest of tiles of the ({op.m}, {op.k}, {op.n}) GEMM fits the on-chip levels "
+                            f"of {hw.name!r}")
+    outcome = evaluate(op, hw, np.concatenate([seeds, cands]), "cycles", n_seeds=len(seeds),
+                       budget=HEURISTIC_STEP_BUDGET, tolerance=PRUNE_TOLERANCE)
+    return mapping_of(outcome.best, nlev, False), outcome.counts
+
+
+def _single_level(op, hw, flow: Dataflow, seeds: np.ndarray):
+    from .kernels.gemm import gemm_state_size
+    from .kernels.mapspace import best_single_level
+    from .lowering import lower_gemm
+
+    arr = hw.mac_array
+    units = axis_units(flow, arr.rows, arr.cols)
+    dims = (op.m, op.k, op.n)
+    sizes = [np.array(axis_sizes(u, d, d), np.int64) for u, d in zip(units, dims)]
+    cap = hw.on_chip[0].usable_bytes // hw.bytes_per_element
+    if not len(seeds) and sizes[0][0] * sizes[1][0] + sizes[1][0] * sizes[2][0] + sizes[0][0] * sizes[2][0] > cap:
+        return MappingError(f"no tile of the ({op.m}, {op.k}, {op.n}) GEMM fits level {hw.on_chip[0].name!r} "
+                            f"({hw.on_chip[0].usable_bytes} usable bytes)")
+    ha = hw_arrays(hw)
+    plan = lower_gemm(op, GemmMapping((dims,), ("mnk",)), hw)
+    masked = op.mask is not None
+    lo, hi = (op.mask.lo, op.mask.hi) if masked else (plan.lo, plan.hi)
+    stats = np.zeros(4, np.int64)
+    counts = np.zeros(n_counters(hw.n_boundaries), np.int64)
+    best, counted = best_single_level(
+        seeds, *sizes, cap, np.array(dims, np.int64), *_ORDERS, ORDER_RANKS, masked, lo, hi, op.mask_axis == "n",
+        float(gemm_traffic_bound(op, hw)) if masked else 0.0, op.batch,
+        bool(op.shared_b), bool(getattr(op, "step_barrier", False)), arr.rows, arr.cols, int(arr.fold_overlap) == 1,
+        hw.bytes_per_element, ha.unit_bw, ha.fill_bw, ha.drain_bw, ha.dbuf, plan.ip, plan.rates, gemm_state_size(1),
+        HEURISTIC_STEP_BUDGET + (int(op.batch) if len(seeds) else 0), PRUNE_TOLERANCE, ha.flow_pos, stats, counts)
+    return mapping_of(best, 1, False), (counts if counted else None)
+
+
+def _footprint(tile) -> int:
+    tm, tk, tn = tile
+    return tm * tk + tk * tn + tm * tn
+
+
+def level_candidates(op, hw, flow: Dataflow, lv: int, bound) -> np.ndarray:
+    """Candidate rows with level `lv`'s tile inside `bound`: every fitting combination of
+    axis_sizes, with the k-innermost loop orders that walk differently (one when m or n has one
+    trip). For lv > 0 the levels inside repeat this tile until complete_inwards fills them."""
+    from .kernels.mapspace import level_tiles
+
+    arr = hw.mac_array
+    units = axis_units(flow, arr.rows, arr.cols)
+    sizes = [np.array(axis_sizes(u, b, d), np.int64) for u, b, d in zip(units, bound, (op.m, op.k, op.n))]
+    return level_tiles(int(flow), *sizes, hw.on_chip[lv].usable_bytes // hw.bytes_per_element,
+                       np.array(bound, np.int64), *_ORDERS, lv + 1)
+
+
+def complete_inwards(op, hw, flow: Dataflow, cands: np.ndarray) -> np.ndarray:
+    """Fill the levels inside the outermost one, innermost last: each gets, inside the tile of the
+    level around it, the candidate tile with the smallest closed-form bound of the whole row."""
+    nlev = len(hw.on_chip)
+    out = []
+    for row in cands:
+        row = row.copy()
+        ok = True
+        for lv in range(nlev - 2, -1, -1):
+            outer = tuple(int(x) for x in row[1 + 4 * (lv + 1):4 + 4 * (lv + 1)])
+            inner = level_candidates(op, hw, flow, lv, outer)
+            if not len(inner):
+                ok = False
+                break
+            trial = np.repeat(row[None, :], len(inner), axis=0)
+            trial[:, 1 + 4 * lv:1 + 4 * (lv + 1)] = inner[:, 1 + 4 * lv:1 + 4 * (lv + 1)]
+            for below in range(lv):       # levels not chosen yet hold the same tile for now
+                trial[:, 1 + 4 * below:1 + 4 * (below + 1)] = inner[:, 1 + 4 * lv:1 + 4 * (lv + 1)]
+            lb = bounds(op, hw, trial, "cycles")[0]
+            volume = trial[:, 1 + 4 * lv] * trial[:, 2 + 4 * lv] * trial[:, 3 + 4 * lv]
+            row = trial[np.lexsort((-volume, lb))[0]]
+        if ok:
+            out.append(row)
+    return np.array(out, np.int64).reshape(len(out), cands.shape[1])

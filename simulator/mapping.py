@@ -37,30 +37,45 @@ def footprint_bytes(tile: tuple[int, int, int], elem_bytes: int) -> int:
 
 def check_gemm_mapping(mapping: GemmMapping, dims: tuple[int, int, int], hw) -> None:
     """Raise MappingError listing every reason `mapping` cannot run this (M, K, N) GEMM on `hw`."""
+    problems = mapping_problems(mapping, dims, hw)
+    if problems:
+        raise MappingError("invalid GEMM mapping for (M, K, N) = %s: %s" % (dims, "; ".join(m for _, m in problems)))
+
+
+def mapping_problems(mapping: GemmMapping, dims: tuple[int, int, int], hw) -> list[tuple[str, str]]:
+    """Every reason `mapping` cannot run this GEMM on `hw`, as (key path inside the mapping, message):
+    'dataflow', 'tiles', 'tiles[i]', 'loop_orders[i]' (level i, innermost first)."""
+    from .enums import DATAFLOW_NAMES
+
     problems = []
     levels = hw.on_chip
     if mapping.dataflow is not None and mapping.dataflow not in hw.mac_array.dataflows:
-        problems.append(f"dataflow {mapping.dataflow!r} is not one the array supports")
+        supported = ", ".join(DATAFLOW_NAMES[f] for f in hw.mac_array.dataflows)
+        problems.append(("dataflow", f"dataflow {DATAFLOW_NAMES[mapping.dataflow]} is not one the array supports "
+                                     f"({supported})"))
     if len(mapping.tiles) != len(levels) or len(mapping.orders) != len(levels):
-        raise MappingError(f"mapping has {len(mapping.tiles)} tile levels and {len(mapping.orders)} loop orders; "
-                           f"the hardware has {len(levels)} on-chip levels")
+        names = ", ".join(level.name for level in levels)
+        problems.append(("tiles", f"mapping has {len(mapping.tiles)} tile levels and {len(mapping.orders)} loop orders; "
+                                  f"the hardware has {len(levels)} on-chip levels ({names}), innermost first"))
+        return problems
     for i, (tile, order, level) in enumerate(zip(mapping.tiles, mapping.orders, levels)):
         if order not in LOOP_ORDERS:
-            problems.append(f"L{i}: loop order {order!r} is not one of {', '.join(LOOP_ORDERS)}")
+            problems.append((f"loop_orders[{i}]", f"L{i}: loop order {order!r} is not one of {', '.join(LOOP_ORDERS)}"))
         for d, (t, full) in enumerate(zip(tile, dims)):
             if not 1 <= t <= full:
-                problems.append(f"L{i}: tile {DIMS[d]}={t} outside [1, {full}]")
+                problems.append((f"tiles[{i}]", f"L{i}: tile {DIMS[d]}={t} outside [1, {full}]"))
         need = footprint_bytes(tile, hw.bytes_per_element)
         if need > level.usable_bytes:
-            problems.append(f"L{i} ({level.name}): tile {tile} needs {need} bytes, "
-                            f"{level.usable_bytes} usable{' (half of a double-buffered level)' if level.double_buffered else ''}")
+            problems.append((f"tiles[{i}]", f"L{i} ({level.name}): tile {tuple(tile)} needs {need} bytes, "
+                                            f"{level.usable_bytes} usable"
+                                            f"{' (half of a double-buffered level)' if level.double_buffered else ''}"))
         if i + 1 < len(mapping.tiles):
             outer = mapping.tiles[i + 1]
             for d in range(3):
                 if outer[d] != dims[d] and outer[d] % tile[d] != 0:
-                    problems.append(f"L{i + 1}: tile {DIMS[d]}={outer[d]} is neither the whole dimension "
-                                    f"({dims[d]}) nor a multiple of L{i}'s {tile[d]}")
+                    problems.append((f"tiles[{i + 1}]", f"L{i + 1}: tile {DIMS[d]}={outer[d]} is neither the whole "
+                                                        f"dimension ({dims[d]}) nor a multiple of L{i}'s {tile[d]}"))
                 if outer[d] < tile[d]:
-                    problems.append(f"L{i + 1}: tile {DIMS[d]}={outer[d]} smaller than L{i}'s {tile[d]}")
-    if problems:
-        raise MappingError("invalid GEMM mapping for (M, K, N) = %s: %s" % (dims, "; ".join(problems)))
+                    problems.append((f"tiles[{i + 1}]", f"L{i + 1}: tile {DIMS[d]}={outer[d]} smaller than L{i}'s "
+                                                        f"{tile[d]}"))
+    return problems

@@ -16,6 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from . import numerics
+from .bounds import recurrence_bounds
 from .enums import NumberFormat
 from .graph import Gemm, Layout, Recurrence, VectorOp
 from .lowering import check_int64, lower_gemm, lower_vector
@@ -39,7 +40,7 @@ def resident_mappings(body, hw) -> tuple[dict, bool]:
     need = sum(footprint_bytes((op.m, op.k, op.n), eb) for op in gemms) + vector_bytes
     if all(need <= level.usable_bytes for level in hw.on_chip):
         return whole, True
-    return {op.name: default_gemm_mapping((op.m, op.k, op.n), hw) for op in gemms}, False
+    return {op.name: default_gemm_mapping(op, hw) for op in gemms}, False
 
 
 def run_recurrence(op: Recurrence, hw, store: dict | None = None, logs: dict | None = None) -> tuple[OpResult, ...]:
@@ -89,6 +90,7 @@ def run_recurrence(op: Recurrence, hw, store: dict | None = None, logs: dict | N
                     run_layout(body_op, hw, store)
             op.after(store, t)
 
+    bounds = recurrence_bounds(op, hw)
     results = []
     for body_op in op.body:
         if isinstance(body_op, Layout):
@@ -97,8 +99,9 @@ def run_recurrence(op: Recurrence, hw, store: dict | None = None, logs: dict | N
         mapping = mappings[body_op.name].describe() if isinstance(body_op, Gemm) else ""
         if isinstance(body_op, Gemm):
             mapping += "; weights resident across steps" if resident else "; weights re-read every step"
-        results.append(OpResult.make(f"{op.name}.{body_op.name}", kind, body_op.unit, op.phase,
-                                     outs[body_op.name], mapping, f"{op.steps} steps x {_shape(body_op)}"))
+        name = f"{op.name}.{body_op.name}"
+        results.append(OpResult.make(name, kind, body_op.unit, op.phase, outs[body_op.name], mapping,
+                                     f"{op.steps} steps x {_shape(body_op)}", bounds[name]))
     return tuple(results)
 
 

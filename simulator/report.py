@@ -18,10 +18,13 @@ LAYER_COLUMNS = (
     "macs", "slot_macs", "vector_ops", "cycles", "compute_cycles", "stall_cycles", "seconds",
     "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "utilization",
     "energy_pj", "sequential_steps", "max_path_length",
+    # appended columns: generation fields (filled by the variants that have them), then the bound
+    # (a lower bound on the cycles: the sum of the ops' bounds) and bound / the sum of op cycles
     *("repeat", "phase", "context", "new_tokens", "kv_heads", "kv_cache_bytes", "state_bytes"),
+    *("bound_cycles", "mapping_efficiency"),
 )
-# Generation columns (appended after max_path_length): filled by the variants that have them.
-GENERATION_COLUMNS = LAYER_COLUMNS[LAYER_COLUMNS.index("repeat"):]
+GENERATION_COLUMNS = LAYER_COLUMNS[LAYER_COLUMNS.index("repeat"):LAYER_COLUMNS.index("state_bytes") + 1]
+BOUND_COLUMNS = ("bound_cycles", "mapping_efficiency")
 # The schedule's columns (docs/architecture.md, "Schedule"), after the contract's, at both levels.
 SCHEDULE_COLUMNS = ("serial_cycles", "array_busy_cycles", "vector_busy_cycles", "dram_read_busy_cycles",
                     "dram_write_busy_cycles")
@@ -30,7 +33,7 @@ PROVENANCE_COLUMNS = ("hw_file", "hw_sha256", "workload_file", "workload_sha256"
 OP_COLUMNS = ("workload", "layer", "op", "kind", "unit", "phase", "shape", "mapping", "hw", "dataflow", "dtype",
               "macs", "slot_macs", "vector_ops", "cycles", "compute_cycles", "stall_cycles", "seconds",
               "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "utilization",
-              "energy_pj")
+              "energy_pj", "bound_cycles", "mapping_efficiency")
 _OPTIONAL_INT = ("n", "d", "heads", "kernel", "window", "batch", "sequential_steps", "max_path_length",
                  "repeat", "context", "new_tokens", "kv_heads", "kv_cache_bytes", "state_bytes")
 _FIELD_COLUMNS = ("n", "d", "heads", "kernel", "window", "batch")
@@ -48,6 +51,7 @@ def layer_record(r: LayerResult) -> dict:
     rec["max_path_length"] = r.max_path_length
     rec.update({c: r.fields.get(c) for c in GENERATION_COLUMNS})
     rec.update(schedule_record(r))
+    rec.update(bound_columns(r.total))
     rec.update({"hw_file": display_path(hw.source), "hw_sha256": hw.sha256,
                 "workload_file": display_path(r.workload_file) if r.workload_file != "<dict>" else r.workload_file,
                 "workload_sha256": r.workload_sha256,
@@ -89,8 +93,16 @@ def op_records(r: LayerResult) -> list[dict]:
         rec.update({"serial_cycles": op.cycles, "array_busy_cycles": busy["array"],
                     "vector_busy_cycles": busy["vector"], "dram_read_busy_cycles": busy["dram_read"],
                     "dram_write_busy_cycles": busy["dram_write"], "start_cycle": span[0], "end_cycle": span[1]})
+        rec.update(bound_columns(op))
         rows.append(rec)
     return rows
+
+
+def bound_columns(op) -> dict:
+    """bound_cycles and mapping_efficiency = bound / cycles (empty when the op takes no time) of an
+    op or of a layer's sum of ops (so a layer's efficiency is against the sum of its ops' latencies)."""
+    return {"bound_cycles": op.bound_cycles,
+            "mapping_efficiency": op.bound_cycles / op.cycles if op.cycles > 0 else None}
 
 
 def to_frame(results: Iterable[LayerResult], level: str = "layer") -> pd.DataFrame:

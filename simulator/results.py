@@ -29,12 +29,13 @@ class OpResult:
     cycles: int               # latency of this op as scheduled (== counts[CYCLES] for a single op)
     mapping: str = ""
     shape: str = ""
+    bound_cycles: int = 0     # a lower bound on this op's cycles on this hardware (bounds.py); summed
 
     @classmethod
     def make(cls, op: str, kind: str, unit: str, phase: str, counts: np.ndarray, mapping: str = "",
-             shape: str = "") -> "OpResult":
+             shape: str = "", bound_cycles: int = 0) -> "OpResult":
         counts = _frozen(counts)
-        return cls(op, kind, unit, phase, counts, int(counts[Counter.CYCLES]), mapping, shape)
+        return cls(op, kind, unit, phase, counts, int(counts[Counter.CYCLES]), mapping, shape, int(bound_cycles))
 
     @classmethod
     def zero(cls) -> "OpResult":
@@ -44,12 +45,14 @@ class OpResult:
         if not isinstance(other, OpResult):
             return NotImplemented
         if self.counts is None:
-            return other if other.counts is None else OpResult("+", "sum", "mixed", "", other.counts, other.cycles)
+            return other if other.counts is None else OpResult("+", "sum", "mixed", "", other.counts, other.cycles,
+                                                                bound_cycles=other.bound_cycles)
         if other.counts is None:
             return self + OpResult.zero()
         if self.counts.shape != other.counts.shape:
             raise ValueError("cannot add results from hardware with different memory hierarchies")
-        return OpResult("+", "sum", "mixed", "", _frozen(self.counts + other.counts), self.cycles + other.cycles)
+        return OpResult("+", "sum", "mixed", "", _frozen(self.counts + other.counts), self.cycles + other.cycles,
+                        bound_cycles=self.bound_cycles + other.bound_cycles)
 
     __radd__ = __add__
 
@@ -68,7 +71,7 @@ class OpResult:
             raise SizeError(f"op {self.op!r} repeated {times} times: a count of {largest} would reach "
                             f"{largest * times}, beyond int64; use fewer repeats or a smaller layer")
         return OpResult(self.op, self.kind, self.unit, self.phase, _frozen(self.counts * times),
-                        self.cycles * times, self.mapping, self.shape)
+                        self.cycles * times, self.mapping, self.shape, self.bound_cycles * times)
 
     @property
     def macs(self) -> int:
@@ -104,7 +107,8 @@ class LayerResult:
         if not self.ops:
             return OpResult.zero()
         counts = np.sum([op.counts for op in self.ops], axis=0)
-        return OpResult("+", "sum", "mixed", "", _frozen(counts), sum(op.cycles for op in self.ops))
+        return OpResult("+", "sum", "mixed", "", _frozen(counts), sum(op.cycles for op in self.ops),
+                        bound_cycles=sum(op.bound_cycles for op in self.ops))
 
     @property
     def counts(self) -> np.ndarray:

@@ -21,12 +21,15 @@ _BYTES_PER_ELEMENT_HELD = 4 * 3
 
 
 def simulate(workload: Workload, hw: Hardware | Iterable[Hardware], functional: bool = False,
-             seed: int = 0, mapper: str = "heuristic", objective: str = "cycles", schedule: str | None = None,
+             seed: int = 0, mapper: str | None = None, objective: str | None = None, schedule: str | None = None,
              tasks: bool = False) -> tuple[LayerResult, ...]:
     """Simulate each layer of `workload` on each hardware config (count-only unless `functional`).
 
     `mapper` chooses every GEMM's tiling: "heuristic" (the default mapping, mapper.py) or "search"
-    (the best candidate by `objective`: cycles, energy or edp).
+    (the best candidate by `objective`: cycles, energy or edp). Precedence: an argument given here,
+    else the workload's own `mapper` / `objective` keys, else "heuristic" / "cycles". A GEMM whose
+    layer pins a mapping (the workload's `mapping` key, pins.py) runs with it whatever the mapper;
+    pinned mappings that cannot run on a config raise pins.PinnedMappingError before anything runs.
 
     `schedule` ("overlapped" or "serial"; None: each config's `schedule` key) decides how a
     layer's ops share the units (docs/architecture.md, "Schedule"); `tasks` keeps every task's
@@ -38,13 +41,17 @@ def simulate(workload: Workload, hw: Hardware | Iterable[Hardware], functional: 
     """
     from .enums import SCHEDULE_NAMES
     from .mapper import MAPPERS, OBJECTIVES
+    from .pins import check_pins
 
+    mapper = mapper if mapper is not None else (workload.mapper or "heuristic")
+    objective = objective if objective is not None else (workload.objective or "cycles")
     if mapper not in MAPPERS or objective not in OBJECTIVES:
         raise ValueError(f"mapper must be one of {MAPPERS} and objective one of {OBJECTIVES}; "
                          f"got {mapper!r}, {objective!r}")
     if schedule is not None and schedule not in SCHEDULE_NAMES:
         raise ValueError(f"schedule must be one of {SCHEDULE_NAMES} or None; got {schedule!r}")
     configs = (hw,) if isinstance(hw, Hardware) else tuple(hw)
+    check_pins(workload, configs)
     graphs = [layer_graph(spec) for spec in workload.layers]
     for spec, graph in zip(workload.layers, graphs):
         if functional or REGISTRY[spec.variant].is_data_dependent(spec):
@@ -63,7 +70,8 @@ def _simulate_layer(workload, index, spec, graph: OpGraph, hw, functional, seed,
     data_dependent = variant.is_data_dependent(spec)
     store = draw_inputs(graph, hw, seed, index) if functional or data_dependent else None
     inputs = {t.name: store[t.name] for t in graph.tensors if t.role in ("input", "weight")} if functional else None
-    ops, schedule = _run_scheduled(graph, hw, store, mapper, mode, tasks)
+    pins = {p.op: p.mapping for p in spec.pins}
+    ops, schedule = _run_scheduled(graph, hw, store, mapper, mode, tasks, pins)
     if spec.repeat > 1:            # a stack of identical layers, one after another
         ops = tuple(op.repeated(spec.repeat) for op in ops)
         schedule = schedule.repeated(spec.repeat)
@@ -78,7 +86,7 @@ def _simulate_layer(workload, index, spec, graph: OpGraph, hw, functional, seed,
         outputs=frozen_arrays(outputs) if functional else None, schedule=schedule)
 
 
-def _run_scheduled(graph: OpGraph, hw, store, mapper, mode: str, tasks: bool):
+def _run_scheduled(graph: OpGraph, hw, store, mapper, mode: str, tasks: bool, pins: dict):
     """The op results of a layer and its schedule. The serial schedule needs only the counters;
     an overlapped one (or any kept task by task) the kernels' step logs, logged by the same walk
     when the run is count-only. A count-only layer's schedule plan is kept with the hardware
@@ -88,18 +96,19 @@ def _run_scheduled(graph: OpGraph, hw, store, mapper, mode: str, tasks: bool):
     from .schedule.oplog import logs_for, run_logged
 
     if mode == "serial" and not tasks:
-        ops, _ = run_graph(graph, hw, store, mapper)
+        ops, _ = run_graph(graph, hw, store, mapper, pins=pins)
         return ops, serial_schedule(ops, hw)
     plans = _memo(hw).setdefault("schedules", {})
-    key = (id(graph), mapper, mode)                 # graphs are cached per layer (layer_graph)
+    # graphs are cached per layer (layer_graph); pinned mappings change the plan
+    key = (id(graph), mapper, mode, tuple(sorted(pins.items())))
     if store is None and not tasks and key in plans and plans[key][0] is graph:
-        ops, _ = run_graph(graph, hw, None, mapper)
+        ops, _ = run_graph(graph, hw, None, mapper, pins=pins)
         return ops, run_plan(plans[key][1], ops, hw, mode)
     if store is None:
-        ops, logs = run_logged(graph, hw, mapper)
+        ops, logs = run_logged(graph, hw, mapper, pins)
     else:
-        ops, _ = run_graph(graph, hw, store, mapper)
-        logs = logs_for(graph, hw, mapper, store)
+        ops, _ = run_graph(graph, hw, store, mapper, pins=pins)
+        logs = logs_for(graph, hw, mapper, store, pins)
     plan = plan_layer(graph, logs, hw, mode, tasks)
     if store is None and not tasks and (plan.graph is None or len(plan.graph.tab) <= _PLAN_TASKS_KEPT):
         while len(plans) >= _PLANS_KEPT:

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from . import yaml_io
 from .checks import Checker, describe, join
+from .pins import parse_pins
 from .variants import REGISTRY
 from .variants.base import LayerSpec, param_names, parse_params
 
@@ -23,6 +24,8 @@ class Workload:
     source: str = "<dict>"
     sha256: str = ""
     model: Any = None          # models.block.ModelRun when the layers were built from a model config
+    mapper: str | None = None        # `mapper:` key (simulate() and --mapper override it)
+    objective: str | None = None     # `objective:` key, for the search mapper
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<dict>", text: str | None = None) -> "Workload":
@@ -31,7 +34,7 @@ class Workload:
 
             return workload_from_model_section(data, source, text)
         chk = Checker(source)
-        top = chk.mapping("", data, ("name", "layers"), optional=("description",))
+        top = chk.mapping("", data, ("name", "layers"), optional=("description", "mapper", "objective"))
         name = chk.string("name", top["name"]) if "name" in top else None
         if "description" in top and not isinstance(top["description"], str):
             chk.add("description", f"expected a string, got {describe(top['description'])}")
@@ -48,9 +51,10 @@ class Workload:
                         f"duplicate layer name {spec.name!r}{implicit}; also used by layers[{seen[spec.name]}]")
             seen.setdefault(spec.name, i)
             layers.append(spec)
+        mapper, objective = _parse_mapper(chk, top)
         chk.raise_if_any()
         digest = hashlib.sha256(text.encode()).hexdigest() if text is not None else ""
-        return cls(name, tuple(layers), top.get("description", ""), source, digest)
+        return cls(name, tuple(layers), top.get("description", ""), source, digest, mapper=mapper, objective=objective)
 
 
 def parse_layer(chk: Checker, path: str, item: Any, default_name: str) -> LayerSpec | None:
@@ -66,7 +70,7 @@ def parse_layer(chk: Checker, path: str, item: Any, default_name: str) -> LayerS
     if vname is None:
         return None
     variant = REGISTRY[vname]
-    allowed = _COMMON + param_names(variant.params_cls)
+    allowed = _COMMON + param_names(variant.params_cls) + ("mapping",)
     chk.mapping(path, item, ("variant",), optional=tuple(k for k in allowed if k != "variant"))
     layer_name = chk.string(join(path, "name"), item["name"]) if "name" in item else default_name
     batch = chk.integer(join(path, "batch"), item.get("batch", 1), minimum=1)
@@ -76,7 +80,24 @@ def parse_layer(chk: Checker, path: str, item: Any, default_name: str) -> LayerS
         variant.check(chk, path, params)
     if len(chk.problems) > start:
         return None
-    return LayerSpec(layer_name, vname, params, batch, repeat)
+    spec = LayerSpec(layer_name, vname, params, batch, repeat)
+    if "mapping" in item:
+        pins = parse_pins(chk, join(path, "mapping"), item["mapping"], spec)
+        if len(chk.problems) > start:
+            return None
+        spec = replace(spec, pins=pins)
+    return spec
+
+
+def _parse_mapper(chk: Checker, top: dict) -> tuple[str | None, str | None]:
+    """The workload's own mapper and objective keys (None when absent)."""
+    from .mapper import MAPPERS, OBJECTIVES
+
+    mapper = chk.choice("mapper", top["mapper"], MAPPERS) if "mapper" in top else None
+    objective = chk.choice("objective", top["objective"], OBJECTIVES) if "objective" in top else None
+    if objective is not None and mapper == "heuristic":
+        chk.add("objective", "applies only with mapper: search (the heuristic mapper always minimises cycles)")
+    return mapper, objective
 
 
 def load_workload(source: str | Path | dict) -> Workload:

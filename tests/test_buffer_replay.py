@@ -18,7 +18,7 @@ from simulator.engine import run_gemm
 from simulator.enums import BOUNDARY_BASE, BoundaryCounter, Counter
 from simulator.graph import Gemm, RowRanges
 from simulator.hardware import Hardware
-from simulator.mapper import default_gemm_mapping
+from simulator.mapper import PRUNE_TOLERANCE, default_gemm_mapping
 from simulator.mapping import GemmMapping
 from tests import reference_buffer as ref
 from tests.helpers import hw_dict, make_hw
@@ -324,13 +324,16 @@ SIZES = [8192 << i for i in range(10)]         # 8 KiB .. 4 MiB
 @pytest.mark.parametrize("flow", FLOWS)
 @pytest.mark.parametrize("dims", [(128, 64, 128), (512, 64, 512), (200, 96, 300), (1, 768, 768),
                                   (384, 768, 64), (97, 33, 250)])
-def test_default_mapper_dram_traffic_never_grows_with_buffer(dims, flow):
+def test_default_mapper_never_slower_with_a_bigger_buffer(dims, flow):
+    """The default mapper minimises cycles, so more SRAM should never cost cycles beyond its pruning
+    slack (mapper.PRUNE_TOLERANCE: it skips candidates that could win by at most that fraction). Not
+    a theorem (its walk budget could break it), so this grid guards against a regression. DRAM
+    traffic may grow: a bigger buffer can admit a faster tiling that re-reads more."""
     op = Gemm("g", "a", "b", "c", *dims)
-    traffic = []
+    cycles = []
     for size in SIZES:
         hw = make_hw(rows=8, cols=8, dataflow=flow, levels=[size], dram_bw=5.5, sram_bw=24.0)
-        got = run(op, hw, default_gemm_mapping(dims, hw))
-        traffic.append(sum(dram(got, hw, name) for name in PER_BOUNDARY))
-    grows = [(SIZES[i], traffic[i], SIZES[i + 1], traffic[i + 1])
-             for i in range(len(SIZES) - 1) if traffic[i + 1] > traffic[i]]
-    assert not grows, f"DRAM traffic grows with the buffer (size, bytes, bigger size, bytes): {grows}"
+        cycles.append(run(op, hw, default_gemm_mapping(op, hw))["cycles"])
+    grows = [(SIZES[i], cycles[i], SIZES[i + 1], cycles[i + 1])
+             for i in range(len(SIZES) - 1) if cycles[i + 1] > cycles[i] * (1 + PRUNE_TOLERANCE)]
+    assert not grows, f"cycles grow with the buffer (size, cycles, bigger size, cycles): {grows}"

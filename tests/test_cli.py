@@ -40,7 +40,9 @@ CONTRACT_COLUMNS = [
 ]
 # Appended after max_path_length (generation workloads; empty for layers they do not apply to).
 GENERATION_COLUMNS = ["repeat", "phase", "context", "new_tokens", "kv_heads", "kv_cache_bytes", "state_bytes"]
-REPORT_COLUMNS = CONTRACT_COLUMNS + GENERATION_COLUMNS
+# Appended after the contract by issues (never inserted between its columns), also typed by hand.
+ADDED_COLUMNS = ["bound_cycles", "mapping_efficiency"]
+REPORT_COLUMNS = CONTRACT_COLUMNS + GENERATION_COLUMNS + ADDED_COLUMNS
 
 
 def run_cli(capsys, *args) -> tuple[int, str, str]:
@@ -85,6 +87,7 @@ def test_run_csv_contract_columns_in_order(capsys):
     assert list(LAYER_COLUMNS) == REPORT_COLUMNS
     assert header[:len(REPORT_COLUMNS)] == REPORT_COLUMNS
     assert header[len(REPORT_COLUMNS):] == list(SCHEDULE_COLUMNS) + list(PROVENANCE_COLUMNS) + ["generated"]
+    assert (frame_bounds := csv_frame(out))["bound_cycles"].between(1, frame_bounds["cycles"]).all()
     frame = csv_frame(out)
     assert list(frame["layer"]) == SMOKE_LAYERS
     assert set(frame["hw"]) == {"default"} and set(frame["workload"]) == {"gemm_smoke"}
@@ -340,7 +343,7 @@ def test_run_bad_workload(capsys, tmp_path):
     assert code == 2 and out == ""
     assert err.splitlines() == [
         f"{path}: 2 problems",
-        "  layers[0].heads: unknown key (allowed keys: variant, name, batch, repeat, m, k, n)",
+        "  layers[0].heads: unknown key (allowed keys: variant, name, batch, repeat, m, k, n, mapping)",
         "  layers[0].m: expected an integer >= 1, got 0",
     ]
 

@@ -19,13 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator import cost, search, simulate, to_frame
+from simulator import cost, mapeval, search, simulate, to_frame
 from simulator.engine import run_gemm
-from simulator.enums import Counter, Dataflow, n_counters
+from simulator.enums import Counter, Dataflow
 from simulator.graph import Gemm, RowRanges
-from simulator.kernels.gemm import gemm_state_size, gemm_walk_many
 from simulator.kernels.params import LOOP_ORDERS
-from simulator.lowering import lower_gemm
 from simulator.mapper import OBJECTIVES, default_gemm_mapping
 from simulator.mapping import GemmMapping, check_gemm_mapping
 from simulator.workload import load_workload
@@ -91,7 +89,7 @@ def random_cases(count, seed):
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_never_worse_than_heuristic_and_scores_agree_with_run_gemm(seed):
     for op, hw in random_cases(18, seed):
-        heuristic = default_gemm_mapping((op.m, op.k, op.n), hw, op.mask, op.mask_axis)
+        heuristic = default_gemm_mapping(op, hw)
         base = run_gemm(op, hw, heuristic).counts
         for objective in OBJECTIVES:
             result = search.search_gemm(op, hw, objective)
@@ -111,7 +109,7 @@ def test_searches_where_the_heuristic_finds_no_tile():
     hw = make_hw(rows=4, cols=7, sram_bytes=2 * 84 * 4)        # an array-sized tile of each operand, no more
     op = Gemm("g", "a", "b", "c", 30, 20, 25)
     with pytest.raises(Exception):
-        default_gemm_mapping((30, 20, 25), hw)
+        default_gemm_mapping(op, hw)
     result = search.search_gemm(op, hw, "cycles")
     assert result.heuristic_score is None
     check_gemm_mapping(result.mapping, (30, 20, 25), hw)
@@ -199,21 +197,25 @@ def test_equivalent_loop_orders_walk_identically():
 
 # --- the batched evaluation is the engine's ------------------------------------------------------
 
-def test_stacked_plans_and_batched_walks_equal_lower_gemm_and_run_gemm():
+def test_batched_evaluation_equals_run_gemm():
+    """The evaluation kernel walks each candidate exactly as run_gemm does (same counts), whatever
+    ran before it in the same call."""
     hw = make_hw(rows=3, cols=2, dataflow=list(FLOWS), levels=[2 * 300 * 4, 2 * 3000 * 4])
     op = Gemm("s", "a", "b", "c", 17, 9, 13, batch=2, mask=band(17, 13, 2), mask_axis="n")
     cands = [(int(f), ((tm, 3, tn), (2 * tm, 9, 13)), (o0, o1))
              for f in Dataflow for tm in (1, 4) for tn in (2, 13) for o0 in ("mnk", "kmn") for o1 in ("nkm", "mkn")]
-    base = lower_gemm(op, GemmMapping(cands[0][1], cands[0][2], Dataflow(cands[0][0])), hw)
-    ips = search.stack_plans(base.ip, cands, 2)
-    rates = np.repeat(base.rates[None, :], len(cands), axis=0)
-    states = np.full((len(cands), gemm_state_size(2)), 7, np.int64)      # dirty: the kernel must reset
-    outs = np.full((len(cands), n_counters(2)), 3, np.int64)
-    gemm_walk_many(ips, rates, base.lo, base.hi, states, outs)
+    rows = np.array([mapeval.row_of(*c) for c in cands], np.int64)
     for i, (flow, tiles, orders) in enumerate(cands):
-        mapping = GemmMapping(tiles, orders, Dataflow(flow))
-        assert np.array_equal(ips[i], lower_gemm(op, mapping, hw).ip)
-        assert np.array_equal(outs[i], run_gemm(op, hw, mapping).counts)
+        mapeval.clear_memo()
+        # the candidate as the only seed, after all the others in the same call (fresh state each)
+        order = np.concatenate([rows[i:i + 1], np.delete(rows, i, axis=0)])
+        out = mapeval.evaluate(op, hw, order, "cycles", n_seeds=1, budget=0)
+        want = run_gemm(op, hw, GemmMapping(tiles, orders, Dataflow(flow))).counts
+        assert out.seed_scores[0] == int(want[Counter.CYCLES])
+        if out.counts is not None and np.array_equal(out.best, rows[i]):
+            assert np.array_equal(out.counts, want)
+    walked = mapeval.evaluate(op, hw, rows, "cycles", n_seeds=len(rows))
+    assert np.array_equal(walked.counts, run_gemm(op, hw, mapeval.mapping_of(walked.best, 2, True)).counts)
 
 
 # --- determinism, caching ------------------------------------------------------------------------

@@ -41,7 +41,7 @@ CONTRACT_COLUMNS = [
     "energy_pj", "sequential_steps", "max_path_length",
 ]
 REPORT_COLUMNS = CONTRACT_COLUMNS + ["repeat", "phase", "context", "new_tokens", "kv_heads", "kv_cache_bytes",
-                                     "state_bytes"]
+                                     "state_bytes", "bound_cycles", "mapping_efficiency"]
 CSVS = ("results.csv", "pareto.csv", "invalid.csv", "influence.csv")
 FIGURES = ("pareto.png", "heatmap.png")
 _STAMP = re.compile(r",\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$", re.M)    # the `generated` column, last

@@ -124,7 +124,12 @@ def test_recurrent_decode_step_reads_and_writes_the_state(cell):
     d, b = 12, 3
     hw = make_hw(rows=4, cols=4, sram_bytes=1 << 18)
     eb = hw.bytes_per_element
-    layer = {"variant": "recurrent", "n": 1, "d": d, "cell": cell, "initial_state": "given", "batch": b}
+    gates = {"rnn": 1, "gru": 3, "lstm": 4}[cell]
+    # The closed form reads every operand once: pin the input transform to its whole extent (the
+    # default mapper may split it for speed and re-read x; the recurrence's own mappings hold W).
+    whole = {"input_transform": {"tiles": [[b, d, gates * d]], "loop_orders": ["mnk"]}}
+    layer = {"variant": "recurrent", "n": 1, "d": d, "cell": cell, "initial_state": "given", "batch": b,
+             "mapping": whole}
     r = run(layer, hw)
     ops = to_frame([r], level="op").set_index("op")
     want = closed.recurrent_decode_dram_elements(d, cell, b)

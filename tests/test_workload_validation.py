@@ -22,7 +22,7 @@ VARIANTS = ", ".join(sorted(REGISTRY))
 NUM_BOOL = "(a boolean: YAML reads unquoted yes/no/on/off/true/false as booleans)"
 TEXT_BOOL = ("(a boolean: YAML reads unquoted yes/no/on/off/true/false as booleans, "
              "so quote the word if you mean text)")
-GEMM_KEYS = "variant, name, batch, repeat, m, k, n"
+GEMM_KEYS = "variant, name, batch, repeat, m, k, n, mapping"
 
 
 def gemm(**changes) -> dict:
@@ -97,7 +97,7 @@ def test_top_level_not_a_mapping(data, message):
     ({"name": False}, f"name: expected a non-empty string, got False {TEXT_BOOL}"),
     ({"description": 4}, "description: expected a string, got 4"),
     ({"descripton": "x"}, "descripton: unknown key (did you mean 'description'?)"),
-    ({"desc": "x"}, "desc: unknown key (allowed keys: name, layers, description)"),
+    ({"desc": "x"}, "desc: unknown key (allowed keys: name, layers, description, mapper, objective)"),
     ({"layer": [gemm()]}, "layer: unknown key (did you mean 'layers'?)"),
     ({"layers": []}, "layers: expected a non-empty list of layers, got an empty list"),
     ({"layers": None}, "layers: expected a list of layers, got null"),
@@ -219,7 +219,7 @@ def test_several_problems_listed_together(tmp_path):
         load_workload(path)
     assert str(info.value) == "\n".join([
         f"{path}: 6 problems",
-        "  extra: unknown key (allowed keys: name, layers, description)",
+        "  extra: unknown key (allowed keys: name, layers, description, mapper, objective)",
         "  layers[0].batch: expected an integer >= 1, got 0",
         "  layers[0].m: expected an integer >= 1, got 0",
         f"  layers[1].variant: expected one of {VARIANTS}; got 'gem' (did you mean 'gemm'?)",

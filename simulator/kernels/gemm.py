@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit
 
 from ..enums import BOUNDARY_BASE, N_BOUNDARY_COUNTERS, BoundaryCounter, Counter, Dataflow, FoldOverlap
+from .masks import masked_useful, masked_useful_sorted, sorted_mask
 from .params import LEVEL_FIELDS, LOOP_ORDER_TABLE, GemmParam, GemmRate, LevelParam
 from .steplog import GEMM_LEVEL_FIELDS, GemmLog
 
@@ -93,21 +94,6 @@ def unit_words(dataflow, rows, cols, tm, tk, tn, psum_in):
     if psum_in:
         c_r += tm * tn
     return a, b, c_r, c_w
-
-
-@njit(cache=True)
-def masked_useful(mask_axis, lo, hi, m0, m1, k0, k1, n0, n1):
-    """Useful MACs of a sub-GEMM under per-row ranges [lo_i, hi_i) on the n or k axis."""
-    if mask_axis == 1:
-        a0, a1, other = n0, n1, k1 - k0
-    else:
-        a0, a1, other = k0, k1, n1 - n0
-    total = 0
-    for i in range(m0, m1):
-        ov = min(hi[i], a1) - max(lo[i], a0)
-        if ov > 0:
-            total += ov
-    return total * other
 
 
 @njit(cache=True)
@@ -296,6 +282,7 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
     top_fills = np.zeros(7, np.int64)          # at the outermost level: A, B, C bytes, new C, old C key
     logging = log.shape[0] > 0
     run = np.full(7, -1, np.int64)            # functional: the pending run of K tiles
+    sorted_ranges, pre_lo, pre_hi = sorted_mask(mask_axis, lo, hi)
 
     res_a, res_b, res_c, step_key, res_c_bytes, acc, fill_own, drain_own, started = views
     unit_rbw = rates[GemmRate.UNIT_READ_BW]
@@ -313,6 +300,8 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
             m1, k1, n1 = hi_r[0, 0], hi_r[0, 1], hi_r[0, 2]
             if mask_axis == 0:
                 useful = (m1 - m0) * (k1 - k0) * (n1 - n0)
+            elif sorted_ranges:
+                useful = masked_useful_sorted(mask_axis, lo, hi, pre_lo, pre_hi, m0, m1, k0, k1, n0, n1)
             else:
                 useful = masked_useful(mask_axis, lo, hi, m0, m1, k0, k1, n0, n1)
             if useful == 0:

@@ -34,12 +34,15 @@ def _new_log(rows: int, width: int):
     return np.zeros((max(rows, 0), width), np.int64), np.zeros(1, np.int64)
 
 
-def _gemm(op, hw, mapper):
+def _gemm(op, hw, mapper, pins):
     from ..engine import _planned_gemm, run_gemm
 
-    mapping, _ = _planned_gemm(op, hw, mapper[0], mapper[1])      # cached: run_gemm finds it again
+    pinned = pins.get(op.name)
+    # cached: run_gemm finds the mapper's choice again
+    mapping = pinned if pinned is not None else _planned_gemm(op, hw, mapper[0], mapper[1])[0]
     log = _new_log(_gemm_bound(op, mapping, 1), gemm_log_width(len(hw.on_chip)))
-    return run_gemm(op, hw, mapper=mapper[0], objective=mapper[1], log=log), log, _gemm_info(op, mapping)
+    return (run_gemm(op, hw, pinned, mapper=mapper[0], objective=mapper[1], log=log), log,
+            _gemm_info(op, mapping))
 
 
 def _gemm_bound(op, mapping, steps: int) -> int:
@@ -103,14 +106,16 @@ def _resolved(op, masks):
     return op
 
 
-_WALKS = {Gemm: ("gemm", lambda op, hw, mapper: _gemm(op, hw, mapper)),
-          VectorOp: ("vector", lambda op, hw, mapper: _vector(op, hw)),
-          FusedAttention: ("fused", lambda op, hw, mapper: _fused(op, hw)),
-          Gather: ("gather", lambda op, hw, mapper: _gather(op, hw))}
+_WALKS = {Gemm: ("gemm", lambda op, hw, mapper, pins: _gemm(op, hw, mapper, pins)),
+          VectorOp: ("vector", lambda op, hw, mapper, pins: _vector(op, hw)),
+          FusedAttention: ("fused", lambda op, hw, mapper, pins: _fused(op, hw)),
+          Gather: ("gather", lambda op, hw, mapper, pins: _gather(op, hw))}
+_NO_PINS: dict = {}
 
 
-def _logged_op(op, hw, mapper, masks=None) -> list[tuple]:
-    """[(OpResult, OpLog)] of one graph op, walked count-only (masks resolved from `masks`)."""
+def _logged_op(op, hw, mapper, masks=None, pins=None) -> list[tuple]:
+    """[(OpResult, OpLog)] of one graph op, walked count-only (masks resolved from `masks`; GEMMs
+    named in `pins` run with their pinned mappings)."""
     from ..engine import run_layout
 
     if isinstance(op, Recurrence):
@@ -119,7 +124,7 @@ def _logged_op(op, hw, mapper, masks=None) -> list[tuple]:
         return [(run_layout(op, hw), OpLog("none", op, np.zeros((0, 0), np.int64)))]
     kind, walk = _WALKS[type(op)]
     op = _resolved(op, masks)
-    result, (rows, nlog), info = walk(op, hw, mapper)
+    result, (rows, nlog), info = walk(op, hw, mapper, pins or _NO_PINS)
     return [(result, OpLog(kind, op, rows[:nlog[0]], info))]
 
 
@@ -152,13 +157,13 @@ def _logged_recurrence(op: Recurrence, hw) -> list[tuple]:
     return out
 
 
-def run_logged(graph, hw, mapper=("heuristic", "cycles")):
+def run_logged(graph, hw, mapper=("heuristic", "cycles"), pins=None):
     """(op results, op logs) of a graph run count-only: one walk per op counts and logs."""
-    pairs = [pair for op in graph.ops for pair in _logged_op(op, hw, mapper)]
+    pairs = [pair for op in graph.ops for pair in _logged_op(op, hw, mapper, pins=pins)]
     return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
 
 
-def logs_for(graph, hw, mapper, store) -> tuple[OpLog, ...]:
+def logs_for(graph, hw, mapper, store, pins=None) -> tuple[OpLog, ...]:
     """The logs of every op result of a graph simulated with values (functional runs, data-dependent
     layers): each op walked again count-only, its data-dependent masks taken from `store`."""
-    return tuple(log for op in graph.ops for _, log in _logged_op(op, hw, mapper, store))
+    return tuple(log for op in graph.ops for _, log in _logged_op(op, hw, mapper, store, pins))

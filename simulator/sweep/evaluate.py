@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError, MappingError, SizeError
 from ..hardware import Hardware
-from ..report import GENERATION_COLUMNS, LAYER_COLUMNS, SCHEDULE_COLUMNS, schedule_record
+from ..report import BOUND_COLUMNS, GENERATION_COLUMNS, LAYER_COLUMNS, SCHEDULE_COLUMNS, bound_columns, schedule_record
 from ..results import price_with_breakdown
 from ..simulate import simulate
 from .expansion import Expansion, PointError
@@ -23,7 +23,7 @@ ROW_COLUMNS = tuple(c for c in LAYER_COLUMNS if c != "workload") + SCHEDULE_COLU
 _FIELD_COLUMNS = ("n", "d", "heads", "kernel", "window", "batch")
 _PRICED_COLUMNS = ROW_COLUMNS[ROW_COLUMNS.index("macs"):ROW_COLUMNS.index("sequential_steps")]
 _ROW_ORDER = ("layer", "variant", "hw", "dataflow", *_FIELD_COLUMNS, "dtype", *_PRICED_COLUMNS,
-              "sequential_steps", "max_path_length", *GENERATION_COLUMNS, *SCHEDULE_COLUMNS)
+              "sequential_steps", "max_path_length", *GENERATION_COLUMNS, *BOUND_COLUMNS, *SCHEDULE_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,7 @@ def layer_row(pid: int, case_index: int, r, hw) -> list:
     row.extend(rec[c] for c in _PRICED_COLUMNS)
     row.extend((r.sequential_steps, r.max_path_length))
     row.extend(r.fields.get(c) for c in GENERATION_COLUMNS)
+    row.extend(bound_columns(r.total).values())
     row.extend(schedule_record(r).values())
     row.extend(float(v) for v in breakdown.values())
     return row

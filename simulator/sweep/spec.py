@@ -29,11 +29,13 @@ MAPPERS = ("heuristic", "search")
 MAPPER_OBJECTIVES = ("cycles", "energy", "edp")
 # Objectives are minimised and summed over a workload's layers, so only additive columns qualify.
 ADDITIVE_COLUMNS = ("cycles", "compute_cycles", "stall_cycles", "seconds", "energy_pj", "macs", "slot_macs",
-                    "vector_ops", "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes")
+                    "vector_ops", "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes",
+                    "bound_cycles")
 NOT_OBJECTIVES = {
     "utilization": "it is a ratio that is maximised, not an additive cost; minimise cycles instead",
     "sequential_steps": "it does not depend on the hardware",
     "max_path_length": "it does not depend on the hardware",
+    "mapping_efficiency": "it is a ratio that is maximised, not an additive cost; minimise cycles instead",
 }
 DEFAULT_OBJECTIVES = ("cycles", "energy_pj", "area_mm2")
 MAX_POINTS = 10_000_000

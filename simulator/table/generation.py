@@ -175,7 +175,8 @@ def findings(table: pd.DataFrame, sweep: pd.DataFrame, s: GenerationSettings | N
     s = s or GenerationSettings()
     t = table.set_index("key")
     at = sweep[(sweep["batch"] == s.batches[0]) & (sweep["n"] == s.state_n)].set_index("key")
-    lines = [_growth_text(t, s), _crossover_text(t, crossovers(sweep, s)), _gqa_text(t, at, s), _bound_text(t, s)]
+    lines = [_growth_text(t, s), _crossover_text(t, crossovers(sweep, s)), _gqa_text(t, at, s),
+             _bound_text(t, sweep, s)]
     if "attention_mha_projections" in t.index:
         p = t.loc["attention_mha_projections"]
         lines.append(f"- With its projections, attention also reads 4 d^2 weights per token: its exponents over "
@@ -225,7 +226,7 @@ def _gqa_text(t: pd.DataFrame, at: pd.DataFrame, s: GenerationSettings) -> str:
             f"the cache's because the scores and probabilities, one row per query head, do not shrink.")
 
 
-def _bound_text(t: pd.DataFrame, s: GenerationSettings) -> str:
+def _bound_text(t: pd.DataFrame, sweep: pd.DataFrame, s: GenerationSettings) -> str:
     """Which layers are memory-bound at each batch, and why the serving batch changes it."""
     parts = []
     for batch in (s.batches[0], s.batches[-1]):
@@ -244,8 +245,16 @@ def _bound_text(t: pd.DataFrame, s: GenerationSettings) -> str:
     if freed:
         text += (f" A serving batch frees {_names(t, freed)}: their weights are read once for all {s.batches[-1]} "
                  f"sequences.")
-    if stays:
-        text += f" It cannot free {_names(t, stays)}: every sequence reads its own cache."
+    cached = [k for k in stays if t.loc[k, "state_exponent"] >= 0.5]      # state grows with n: a cache
+    fixed = [k for k in stays if k not in cached]
+    if cached:
+        text += f" It cannot free {_names(t, cached)}: every sequence reads its own cache."
+    if fixed:
+        at_n = sweep[sweep["n"] == s.state_n].set_index(["key", "batch"])["dram_bytes_per_token"]
+        cuts = "; ".join(f"{t.loc[k, 'name']} {at_n[(k, s.batches[0])] / at_n[(k, s.batches[-1])]:.0f}x"
+                         for k in fixed)
+        text += (f" {_cap(_names(t, fixed))} stay memory-bound although the batch cuts their DRAM bytes per "
+                 f"token ({cuts} at n = {s.state_n}): per token their transfers still outlast the array's work.")
     light = [k for k in t.index if t.loc[k, "bound_at_state_n"] != "memory"]
     if light:
         text += (" Where the DRAM traffic is small the compute catches up (per token at n = "

@@ -60,7 +60,8 @@ def param_names(cls) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """One layer of a workload: its variant, validated parameters and batch.
+    """One layer of a workload: its variant, validated parameters and batch, and the mappings pinned
+    for its GEMM ops (pins.Pin; the workload's `mapping` key).
 
     `repeat`: the layer stands for a stack of that many identical layers run one after another
     (a model's blocks): every count, cycle and sequential step is multiplied by it.
@@ -70,6 +71,7 @@ class LayerSpec:
     params: Any
     batch: int = 1
     repeat: int = 1
+    pins: tuple = ()
 
 
 class Variant:
