@@ -2,22 +2,19 @@
 from __future__ import annotations
 
 import functools
-import os
 from typing import Iterable
 
 import numpy as np
 
 from . import numerics
 from .engine import run_graph
-from .errors import SizeError
-from .graph import OpGraph, VectorOp
+from .graph import OpGraph
+from .guard import check_workload
 from .hardware import Hardware
+from .limits import SEED_MAX
 from .results import LayerResult, frozen_arrays
 from .variants import REGISTRY
 from .workload import Workload
-
-# Functional runs hold every tensor (float32, plus a float64 copy of GEMM operands for int8).
-_BYTES_PER_ELEMENT_HELD = 4 * 3
 
 
 def simulate(workload: Workload, hw: Hardware | Iterable[Hardware], functional: bool = False,
@@ -36,11 +33,12 @@ def simulate(workload: Workload, hw: Hardware | Iterable[Hardware], functional: 
     if mapper not in MAPPERS or objective not in OBJECTIVES:
         raise ValueError(f"mapper must be one of {MAPPERS} and objective one of {OBJECTIVES}; "
                          f"got {mapper!r}, {objective!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise ValueError(f"seed must be an integer in [0, {SEED_MAX}], got {seed!r}")
     configs = (hw,) if isinstance(hw, Hardware) else tuple(hw)
     graphs = [layer_graph(spec) for spec in workload.layers]
-    for spec, graph in zip(workload.layers, graphs):
-        if functional or REGISTRY[spec.variant].is_data_dependent(spec):
-            check_functional_memory(spec.name, graph)
+    # memory and every count bounded before anything runs (guard.py); refusals name the layer's key
+    check_workload(workload, graphs, configs, functional, mapper, objective)
     results = []
     for config in configs:
         for index, (spec, graph) in enumerate(zip(workload.layers, graphs)):
@@ -88,24 +86,3 @@ def draw_inputs(graph: OpGraph, hw, seed: int, layer_index: int) -> dict[str, np
             values = t.init(rng, t.shape) if t.init is not None else rng.standard_normal(t.shape)
             store[t.name] = numerics.store(values, hw.number_format)
     return store
-
-
-def functional_bytes(graph: OpGraph) -> int:
-    """Bytes a functional run of `graph` holds at its peak (all tensors, vector temporaries)."""
-    total = sum(int(np.prod(t.shape)) for t in graph.tensors)
-    temps = max((op.batch * op.rows * sum(w for _, w in op.widths) for op in graph.ops
-                 if isinstance(op, VectorOp)), default=0)
-    return (total + temps) * _BYTES_PER_ELEMENT_HELD
-
-
-def check_functional_memory(layer: str, graph: OpGraph) -> None:
-    need = functional_bytes(graph)
-    try:
-        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        physical = 16 * 2 ** 30
-    limit = physical // 2
-    if need > limit:
-        raise SizeError(f"layer {layer!r}: a functional run needs about {need / 2 ** 30:.1f} GiB for its tensors; "
-                        f"the limit is half of this machine's memory ({limit / 2 ** 30:.1f} GiB). "
-                        f"Run it count-only (without --functional) or with smaller sizes.")

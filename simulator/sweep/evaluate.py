@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..checks import short
 from ..errors import ConfigError, MappingError, SizeError
 from ..hardware import Hardware
 from ..report import LAYER_COLUMNS
@@ -72,18 +73,30 @@ def evaluate_chunk(ctx: EvalContext, start: int, stop: int) -> ChunkResult:
         digest = point_hash(data)
         try:
             hw = Hardware.from_dict(data, source=ctx.base_source)
-        except ConfigError as exc:
-            out.invalid.append([pid, digest, None, [list(p) for p in exc.problems]])
+        except Exception as exc:            # noqa: BLE001 - one bad point never stops a sweep
+            out.invalid.append([pid, digest, None, _problems(exc)])
             continue
         out.points.append([pid, digest, hw.area_mm2])
         for case_index, workload in ctx.cases:
             try:
                 results = simulate(workload, hw, mapper=ctx.mapper, objective=ctx.mapper_objective)
-            except (MappingError, SizeError) as exc:
-                out.invalid.append([pid, digest, case_index, [["", f"simulation failed: {exc}"]]])
+                rows = [layer_row(pid, case_index, r, hw) for r in results]
+            except Exception as exc:        # noqa: BLE001 - recorded as an invalid point, see _problems
+                out.invalid.append([pid, digest, case_index, _problems(exc)])
                 continue
-            out.rows.extend(layer_row(pid, case_index, r, hw) for r in results)
+            out.rows.extend(rows)
     return out
+
+
+def _problems(exc: Exception) -> list[list[str]]:
+    """[[key path, reason], ...] of a point that cannot be evaluated. Anything but a configuration,
+    mapping or size problem is a bug; it is recorded (and reported) rather than raised, so that a
+    resumed sweep cannot fail on the same point again and again."""
+    if isinstance(exc, ConfigError):
+        return [[path, short(msg, 300)] for path, msg in exc.problems]
+    if isinstance(exc, (MappingError, SizeError)):
+        return [["", short(f"simulation failed: {exc}", 300)]]
+    return [["", short(f"internal error (a bug in attnsim, please report it): {type(exc).__name__}: {exc}", 300)]]
 
 
 def layer_row(pid: int, case_index: int, r, hw) -> list:

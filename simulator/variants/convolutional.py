@@ -111,8 +111,10 @@ class Convolutional(Variant):
         p, b = spec.params, spec.batch
         k, d = p.kernel, p.d
         n_out = output_length(p.n, k, p.dilation, p.padding)
-        j_lo, j_hi = tap_ranges(p.n, k, p.dilation, p.padding)
-        mask = RowRanges.from_arrays(j_lo * d, j_hi * d)
+        def taps():
+            j_lo, j_hi = tap_ranges(p.n, k, p.dilation, p.padding)
+            return j_lo * d, j_hi * d
+        mask = RowRanges.deferred(n_out, taps)
         ops = (Layout("im2col", ("X",), ("A",), im2col(b, p.n, d, k, p.dilation, p.padding), phase="conv"),
                Gemm("conv", "A", "W", "Y", n_out, k * d, d, batch=b, shared_b=True, mask=mask, mask_axis="k",
                     phase="conv", deps=("im2col",)))
