@@ -142,7 +142,7 @@ def graph_terms(graph) -> Terms:
 
 
 # --- hardware numbers the bounds use ------------------------------------------------------------
-def _rates(hw) -> tuple[float, list[float]]:
+def rates(hw) -> tuple[float, list[float]]:
     """The slowest port of the innermost level (unit traffic), and per boundary the slower of its
     fill and drain bandwidths."""
     from .lowering import boundary_rates
@@ -182,7 +182,7 @@ def combine(terms: Terms, hw) -> list[int]:
         for which in BoundaryCounter:
             out[BOUNDARY_BASE + N_BOUNDARY_COUNTERS * b + which] = moved_bytes
     steps = vol + terms.steps + terms.chains
-    unit_bw, boundary_bw = _rates(hw)
+    unit_bw, boundary_bw = rates(hw)
     out[Counter.CYCLES] = (out[Counter.ARRAY_CYCLES] + out[Counter.VECTOR_CYCLES]
                            + transfer_time(4 * unit_bytes, unit_bw, 4 * steps)
                            + sum(transfer_time(4 * moved_bytes, bw, 4 * steps) for bw in boundary_bw))
@@ -192,30 +192,6 @@ def combine(terms: Terms, hw) -> list[int]:
 def layer_bound(graph, hw) -> list[int]:
     """Coarse bound of the summed counts of a layer's ops on `hw`, under any mappings."""
     return combine(graph_terms(graph), hw)
-
-
-def cycle_causes(terms: Terms, hw) -> list[tuple[str, int]]:
-    """The coarse cycle bound's parts, each named by the hardware key that scales it (largest
-    first): which knob makes a layer's cycles too many."""
-    bound = combine(terms, hw)
-    parts = [("mac_array.rows", bound[Counter.ARRAY_CYCLES])]
-    lanes, cpo = hw.vector_unit.lanes, hw.vector_unit.cycles_per_op
-    from .enums import VEC_KIND_NAMES
-
-    for k in range(N_VEC_KINDS):
-        parts.append((f"vector_unit.cycles_per_op.{VEC_KIND_NAMES[k]}",
-                      (terms.vec_ops[k] // lanes + 1 + terms.vec_terms[k]) * cpo[k] if terms.vec_ops[k] else 0))
-    unit_bw, boundary_bw = _rates(hw)
-    steps = terms.vol + terms.steps + terms.chains
-    parts.append(("memories[0].read_bw_bytes_per_cycle",
-                  transfer_time(4 * bound[Counter.UNIT_READ_A], unit_bw, 4 * steps)))
-    for b, bw in enumerate(boundary_bw):
-        slow = min((hw.memories[b].write_bw_bytes_per_cycle, f"memories[{b}].write_bw_bytes_per_cycle"),
-                   (hw.memories[b].read_bw_bytes_per_cycle, f"memories[{b}].read_bw_bytes_per_cycle"),
-                   (hw.memories[b + 1].read_bw_bytes_per_cycle, f"memories[{b + 1}].read_bw_bytes_per_cycle"),
-                   (hw.memories[b + 1].write_bw_bytes_per_cycle, f"memories[{b + 1}].write_bw_bytes_per_cycle"))
-        parts.append((slow[1], transfer_time(4 * bound[BOUNDARY_BASE + N_BOUNDARY_COUNTERS * b], bw, 4 * steps)))
-    return sorted(parts, key=lambda p: -p[1])
 
 
 # --- the tight tier -----------------------------------------------------------------------------
@@ -290,7 +266,7 @@ def gemm_bound(op: Gemm, hw, mapping) -> list[int]:
     a_w, b_w, c_w = (batch * w * eb for w in words)
     out[Counter.UNIT_READ_A], out[Counter.UNIT_READ_B] = a_w, b_w
     out[Counter.UNIT_READ_C] = out[Counter.UNIT_WRITE_C] = c_w
-    unit_bw, boundary_bw = _rates(hw)
+    unit_bw, boundary_bw = rates(hw)
     cycles = out[Counter.ARRAY_CYCLES] + transfer_time(a_w + b_w + 2 * c_w, unit_bw, 2 * steps0)
     for lv, ((tm_l, tk_l, tn_l), bw) in enumerate(zip(mapping.tiles, boundary_bw)):
         sm, sk, sn = _pieces(m, tm_l), _pieces(k, tk_l), _pieces(n, tn_l)
@@ -308,7 +284,6 @@ def gemm_bound(op: Gemm, hw, mapping) -> list[int]:
 def fused_bound(op: FusedAttention, hw) -> list[int]:
     """Fused attention from its real block sizes (lowering.flash_block_sizes): at most
     cdiv(n_q, B_r) x cdiv(n_kv, B_c) blocks per batch element, each no larger than a full block."""
-    from .enums import VEC_KIND_NAMES  # noqa: F401  (kinds index cycles_per_op)
     from .kernels.gemm import fold_cycles, fold_shape, pipeline_fill_drain, unit_words
     from .lowering import flash_block_sizes
 
@@ -341,7 +316,7 @@ def fused_bound(op: FusedAttention, hw) -> list[int]:
     for i in _UNIT:
         out[i] = unit_bytes
     moved = (blocks * (3 * br * d + 4 * br) + batch * (2 * op.n_kv * d + op.n_q * d + 2 * op.n_q)) * eb
-    unit_bw, boundary_bw = _rates(hw)
+    unit_bw, boundary_bw = rates(hw)
     steps = blocks + batch
     cycles = out[Counter.ARRAY_CYCLES] + out[Counter.VECTOR_CYCLES] + transfer_time(unit_bytes, unit_bw, 8 * steps)
     for b, bw in enumerate(boundary_bw):
@@ -352,21 +327,32 @@ def fused_bound(op: FusedAttention, hw) -> list[int]:
     return out
 
 
-def counter_name(index: int, hw) -> str:
-    """What counter `index` counts, in words, for messages."""
-    from .enums import VEC_KIND_NAMES
+# --- work: the steps the kernels' loops take -----------------------------------------------------
+def layer_work(graph) -> int:
+    """Coarse bound of the tile steps, chunks and blocks a layer's kernels walk (any mapping)."""
+    terms = graph_terms(graph)
+    return terms.vol + terms.steps
 
-    words = {Counter.MACS: "MACs", Counter.SLOT_MACS: "issued MAC slots", Counter.FOLDS: "array folds",
-             Counter.TILES: "tile steps", Counter.SKIPPED_TILES: "skipped tile steps",
-             Counter.ARRAY_CYCLES: "MAC-array cycles", Counter.VECTOR_CYCLES: "vector-unit cycles",
-             Counter.CYCLES: "cycles", Counter.GATHER_ELEMS: "gathered elements",
-             Counter.UNIT_READ_A: "bytes the compute units read", Counter.UNIT_READ_B: "bytes the compute units read",
-             Counter.UNIT_READ_C: "partial-sum bytes read", Counter.UNIT_WRITE_C: "bytes the compute units write"}
-    if index in words:
-        return words[index]
-    if index < BOUNDARY_BASE:
-        return f"{VEC_KIND_NAMES[index - Counter.VEC_OPS]} operations of the vector unit"
-    b, which = divmod(index - BOUNDARY_BASE, N_BOUNDARY_COUNTERS)
-    inner, outer = hw.memories[b].name, hw.memories[b + 1].name
-    return (f"bytes moved from {outer} to {inner}" if which != BoundaryCounter.DRAIN_C
-            else f"bytes written back from {inner} to {outer}")
+
+def op_work(op, hw, mapping=None) -> int:
+    """Steps of one op's walk: a GEMM's innermost tiles under `mapping` (each masked one scanning
+    its rows), fused attention's blocks, a recurrence's steps; the coarse terms otherwise."""
+    if isinstance(op, Gemm) and mapping is not None:
+        tm, tk, tn = mapping.tiles[0]
+        steps = op.batch * _pieces(op.m, tm) * _pieces(op.k, tk) * _pieces(op.n, tn)
+        return steps * (tm if op.mask is not None else 1)
+    if isinstance(op, FusedAttention):
+        from .lowering import flash_block_sizes
+
+        _, br, bc = flash_block_sizes(hw, op.d)
+        br, bc = min(br, op.n_q), min(bc, op.n_kv)
+        return op.batch * (1 + _pieces(op.n_q, br) * _pieces(op.n_kv, bc) * br)
+    if isinstance(op, Recurrence):
+        from dataclasses import replace
+        from .recurrence import resident_mappings
+
+        mappings, _ = resident_mappings(op.body, hw)
+        return sum(op_work(replace(body, batch=body.batch * op.steps), hw, mappings[body.name])
+                   if isinstance(body, Gemm) else op.steps * op_work(body, hw) for body in op.body)
+    terms = op_terms(op)
+    return terms.vol + terms.steps

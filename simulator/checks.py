@@ -210,6 +210,8 @@ def _range_text(minimum, maximum) -> str:
 
 def _bound_text(value: int) -> str:
     """Large limits as powers of two (2^40, 2^63-1), as limits.py writes them."""
+    if value < 0:
+        return "-" + _bound_text(-value)
     for offset, suffix in ((0, ""), (1, "-1")):
         v = value + offset
         if value >= 2 ** 20 and v & (v - 1) == 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import warnings
 from pathlib import Path
 
 from . import __version__
@@ -171,6 +172,11 @@ def _int_flag(minimum: int, maximum: int):
     return parse
 
 
+def _note(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings of the simulator (a path length left empty, ...) as one line each on stderr."""
+    print(f"attnsim: note: {message}", file=sys.stderr)
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised as an exception so that temporary files are removed and sweeps save their
     state on the way out, as on Ctrl-C."""
@@ -241,7 +247,10 @@ def main(argv=None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     previous = _install(signal.SIGTERM, _on_sigterm)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", UserWarning)
+            warnings.showwarning = _note
+            return args.func(args)
     except AttnsimError as exc:
         print(f"attnsim: error: {exc}" if not isinstance(exc, ConfigError) else str(exc), file=sys.stderr)
         return 2

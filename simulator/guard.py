@@ -15,10 +15,11 @@ from dataclasses import fields, replace
 from . import bounds
 from .checks import describe
 from .cost import level_bytes_scalar
-from .enums import Counter, n_counters
-from .errors import LimitError
+from .enums import (BOUNDARY_BASE, N_BOUNDARY_COUNTERS, N_VEC_KINDS, VEC_KIND_NAMES, BoundaryCounter, Counter,
+                    n_counters)
+from .errors import LimitError, MappingError, SizeError
 from .graph import FusedAttention, Gemm, RowRanges, VectorOp
-from .limits import COUNT_LIMIT, memory_limit_bytes
+from .limits import COUNT_LIMIT, MAX_WALK_STEPS, memory_limit_bytes
 from .variants import REGISTRY
 
 _BYTES_PER_ELEMENT_HELD = 4 * 3   # functional runs: float32 tensors, plus float64 copies of GEMM operands
@@ -27,66 +28,123 @@ _VECTOR_BYTES_PER_ROW = 40        # prefix sums (3) and per-row ranges (2) of a 
 
 
 def check_workload(workload, graphs, configs, functional: bool, mapper: str, objective: str) -> None:
-    """Refuse (LimitError) any layer x config whose memory or counts could pass the limits."""
+    """Refuse (LimitError) any layer x config whose memory, work or counts could pass the limits."""
     memory_limit = memory_limit_bytes()
     held = []
     for index, (spec, graph) in enumerate(zip(workload.layers, graphs)):
         data = functional or REGISTRY[spec.variant].is_data_dependent(spec)
         held.append(_held_bytes(graph, data))
         if held[-1] > memory_limit:
-            _refuse_memory(workload, index, spec, held[-1], memory_limit, data, functional,
-                           lambda g, data=data: _held_bytes(g, data))
+            _Layer(workload, index, spec, graph, None, None).refuse_memory(
+                held[-1], memory_limit, data, functional, lambda g, data=data: _held_bytes(g, data))
     for hw in configs:
         total = [0] * n_counters(hw.n_boundaries)
         for index, (spec, graph) in enumerate(zip(workload.layers, graphs)):
-            bound = _layer_bound(workload, index, spec, graph, hw, (mapper, objective), held[index], memory_limit)
-            total = bounds.add(total, bound)
+            layer = _Layer(workload, index, spec, graph, hw, (mapper, objective))
+            total = bounds.add(total, layer.bound(held[index], memory_limit))
         excess = first_excess(total, hw)
         if excess is not None:
             what, value = excess
             raise LimitError(workload.source, [("layers", (
-                f"the workload's total {what} on {hw.source} could reach {value:.3g}, more than {COUNT_LIMIT:.3g} "
+                f"the workload's total {what} on {hw.source} could reach {_over(value)}, more than {COUNT_LIMIT:.4g} "
                 f"(2^62, what 64-bit counts hold with headroom): its layers add up; split the workload or use "
                 f"smaller sizes"))])
 
 
-def _layer_bound(workload, index, spec, graph, hw, mapper, held: int, memory_limit: int) -> list[int]:
-    """The coarse bound when it fits, else the tight one (refusing when that does not fit either)."""
-    coarse = bounds.layer_bound(graph, hw)
-    if first_excess(coarse, hw) is None and held + _gemm_grid_bytes(graph, len(hw.on_chip)) <= memory_limit:
-        return coarse
-    tight, scratch = _tight_layer_bound(workload, index, spec, graph, hw, mapper)
-    if held + scratch > memory_limit:
-        levels = len(hw.on_chip)
-        _refuse_memory(workload, index, spec, held + scratch, memory_limit, False, False,
-                       lambda g: _held_bytes(g, False) + _gemm_grid_bytes(g, levels))
-    excess = first_excess(tight, hw)
-    if excess is not None:
-        _refuse_counts(workload, index, spec, hw, excess, graph)
-    return tight
+class _Layer:
+    """One layer on one hardware config: its bounds, and its refusals (located)."""
 
+    def __init__(self, workload, index, spec, graph, hw, mapper):
+        self.workload, self.index, self.spec, self.graph, self.hw, self.mapper = \
+            workload, index, spec, graph, hw, mapper
 
-def _tight_layer_bound(workload, index, spec, graph, hw, mapper) -> tuple[list[int], int]:
-    """Sum of the ops' tight bounds (GEMMs under the mappings they will run with), and the largest
-    tile-grid scratch of a GEMM walk."""
-    from .mapper import choose_gemm_mapping
+    def bound(self, held: int, memory_limit: int) -> list[int]:
+        """The coarse bound when counts, work and tile grids fit; else the tight tier decides
+        (the GEMMs' real mappings, which the run then reuses), refusing what does not fit."""
+        hw, graph = self.hw, self.graph
+        coarse = bounds.layer_bound(graph, hw)
+        counts_ok = first_excess(coarse, hw) is None
+        if counts_ok and bounds.layer_work(graph) <= MAX_WALK_STEPS and \
+                held + _gemm_grid_bytes(graph, len(hw.on_chip)) <= memory_limit:
+            return coarse
+        tight, grid, work = self._tight(need_counts=not counts_ok)
+        if held + grid > memory_limit:
+            levels = len(hw.on_chip)
+            self.refuse_memory(held + grid, memory_limit, False, False,
+                               lambda g: _held_bytes(g, False) + _gemm_grid_bytes(g, levels))
+        if work > MAX_WALK_STEPS:
+            self.refuse_work(work)
+        if counts_ok:
+            return coarse
+        excess = first_excess(tight, hw)
+        if excess is not None:
+            self.refuse_counts(excess)
+        return tight
 
-    total = [0] * n_counters(hw.n_boundaries)
-    grid = _gemm_grid_bytes(graph, len(hw.on_chip), top=False)      # recurrence bodies: small, coarse
-    for op in graph.ops:
-        if isinstance(op, Gemm) and not isinstance(op.mask, str):
-            vol = op.batch * op.m * op.k * op.n
-            if vol > COUNT_LIMIT:
-                _refuse_counts(workload, index, spec, hw, ("MACs", vol), graph)
-            mapping = choose_gemm_mapping(op, hw, *mapper)
-            part = bounds.gemm_bound(op, hw, mapping)
-            grid = max(grid, sum(-(-op.m // tm) * -(-op.n // tn) for tm, _, tn in mapping.tiles))
+    def _tight(self, need_counts: bool) -> tuple[list[int], int, int]:
+        """The ops' tight bounds summed (when `need_counts`), the largest tile grid of a GEMM walk
+        and the steps of all walks, GEMMs under the mappings they will run with."""
+        hw = self.hw
+        total = [0] * n_counters(hw.n_boundaries)
+        grid = _gemm_grid_bytes(self.graph, len(hw.on_chip), top=False)    # recurrence bodies: small
+        work = 0
+        for op in self.graph.ops:
+            mapping = None
+            if isinstance(op, Gemm) and not isinstance(op.mask, str):
+                vol = op.batch * op.m * op.k * op.n
+                if vol > COUNT_LIMIT:
+                    self.refuse_counts(("MACs", vol))
+                mapping = self._mapping(op)
+                grid = max(grid, sum(-(-op.m // tm) * -(-op.n // tn) for tm, _, tn in mapping.tiles))
+            elif isinstance(op, Gemm):
+                grid = max(grid, _gemm_grid_bytes(self.graph, len(hw.on_chip), only=op))
+            work += bounds.op_work(op, hw, mapping)
+            if need_counts:
+                total = bounds.add(total, bounds.op_bound(op, hw, mapping))
+        return total, grid, work
+
+    def _mapping(self, op):
+        """The mapping `op` will run with (planned and memoised by the engine, so not planned twice)."""
+        from .engine import _planned_gemm
+
+        try:
+            return _planned_gemm(op, self.hw, *self.mapper)[0]
+        except (MappingError, SizeError) as exc:
+            raise LimitError(self.workload.source, [(f"layers[{self.index}]", (
+                f"layer {describe(self.spec.name)} ({self.spec.variant}) on {self.hw.source}: {exc}"))]) from None
+
+    def refuse_counts(self, excess) -> None:
+        what, value = excess
+        hw = self.hw
+        path, growth = _growth(self.index, self.spec, lambda g: max(bounds.layer_bound(g, hw)))
+        cause = ""
+        if "cycles" in what:
+            key, _ = cycle_causes(bounds.graph_terms(self.graph), hw)[0]
+            cause = f"; on this hardware most of them come from {key} = {describe(_hw_value(hw, key))} in {hw.source}"
+        self._refuse(path, f"its {what} on {hw.source} could reach {_over(value)}, more than {COUNT_LIMIT:.4g} "
+                           f"(2^62, what 64-bit counts hold with headroom){growth}{cause}; use smaller sizes")
+
+    def refuse_work(self, steps: int) -> None:
+        hw = self.hw
+        path, growth = _growth(self.index, self.spec, bounds.layer_work)
+        self._refuse(path, f"its simulation on {hw.source} would walk about {steps:.3g} tile steps, chunks and "
+                           f"blocks, more than {MAX_WALK_STEPS:.3g} (2^32, about ten minutes){growth}; use smaller "
+                           f"sizes")
+
+    def refuse_memory(self, need, limit, data, functional, measure) -> None:
+        path, growth = _growth(self.index, self.spec, measure)
+        if functional:
+            what, advice = "a functional run", "run it count-only (without --functional) or with smaller sizes"
+        elif data:
+            what, advice = "this layer (its windows depend on its values, so they are computed)", "use smaller sizes"
         else:
-            if isinstance(op, Gemm):
-                grid = max(grid, _gemm_grid_bytes(graph, len(hw.on_chip), only=op))
-            part = bounds.op_bound(op, hw)
-        total = bounds.add(total, part)
-    return total, grid
+            what, advice = "a count-only run", "use smaller sizes"
+        self._refuse(path, f"{what} needs about {need / 2 ** 30:.1f} GiB, more than half of this machine's memory "
+                           f"({limit / 2 ** 30:.1f} GiB){growth}; {advice}")
+
+    def _refuse(self, path: str, message: str) -> None:
+        raise LimitError(self.workload.source, [(path, f"layer {describe(self.spec.name)} ({self.spec.variant}): "
+                                                       f"{message}")])
 
 
 def first_excess(bound: list[int], hw) -> tuple[str, int] | None:
@@ -95,7 +153,7 @@ def first_excess(bound: list[int], hw) -> tuple[str, int] | None:
         return None
     for i, value in enumerate(bound):
         if value > COUNT_LIMIT:
-            return bounds.counter_name(i, hw), value
+            return counter_name(i, hw), value
     compute = bound[Counter.ARRAY_CYCLES] + bound[Counter.VECTOR_CYCLES]
     if compute > COUNT_LIMIT:
         return "compute cycles", compute
@@ -161,33 +219,8 @@ def _gemm_grid_bytes(graph, levels: int, top: bool = True, only=None) -> int:
     return levels * bounds.per_graph(graph, f"grid {top}", largest)
 
 
-# --- refusals -----------------------------------------------------------------------------------
-def _refuse_counts(workload, index, spec, hw, excess, graph) -> None:
-    what, value = excess
-    path, growth = _growth(workload, index, spec, lambda g: max(bounds.layer_bound(g, hw)))
-    cause = ""
-    if "cycles" in what:
-        key, _ = bounds.cycle_causes(bounds.graph_terms(graph), hw)[0]
-        cause = f"; on this hardware most of them come from {key} = {describe(_hw_value(hw, key))} in {hw.source}"
-    raise LimitError(workload.source, [(path, (
-        f"layer {describe(spec.name)} ({spec.variant}): its {what} on {hw.source} could reach {value:.3g}, more than "
-        f"{COUNT_LIMIT:.3g} (2^62, what 64-bit counts hold with headroom){growth}{cause}; use smaller sizes"))])
-
-
-def _refuse_memory(workload, index, spec, need, limit, data, functional, measure) -> None:
-    path, growth = _growth(workload, index, spec, measure)
-    if functional:
-        what, advice = "a functional run", "run it count-only (without --functional) or with smaller sizes"
-    elif data:
-        what, advice = "this layer (its windows depend on its values, so they are computed)", "use smaller sizes"
-    else:
-        what, advice = "a count-only run", "use smaller sizes"
-    raise LimitError(workload.source, [(path, (
-        f"layer {describe(spec.name)} ({spec.variant}): {what} needs about {need / 2 ** 30:.1f} GiB, more than "
-        f"half of this machine's memory ({limit / 2 ** 30:.1f} GiB){growth}; {advice}"))])
-
-
-def _growth(workload, index, spec, measure) -> tuple[str, str]:
+# --- refusals -------------------------------------------------------------------------------
+def _growth(index, spec, measure) -> tuple[str, str]:
     """The key path of the layer parameter whose doubling grows `measure` the most, and a clause
     listing every parameter that grows it (rebuilding a graph costs microseconds)."""
     base_path = f"layers[{index}]"
@@ -210,6 +243,14 @@ def _growth(workload, index, spec, measure) -> tuple[str, str]:
     return f"{base_path}.{found[0][1]}", f"; it grows with {names}"
 
 
+def _over(value: int) -> str:
+    """A number above COUNT_LIMIT, with enough digits to show that it is above."""
+    for digits in (4, 8, 12, 19):
+        text = f"{value:.{digits}g}"
+        if float(text) > COUNT_LIMIT or digits == 19:
+            return text
+
+
 def _doubled_specs(spec):
     yield "batch", spec.batch, replace(spec, batch=2 * spec.batch)
     for f in fields(spec.params):
@@ -228,3 +269,43 @@ def _hw_value(hw, key: str):
     except (KeyError, IndexError, TypeError):
         return "?"
     return cur
+
+
+def cycle_causes(terms, hw) -> list[tuple[str, int]]:
+    """The coarse cycle bound's parts, each named by the hardware key that scales it (largest
+    first): which knob makes a layer's cycles too many."""
+    bound = bounds.combine(terms, hw)
+    parts = [("mac_array.rows", bound[Counter.ARRAY_CYCLES])]
+    lanes, cpo = hw.vector_unit.lanes, hw.vector_unit.cycles_per_op
+    for k in range(N_VEC_KINDS):
+        parts.append((f"vector_unit.cycles_per_op.{VEC_KIND_NAMES[k]}",
+                      (terms.vec_ops[k] // lanes + 1 + terms.vec_terms[k]) * cpo[k] if terms.vec_ops[k] else 0))
+    unit_bw, boundary_bw = bounds.rates(hw)
+    steps = terms.vol + terms.steps + terms.chains
+    parts.append(("memories[0].read_bw_bytes_per_cycle",
+                  bounds.transfer_time(4 * bound[Counter.UNIT_READ_A], unit_bw, 4 * steps)))
+    for b, bw in enumerate(boundary_bw):
+        slow = min((hw.memories[b].write_bw_bytes_per_cycle, f"memories[{b}].write_bw_bytes_per_cycle"),
+                   (hw.memories[b].read_bw_bytes_per_cycle, f"memories[{b}].read_bw_bytes_per_cycle"),
+                   (hw.memories[b + 1].read_bw_bytes_per_cycle, f"memories[{b + 1}].read_bw_bytes_per_cycle"),
+                   (hw.memories[b + 1].write_bw_bytes_per_cycle, f"memories[{b + 1}].write_bw_bytes_per_cycle"))
+        parts.append((slow[1], bounds.transfer_time(4 * bound[BOUNDARY_BASE + N_BOUNDARY_COUNTERS * b], bw, 4 * steps)))
+    return sorted(parts, key=lambda p: -p[1])
+
+
+def counter_name(index: int, hw) -> str:
+    """What counter `index` counts, in words, for messages."""
+    words = {Counter.MACS: "MACs", Counter.SLOT_MACS: "issued MAC slots", Counter.FOLDS: "array folds",
+             Counter.TILES: "tile steps", Counter.SKIPPED_TILES: "skipped tile steps",
+             Counter.ARRAY_CYCLES: "MAC-array cycles", Counter.VECTOR_CYCLES: "vector-unit cycles",
+             Counter.CYCLES: "cycles", Counter.GATHER_ELEMS: "gathered elements",
+             Counter.UNIT_READ_A: "bytes the compute units read", Counter.UNIT_READ_B: "bytes the compute units read",
+             Counter.UNIT_READ_C: "partial-sum bytes read", Counter.UNIT_WRITE_C: "bytes the compute units write"}
+    if index in words:
+        return words[index]
+    if index < BOUNDARY_BASE:
+        return f"{VEC_KIND_NAMES[index - Counter.VEC_OPS]} operations of the vector unit"
+    b, which = divmod(index - BOUNDARY_BASE, N_BOUNDARY_COUNTERS)
+    inner, outer = hw.memories[b].name, hw.memories[b + 1].name
+    return (f"bytes moved from {outer} to {inner}" if which != BoundaryCounter.DRAIN_C
+            else f"bytes written back from {inner} to {outer}")

@@ -33,11 +33,20 @@ MAX_INT_DIGITS = 100               # a longer YAML integer is refused by the key
 # --- messages ---------------------------------------------------------------------------------
 MAX_PROBLEMS_SHOWN = 20            # problems listed per file, then "... and N more"
 MAX_VALUE_CHARS = 80               # a value quoted in a message is cut to about this many characters
-MAX_LINE_CHARS = 400               # a whole message line, as a last resort
+MAX_LINE_CHARS = 2000              # a whole message line (two file paths and a few values), as a last resort
 
 # --- layer parameters -------------------------------------------------------------------------
 LAYER_INT_MAX = 2 ** 40            # every integer layer parameter and `batch` (n, d, heads, window, ...)
 SEED_MAX = 2 ** 63 - 1             # seeds (numpy's SeedSequence takes non-negative integers)
+
+# --- work -------------------------------------------------------------------------------------
+# Tile steps, vector chunks and attention blocks one layer's kernels may walk (a step costs about
+# 0.1-0.3 us, so this is about ten minutes): a larger layer is refused before it starts.
+MAX_WALK_STEPS = 2 ** 32
+# The exact maximum-path-length search of one layer (connectivity.py, about 30 ns a step); above it
+# the column is left empty with a note (only dilated convolutions of more than about 4,000
+# positions and irregular masks of many thousand).
+MAX_PATH_SEARCH_STEPS = 2 ** 32
 
 # --- memory -----------------------------------------------------------------------------------
 MEMORY_FRACTION = 0.5              # a run may plan to hold at most this share of physical memory

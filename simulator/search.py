@@ -55,7 +55,7 @@ import numpy as np
 
 from . import cost
 from .enums import Counter, Dataflow, n_counters
-from .errors import MappingError
+from .errors import MappingError, SizeError
 from .kernels.params import LEVEL_FIELDS, LOOP_ORDERS, GemmParam, LevelParam
 from .lowering import lower_gemm
 from .mapper import OBJECTIVES, axis_units, default_gemm_mapping
@@ -210,7 +210,7 @@ def _search(op, hw, objective: str) -> SearchResult:
     recorded = Dataflow(flow) if op.dataflow is None and len(hw.mac_array.dataflows) > 1 else None
     mapping = GemmMapping(tiles, orders, recorded)
     score, _, _ = ev.ranks[best]
-    h_score = ev.ranks[heuristic][0] if heuristic is not None else None
+    h_score = ev.ranks[heuristic][0] if heuristic in ev.ranks else None
     cyc, energy = ev.metrics[best]
     return SearchResult(mapping, objective, mode, dropped, len(ev.ranks), score, h_score, cyc, energy, ev.steps,
                         time.perf_counter() - start)
@@ -545,6 +545,7 @@ class _Evaluator:
         self.steps = 0
         self.base = None
         self._canon: dict = {}
+        self.any_mapping_fits: bool | None = None
 
     def canon(self, cand: Cand) -> tuple:
         """The candidate's place in the canonical order: the heuristic first, then by dataflow
@@ -563,13 +564,29 @@ class _Evaluator:
         return self.ranks[cand] + (self.canon(cand),)
 
     def best(self) -> Cand:
+        if not self.ranks:
+            raise SizeError(f"no mapping of the ({self.op.m}, {self.op.k}, {self.op.n}) GEMM keeps its counts within "
+                            f"the 64-bit counters (2^62); use smaller sizes")
         return min(self.ranks, key=self.rank_key)
+
+    def _within_limits(self, cands: list[Cand]) -> list[Cand]:
+        """The candidates whose every count is bounded below limits.COUNT_LIMIT (bounds.py): all of
+        them unless the op is big enough for some mapping to overflow (checked once per op)."""
+        from . import bounds
+        from .limits import COUNT_LIMIT
+
+        if self.any_mapping_fits is None:
+            self.any_mapping_fits = sum(bounds.op_bound(self.op, self.hw)) <= COUNT_LIMIT
+        if self.any_mapping_fits:
+            return cands
+        return [c for c in cands if sum(bounds.gemm_bound(self.op, self.hw, GemmMapping(c[1], c[2], Dataflow(c[0]))))
+                <= COUNT_LIMIT]
 
     def evaluate(self, cands: list[Cand]) -> None:
         """Walk every candidate not seen yet (in the given, canonical order) in one Numba call."""
         from .kernels.gemm import gemm_state_size, gemm_walk_many
 
-        cands = [c for c in cands if c not in self.ranks]
+        cands = self._within_limits([c for c in cands if c not in self.ranks])
         if not cands:
             return
         hw = self.hw

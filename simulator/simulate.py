@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Iterable
 
 import numpy as np
 
 from . import numerics
+from .checks import describe
+from .connectivity import SearchTooLarge
 from .engine import run_graph
+from .errors import MappingError
 from .graph import OpGraph
 from .guard import check_workload
 from .hardware import Hardware
@@ -42,8 +46,12 @@ def simulate(workload: Workload, hw: Hardware | Iterable[Hardware], functional: 
     results = []
     for config in configs:
         for index, (spec, graph) in enumerate(zip(workload.layers, graphs)):
-            results.append(_simulate_layer(workload, index, spec, graph, config, functional, seed,
-                                           (mapper, objective)))
+            try:
+                results.append(_simulate_layer(workload, index, spec, graph, config, functional, seed,
+                                               (mapper, objective)))
+            except MappingError as exc:
+                raise MappingError(f"{workload.source}: layers[{index}] ({describe(spec.name)}) on {config.source}: "
+                                   f"{exc}") from None
     return tuple(results)
 
 
@@ -72,9 +80,19 @@ def layer_graph(spec) -> OpGraph:
     return REGISTRY[spec.variant].build(spec)
 
 
+class PathLengthSkipped(UserWarning):
+    """max_path_length was left empty because its exact search would take too long."""
+
+
 @functools.lru_cache(maxsize=4096)
 def path_length(spec) -> int | None:
-    return REGISTRY[spec.variant].max_path_length(spec)
+    try:
+        return REGISTRY[spec.variant].max_path_length(spec)
+    except SearchTooLarge as exc:
+        warnings.warn(PathLengthSkipped(
+            f"layer {describe(spec.name)} ({spec.variant}): max_path_length is left empty: its exact search would "
+            f"take {exc}, more than 2^32 (limits.MAX_PATH_SEARCH_STEPS)"), stacklevel=2)
+        return None
 
 
 def draw_inputs(graph: OpGraph, hw, seed: int, layer_index: int) -> dict[str, np.ndarray]:

@@ -45,7 +45,9 @@ SMALL_WORKLOAD = {"name": "small", "layers": [
 # Values that are written into the YAML text verbatim (PyYAML cannot dump them as such).
 DEEP = "[" * 10_000 + "]" * 10_000
 HUGE_INT = "9" * 5000
-EXTREMES = [0, -1, 1, 3, 0.5, -0.0, 2 ** 31, 2 ** 40 + 1, 2 ** 62, 2 ** 63, 2 ** 64, 2 ** 70, 10 ** 30,
+# Valid but large sizes (a layer of 2^31 positions is countable and takes seconds to walk) are left
+# to the tests of the guard: here every number is small, or refused.
+EXTREMES = [0, -1, 1, 3, 0.5, -0.0, 2 ** 40 + 1, 2 ** 62, 2 ** 63, 2 ** 64, 2 ** 70, 10 ** 30,
             1e-300, 1e308, -1e308, float("nan"), float("inf"), float("-inf"), True, False, None, "", "x" * 200,
             "1e9", [], {}, [1, 2], {"a": 1}, "\u00e9\u00e8", "0x10"]
 RAW = {"deep": DEEP, "huge_int": HUGE_INT, "huge_negative": "-" + HUGE_INT, "huge_float": HUGE_INT + ".5",
@@ -71,8 +73,8 @@ def mutations(draw, data):
     elif kind == "raw":
         marker = draw(st.sampled_from(sorted(RAW)))
         parent[key] = f"@@{marker}@@"
-    elif kind == "scale":
-        parent[key] = _scaled(parent[key], draw(st.sampled_from([2 ** 20, 2 ** 40, 10 ** 6])))
+    elif kind == "scale":         # past every limit: refused whatever the value was
+        parent[key] = _scaled(parent[key], draw(st.sampled_from([2 ** 40, 2 ** 62])))
     else:
         parent[key] = draw(st.sampled_from(EXTREMES))
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -168,7 +168,7 @@ def test_sizes_that_overflow_the_counters(capsys, tmp_path):
     code, _, err = run_cli(capsys, "run", path)
     assert code == 2
     assert err.startswith(f"{path}: 1 problem\n  layers[0].")
-    assert "its MACs on " in err and "more than 4.61e+18 (2^62" in err
+    assert "its MACs on " in err and "more than 4.612e+18 (2^62" in err
     assert_clean_error(err)
 
 

@@ -119,8 +119,8 @@ def heatmap_figure(spec: SweepSpec, per_point, influence, path: Path) -> list[st
             for (i, j), v in (np.ndenumerate(grid) if grid.size <= 100 else ()):     # readable sizes only
                 ax.text(j, i, "invalid" if np.isnan(v) else f"{v:.3g}", ha="center", va="center", fontsize=6,
                         color="w" if not np.isnan(v) and v > middle else "k")
-            ax.set_xticks(range(len(levels[b])), levels[b], rotation=30, ha="right")
-            ax.set_yticks(range(len(levels[a])), levels[a])
+            ax.set_xticks(*_ticks(levels[b]), rotation=30, ha="right")
+            ax.set_yticks(*_ticks(levels[a]))
             ax.set(xlabel=f"{b} ({shares[b]:.0%} of variance)", ylabel=f"{a} ({shares[a]:.0%} of variance)",
                    title=_title(frame))
             ax.grid(False)
@@ -133,6 +133,13 @@ def heatmap_figure(spec: SweepSpec, per_point, influence, path: Path) -> list[st
         fig.tight_layout()
         save(fig, path)
     return [path.name]
+
+
+def _ticks(levels: list[str], most: int = 40) -> tuple[list[int], list[str]]:
+    """Tick positions and labels of a heat-map axis: every level, or every k-th of a long axis
+    (thousands of tick labels cost megabytes and are unreadable)."""
+    step = max(1, -(-len(levels) // most))
+    return list(range(0, len(levels), step)), levels[::step]
 
 
 def _shown(values):

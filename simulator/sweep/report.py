@@ -58,7 +58,8 @@ def write_report(spec: SweepSpec, out: Path, chunks, warn) -> SweepOutcome:
         _report_invalid(spec, kinds, first_invalid, out, warn)
         if rows == 0:
             streams.commit_invalid()
-            raise AttnsimError(f"no design point could be evaluated ({invalid_rows} invalid); every reason is in "
+            raise AttnsimError(f"{spec.source}: no design point could be evaluated ({invalid_rows} invalid); every "
+                               f"reason is in "
                                f"{out / 'invalid.csv'}; the first: {first_invalid[0][1]}")
         streams.commit()
     finally:
@@ -170,6 +171,7 @@ class _ParquetStream:
 
     def write(self, frame: pd.DataFrame) -> None:
         pa = self.pa
+        frame = frame.assign(**{c: _as_text(frame[c]) for c in frame.columns if _mixed(frame[c])})
         if self.writer is None:
             schema = pa.Schema.from_pandas(frame, preserve_index=False)
             self.schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema])
@@ -183,6 +185,16 @@ class _ParquetStream:
 
     def discard(self) -> None:
         self.stream.discard()
+
+
+def _mixed(column: pd.Series) -> bool:
+    """An object column holding anything but text (swept values of mixed types, integers beyond
+    int64): parquet gets its text, as results.csv shows it."""
+    return column.dtype == object and any(v is not None and not isinstance(v, str) for v in column)
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    return column.map(lambda v: None if v is None else str(v))
 
 
 def _public(frame: pd.DataFrame) -> pd.DataFrame:

@@ -114,16 +114,20 @@ def _jobs(jobs: int | None, executor: str, scheduler: str | None, say) -> int:
     return jobs
 
 
-def _io(action, store, spec, what: str, done: int | None = None):
-    """Run a store operation; an OSError (a full disk, a read-only folder) becomes a clear error
-    that says what is saved and how to go on."""
+def _io(action, store, spec, what: str):
+    """Run a store operation; an OSError (a full disk, a read-only folder) becomes a clear error."""
     try:
         return action()
     except OSError as exc:
-        saved = f" {done:,} of {spec.n_points:,} design points are saved there;" if done is not None else ""
-        raise AttnsimError(f"cannot {what} {store.dir}: {exc.strerror or exc};{saved} fix that (free some space, "
-                           f"or make the folder writable) and run the same command again to resume, or remove "
-                           f"{store.dir} to start over") from None
+        raise _io_error(exc, store, spec, what) from None
+
+
+def _io_error(exc: OSError, store, spec, what: str, done: int | None = None) -> AttnsimError:
+    """What failed, what is saved and how to go on."""
+    saved = f" {done:,} of {spec.n_points:,} design points are saved there;" if done is not None else ""
+    return AttnsimError(f"cannot {what} {store.dir}: {exc.strerror or exc};{saved} fix that (free some space, or "
+                        f"make the folder writable) and run the same command again to resume, or remove "
+                        f"{store.dir} to start over")
 
 
 def _say_repairs(store: PartialStore, say) -> None:
@@ -142,8 +146,11 @@ def _evaluate(spec, store, refs, jobs, executor, scheduler, progress, chunk_size
 
     def save(chunk) -> None:
         nonlocal evaluated
-        refs.append(_io(lambda: store.save(chunk), store, spec, "save finished design points in",
-                        count(done_ranges(refs))))
+        try:
+            ref = store.save(chunk)
+        except OSError as exc:
+            raise _io_error(exc, store, spec, "save finished design points in", count(done_ranges(refs))) from None
+        refs.append(ref)
         evaluated += chunk.stop - chunk.start
         if bar is not None:
             bar.update(chunk.stop - chunk.start)

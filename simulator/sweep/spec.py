@@ -180,6 +180,9 @@ def _resolve(chk: Checker, path: str, value: Any, here: Path) -> Path | None:
     for candidate in dict.fromkeys(tried):
         if candidate.is_file():
             return candidate
+        if candidate.exists() and not candidate.is_dir():
+            chk.add(path, f"{describe(value)} is not a regular file (a pipe or a device?); only regular files are read")
+            return None
     shown = ", ".join(str(t) for t in dict.fromkeys(tried))
     chk.add(path, f"file not found: {describe(value)} (tried {shown}; relative paths are looked up from the current "
                   f"folder, then from the sweep file's folder)")

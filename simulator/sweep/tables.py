@@ -51,8 +51,10 @@ def case_columns(spec: SweepSpec, cases: np.ndarray) -> dict[str, pd.Series]:
 
 
 def _all_int(series: pd.Series) -> bool:
+    """Every present value an integer that int64 holds (2^70 stays an object cell)."""
     present = series.dropna()
-    return len(present) > 0 and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in present)
+    return len(present) > 0 and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                    and -2 ** 63 <= v < 2 ** 63 for v in present)
 
 
 def _unique_chunks(chunks):

@@ -83,14 +83,26 @@ def im2col(batch: int, n: int, d: int, kernel: int, dilation: int, padding: str)
     return fn
 
 
-def layer_offsets(kernel: int, dilation: int, padding: str, stack_dilation: str):
-    """Tap offsets (input position - output position) of layer l of a stack of these layers.
+def layer_offsets(kernel: int, dilation: int, padding: str, stack_dilation: str, n: int | None = None):
+    """Tap offsets (input position - output position) of layer l of a stack of these layers; with
+    `n`, only the offsets inside (-n, n) (a farther tap always reads padding: it connects nothing,
+    and a kernel of a billion taps must not allocate a billion offsets).
 
     valid: output t is placed at position t (its window starts there), so a stack keeps n positions.
     """
     def offsets(layer: int) -> np.ndarray:
         dil = dilation * kernel ** layer if stack_dilation == "exponential" else dilation
-        return np.arange(kernel, dtype=np.int64) * dil - left_pad(kernel, dil, padding)
+        pad = left_pad(kernel, dil, padding)
+        first, last = 0, kernel - 1
+        if n is not None:        # taps j with |j dil - pad| < n
+            first = max(first, -(-(pad - n + 1) // dil))
+            last = min(last, (pad + n - 1) // dil)
+        if last < first:
+            return np.zeros(0, np.int64)
+        base = first * dil - pad                  # Python ints: dil grows as k**l in a deep stack
+        if last == first:
+            return np.array([base], np.int64)
+        return np.arange(last - first + 1, dtype=np.int64) * dil + base
     return offsets
 
 
@@ -130,7 +142,7 @@ class Convolutional(Variant):
 
     def connectivity(self, spec: LayerSpec):
         p = spec.params
-        return Taps(p.n, layer_offsets(p.kernel, p.dilation, p.padding, p.stack_dilation),
+        return Taps(p.n, layer_offsets(p.kernel, p.dilation, p.padding, p.stack_dilation, p.n),
                     constant=p.stack_dilation == "constant" or p.kernel == 1)
 
 
