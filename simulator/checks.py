@@ -140,13 +140,6 @@ class Checker:
     def number(self, path: str, value: Any, minimum: float | None = None, positive: bool = False,
                maximum: float | None = None):
         """A finite number (ints of any size are compared exactly, never converted first)."""
-        if positive and minimum is None:
-            what = "a positive number" + (f" <= {maximum:g}" if maximum is not None else "")
-        elif minimum is not None and maximum is not None:
-            what = f"a number in [{minimum:g}, {maximum:g}]"
-        else:
-            what = "a number" + (f" >= {minimum:g}" if minimum is not None else "") + \
-                (f" <= {maximum:g}" if maximum is not None else "")
         ok = not isinstance(value, bool) and isinstance(value, (int, float))
         if ok and isinstance(value, float):
             ok = math.isfinite(value)
@@ -154,7 +147,7 @@ class Checker:
             ok = not ((positive and value <= 0) or (minimum is not None and value < minimum)
                       or (maximum is not None and value > maximum))
         if not ok:
-            self.add(path, f"expected {what}, got {describe(value)}")
+            self.add(path, f"expected {_number_text(minimum, maximum, positive)}, got {describe(value)}")
             return None
         return float(value)
 
@@ -196,6 +189,15 @@ def unknown_key_message(key: str, allowed: Iterable[str]) -> str:
     if close:
         return f"unknown key (did you mean '{close[0]}'?)"
     return f"unknown key (allowed keys: {', '.join(allowed)})" if allowed else "unknown key"
+
+
+def _number_text(minimum, maximum, positive: bool) -> str:
+    if positive and minimum is None:
+        return "a positive number" + (f" <= {maximum:g}" if maximum is not None else "")
+    if minimum is not None and maximum is not None:
+        return f"a number in [{minimum:g}, {maximum:g}]"
+    return ("a number" + (f" >= {minimum:g}" if minimum is not None else "")
+            + (f" <= {maximum:g}" if maximum is not None else ""))
 
 
 def _range_text(minimum, maximum) -> str:

@@ -10,6 +10,7 @@ microseconds whatever their size (masks are deferred), so nothing large is alloc
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import fields, replace
 
 from . import bounds
@@ -29,6 +30,8 @@ _VECTOR_BYTES_PER_ROW = 40        # prefix sums (3) and per-row ranges (2) of a 
 
 def check_workload(workload, graphs, configs, functional: bool, mapper: str, objective: str) -> None:
     """Refuse (LimitError) any layer x config whose memory, work or counts could pass the limits."""
+    if _fits_any_hardware(workload, graphs, functional):
+        return
     memory_limit = memory_limit_bytes()
     held = []
     for index, (spec, graph) in enumerate(zip(workload.layers, graphs)):
@@ -49,6 +52,59 @@ def check_workload(workload, graphs, configs, functional: bool, mapper: str, obj
                 f"the workload's total {what} on {hw.source} could reach {_over(value)}, more than {COUNT_LIMIT:.4g} "
                 f"(2^62, what 64-bit counts hold with headroom): its layers add up; split the workload or use "
                 f"smaller sizes"))])
+
+
+def _fits_any_hardware(workload, graphs, functional: bool) -> bool:
+    """True when the workload fits every limit on the worst hardware limits.HW_FIELDS admits (the
+    coarse bounds grow with array size, element bytes, cycles per op and levels, and shrink with
+    lanes and bandwidths): then no config needs checking. Cached per workload: a sweep checks the
+    same workload on every design point, so this is the common case and costs a lookup."""
+    key = (id(workload), functional)
+    hit = _FITS.get(key)
+    if hit is not None and hit[0] is workload and len(hit[1]) == len(graphs) and \
+            all(a is b for a, b in zip(hit[1], graphs)):
+        return hit[2]
+    worst = _worst_hardware()
+    total = [0] * n_counters(worst.n_boundaries)
+    fits = True
+    for spec, graph in zip(workload.layers, graphs):
+        data = functional or REGISTRY[spec.variant].is_data_dependent(spec)
+        bound = bounds.layer_bound(graph, worst)
+        held = _held_bytes(graph, data) + _gemm_grid_bytes(graph, len(worst.on_chip))
+        fits = fits and held <= memory_limit_bytes() and bounds.layer_work(graph) <= MAX_WALK_STEPS
+        total = bounds.add(total, bound)
+    fits = fits and first_excess(total, worst) is None
+    _FITS[key] = (workload, tuple(graphs), fits)
+    if len(_FITS) > 4096:
+        _FITS.pop(next(iter(_FITS)))
+    return fits
+
+
+_FITS: dict = {}
+
+
+@functools.lru_cache(maxsize=1)
+def _worst_hardware():
+    """The valid hardware on which every coarse bound is largest (limits.HW_FIELDS)."""
+    from .enums import VEC_KIND_NAMES as kinds
+    from .hardware import Hardware
+    from .limits import HW_FIELDS, MAX_MEMORY_LEVELS
+
+    def most(key):
+        return int(HW_FIELDS[key].maximum)
+
+    slow = HW_FIELDS["memories[].read_bw_bytes_per_cycle"].minimum
+    level = {"read_bw_bytes_per_cycle": slow, "write_bw_bytes_per_cycle": slow, "read_pj_per_byte": 0,
+             "write_pj_per_byte": 0}
+    memories = [dict(level, name=f"l{i}", size_bytes=most("memories[].size_bytes"), double_buffered=False)
+                for i in range(MAX_MEMORY_LEVELS - 1)] + [dict(level, name="off", size_bytes=None)]
+    return Hardware.from_dict({
+        "name": "worst", "clock_hz": 1.0, "number_format": "fp32",
+        "mac_array": {"rows": most("mac_array.rows"), "cols": most("mac_array.cols"), "dataflow": "output_stationary",
+                      "mac_energy_pj": 0},
+        "vector_unit": {"lanes": 1, "cycles_per_op": {k: most("vector_unit.cycles_per_op.*") for k in kinds},
+                        "op_energy_pj": 0},
+        "memories": memories})
 
 
 class _Layer:

@@ -8,7 +8,7 @@ from typing import Any
 
 from . import yaml_io
 from .checks import Checker, describe, join
-from .limits import HW_FIELDS
+from .limits import HW_FIELDS, MAX_MEMORY_LEVELS
 from .enums import (DATAFLOW_NAMES, FOLD_OVERLAP_NAMES, FORMAT_BYTES, FORMAT_NAMES, VEC_KIND_NAMES,
                     Dataflow, FoldOverlap, NumberFormat)
 
@@ -232,6 +232,9 @@ def _parse_vector(chk: Checker, data: Any) -> VectorUnit | None:
 def _parse_memories(chk: Checker, data: Any) -> tuple[MemoryLevel, ...] | None:
     items = chk.sequence("memories", data, min_len=2,
                          what="memory levels (on-chip levels innermost first, the off-chip level last)")
+    if len(items) > MAX_MEMORY_LEVELS:
+        chk.add("memories", f"expected at most {MAX_MEMORY_LEVELS} memory levels, got {len(items):,}")
+        return None
     levels: list[MemoryLevel | None] = []
     for i, item in enumerate(items):
         levels.append(_parse_level(chk, join("memories", i), item, off_chip=(i == len(items) - 1)))

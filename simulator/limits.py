@@ -15,6 +15,7 @@ number, hang, or exhaust memory: a value outside them is refused with its key pa
 """
 from __future__ import annotations
 
+import functools
 import os
 from typing import NamedTuple
 
@@ -53,6 +54,7 @@ MEMORY_FRACTION = 0.5              # a run may plan to hold at most this share o
 _FALLBACK_MEMORY = 16 * 2 ** 30    # when the machine does not say
 
 
+@functools.lru_cache(maxsize=1)
 def memory_limit_bytes() -> int:
     """The most memory one layer's run may hold: MEMORY_FRACTION of the machine's memory."""
     try:
@@ -75,6 +77,8 @@ class FieldLimit(NamedTuple):
     unit: str
     integer: bool = False
 
+
+MAX_MEMORY_LEVELS = 16             # memories: 2 .. 16 levels (on-chip levels, then off-chip)
 
 # Key paths as in error messages, with [] for any index. Ranges are inclusive.
 HW_FIELDS: dict[str, FieldLimit] = {

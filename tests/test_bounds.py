@@ -121,3 +121,30 @@ def test_transfer_time_covers_rounding():
     bw = 0.3
     actual = sum(int(np.ceil(np.float64(x) / bw)) for x in sizes)
     assert bounds.transfer_time(sum(sizes), bw, len(sizes)) >= actual
+
+
+@pytest.mark.parametrize("hw_path", HW_FILES, ids=lambda p: p.stem)
+def test_the_worst_hardware_bounds_every_valid_config(hw_path):
+    """The guard skips a workload that fits on the worst hardware the field limits admit; that is
+    sound only if its coarse bounds dominate every valid config's."""
+    from simulator.enums import BOUNDARY_BASE
+    from simulator.guard import _worst_hardware
+
+    hw, worst = load_hardware(hw_path), _worst_hardware()
+    workload = load_workload(SMALL_WORKLOAD)
+    for spec in workload.layers:
+        graph = layer_graph(spec)
+        mine, most = bounds.layer_bound(graph, hw), bounds.layer_bound(graph, worst)
+        assert all(a <= b for a, b in zip(mine[:BOUNDARY_BASE], most[:BOUNDARY_BASE])), spec.name
+        assert max(mine[BOUNDARY_BASE:]) <= min(most[BOUNDARY_BASE:]), spec.name
+
+
+def test_more_memory_levels_than_the_limit_are_refused():
+    from simulator.errors import ConfigError
+    from tests.helpers import hw_dict
+
+    from simulator.hardware import Hardware
+
+    with pytest.raises(ConfigError, match=r"memories: expected at most 16 memory levels, got 17"):
+        Hardware.from_dict(hw_dict(levels=[4096] * 16))
+    assert Hardware.from_dict(hw_dict(levels=[4096] * 15)).n_boundaries == 15

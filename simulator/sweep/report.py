@@ -190,7 +190,7 @@ class _ParquetStream:
 def _mixed(column: pd.Series) -> bool:
     """An object column holding anything but text (swept values of mixed types, integers beyond
     int64): parquet gets its text, as results.csv shows it."""
-    return column.dtype == object and any(v is not None and not isinstance(v, str) for v in column)
+    return column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) not in ("string", "empty")
 
 
 def _as_text(column: pd.Series) -> pd.Series:
