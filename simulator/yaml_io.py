@@ -195,5 +195,5 @@ def read_limited(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
 
 
 def _too_big(size: int, limit: int, growing: bool = False) -> str:
-    return (f"{'grew past' if growing else 'is'} {size / 2 ** 20:.1f} MiB{' while being read' if growing else ''}; "
+    return (f"{'grew past' if growing else 'is'} {size / 2 ** 20:.2f} MiB{' while being read' if growing else ''}; "
             f"configuration files are limited to {limit // 2 ** 20} MiB (is this the right file?)")

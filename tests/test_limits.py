@@ -181,7 +181,7 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
     path = tmp_path / "big.yaml"
     with open(path, "wb") as fh:
         fh.truncate(5 * 2 ** 20)
-    assert refused(["validate", path]) == (f"{path}: 1 problem\n  is 5.0 MiB; configuration files are limited to "
+    assert refused(["validate", path]) == (f"{path}: 1 problem\n  is 5.00 MiB; configuration files are limited to "
                                            f"4 MiB (is this the right file?)\n")
 
 

@@ -94,17 +94,39 @@ def _stream_rows(spec, chunks, streams, prov, generated):
         invalid_rows += len(frame)
 
     invalid(tables.invalid_frame(spec, [], with_cases=True), header=True)   # invalid layer_grid variants
-    covered = 0
-    for chunk in chunks:
-        chunk = _uncovered(chunk, covered)
-        covered = max(covered, chunk.stop)
-        results = tables.results_frame(spec, [chunk])
+    for piece in _pieces(chunks):
+        results = tables.results_frame(spec, [piece])
         if len(results):
             streams.write_results(results.assign(**_provenance(spec, results), generated=generated))
             sums.append(tables.objective_sums(spec, results))
             rows += len(results)
-        invalid(tables.invalid_frame(spec, [chunk], with_cases=False))
+        invalid(tables.invalid_frame(spec, [piece], with_cases=False))
     return sums, kinds, first_invalid, rows, invalid_rows
+
+
+PIECE_ROWS = 20_000      # rows per written piece: pandas' per-call cost amortised, memory bounded
+
+
+def _pieces(chunks):
+    """Consecutive chunks merged into pieces of about PIECE_ROWS rows (a point covered by an earlier
+    chunk counts once)."""
+    covered, pending, size = 0, [], 0
+    for chunk in chunks:
+        chunk = _uncovered(chunk, covered)
+        covered = max(covered, chunk.stop)
+        pending.append(chunk)
+        size += len(chunk.rows) + len(chunk.invalid)
+        if size >= PIECE_ROWS:
+            yield _merged(pending)
+            pending, size = [], 0
+    if pending:
+        yield _merged(pending)
+
+
+def _merged(chunks):
+    first = chunks[0]
+    return type(first)(first.start, chunks[-1].stop, [p for c in chunks for p in c.points],
+                       [r for c in chunks for r in c.rows], [e for c in chunks for e in c.invalid])
 
 
 def _uncovered(chunk, covered: int):
