@@ -40,7 +40,7 @@ def main() -> int:
 
     fuzzing.check_outcome = counting
     props = (("hardware", test_fuzz.mutated_hardware(), test_fuzz.hardware_property, args.examples),
-             ("workload", fuzzing.mutations(fuzzing.SMALL_WORKLOAD), test_fuzz.workload_property, args.examples),
+             ("workload", test_fuzz.mutated_workload(), test_fuzz.workload_property, args.examples),
              ("sweep", st.just(None), None, max(1, args.examples // 10)))
     print(f"{'property':<10} {'examples':>8} {'seconds':>8}")
     for name, strategy, prop, examples in props:
@@ -48,7 +48,7 @@ def main() -> int:
         if name == "sweep":
             @given(st.data())
             def run(data):
-                test_fuzz.sweep_property(lambda sweep: data.draw(fuzzing.mutations(sweep)))
+                test_fuzz.sweep_property(test_fuzz.sweep_mutation(data))
         else:
             run = given(strategy)(_caller(prop))
         settings(max_examples=examples, deadline=None, database=None,

@@ -173,6 +173,17 @@ def run_mutated_workload(text: str, what: str) -> None:
         check_outcome(*run(["run", wl, "--hw", DEFAULT_HW, "--format", "csv"]), [wl], what)
 
 
+BUNDLED_WORKLOADS = {p.name: yaml.safe_load(p.read_text()) for p in sorted((ROOT / "workloads").glob("*.yaml"))}
+
+
+def bundled_sweep() -> dict:
+    """sweeps/quick.yaml with its paths made absolute (the mutated copy lives in a temporary folder)."""
+    data = yaml.safe_load((ROOT / "sweeps" / "quick.yaml").read_text())
+    data["base_hw"] = str(ROOT / data["base_hw"])
+    data["workloads"] = [str(ROOT / w) for w in data["workloads"]]
+    return data
+
+
 def small_sweep(folder: Path) -> dict:
     """A two-point sweep over the small workload (runs in well under a second)."""
     wl = folder / "small.yaml"
@@ -185,7 +196,7 @@ def small_sweep(folder: Path) -> dict:
 def run_mutated_sweep(text: str, folder: Path, what: str) -> None:
     sweep = folder / "mutated_sweep.yaml"
     sweep.write_text(text, encoding="utf-8", errors="surrogateescape")
-    named = [sweep, folder / "small.yaml", DEFAULT_HW]
+    named = [sweep, folder / "small.yaml", DEFAULT_HW, SMOKE]
     code, out, err = run(["sweep", sweep, "--out", folder / "out", "--jobs", "1", "--quiet"])
     check_outcome(code, "", err, named, what)
     if code == 0:

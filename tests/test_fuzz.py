@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from tests import fuzzing
 
 HW_DATA = {p.name: yaml.safe_load(p.read_text()) for p in fuzzing.HW_FILES}
-EXAMPLES = {"hardware": 60, "workload": 60, "sweep": 12}
+EXAMPLES = {"hardware": 80, "workload": 80, "sweep": 10}
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -54,8 +54,23 @@ def test_fuzzed_hardware(case):
     hardware_property(case)
 
 
+@st.composite
+def mutated_workload(draw):
+    """One small layer of every variant, or a bundled workload file."""
+    name = draw(st.sampled_from(["small", "small", *sorted(fuzzing.BUNDLED_WORKLOADS)]))
+    data = fuzzing.SMALL_WORKLOAD if name == "small" else fuzzing.BUNDLED_WORKLOADS[name]
+    text, what = draw(fuzzing.mutations(data))
+    return text, f"{name}: {what}"
+
+
+def sweep_mutation(data):
+    """A mutation of the small two-point sweep, or of the bundled sweeps/quick.yaml."""
+    bundled = data.draw(st.sampled_from([True, False, False, False]))      # the bundled one takes seconds
+    return lambda small: data.draw(fuzzing.mutations(fuzzing.bundled_sweep() if bundled else small))
+
+
 @settings(max_examples=EXAMPLES["workload"], **SETTINGS)
-@given(fuzzing.mutations(fuzzing.SMALL_WORKLOAD))
+@given(mutated_workload())
 def test_fuzzed_workload(case):
     workload_property(case)
 
@@ -63,7 +78,7 @@ def test_fuzzed_workload(case):
 @settings(max_examples=EXAMPLES["sweep"], **SETTINGS)
 @given(st.data())
 def test_fuzzed_sweep(data):
-    sweep_property(lambda sweep: data.draw(fuzzing.mutations(sweep)))
+    sweep_property(sweep_mutation(data))
 
 
 def test_the_unmutated_files_run(tmp_path):
