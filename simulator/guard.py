@@ -41,17 +41,24 @@ def check_workload(workload, graphs, configs, functional: bool, mapper: str, obj
             _Layer(workload, index, spec, graph, None, None).refuse_memory(
                 held[-1], memory_limit, data, functional, lambda g, data=data: _held_bytes(g, data))
     for hw in configs:
-        total = [0] * n_counters(hw.n_boundaries)
+        total, work = [0] * n_counters(hw.n_boundaries), 0
         for index, (spec, graph) in enumerate(zip(workload.layers, graphs)):
             layer = _Layer(workload, index, spec, graph, hw, (mapper, objective))
-            total = bounds.add(total, layer.bound(held[index], memory_limit))
+            bound, steps = layer.bound(held[index], memory_limit)
+            total, work = bounds.add(total, bound), work + steps
         excess = first_excess(total, hw)
         if excess is not None:
             what, value = excess
-            raise LimitError(workload.source, [("layers", (
-                f"the workload's total {what} on {hw.source} could reach {_over(value)}, more than {COUNT_LIMIT:.4g} "
-                f"(2^62, what 64-bit counts hold with headroom): its layers add up; split the workload or use "
-                f"smaller sizes"))])
+            _refuse_workload(workload, f"total {what} on {hw.source} could reach {_over(value)}, more than "
+                                       f"{COUNT_LIMIT:.4g} (2^62, what 64-bit counts hold with headroom)")
+        if work > MAX_WALK_STEPS:
+            _refuse_workload(workload, f"simulation on {hw.source} would walk about {work:.3g} tile steps, chunks "
+                                       f"and blocks in all, more than {MAX_WALK_STEPS:.3g} (2^32, about ten minutes)")
+
+
+def _refuse_workload(workload, what: str) -> None:
+    raise LimitError(workload.source, [("layers", f"the workload's {what}: its layers add up; split the workload "
+                                                  f"or use smaller sizes")])
 
 
 def _fits_any_hardware(workload, graphs, functional: bool) -> bool:
@@ -65,15 +72,14 @@ def _fits_any_hardware(workload, graphs, functional: bool) -> bool:
             all(a is b for a, b in zip(hit[1], graphs)):
         return hit[2]
     worst = _worst_hardware()
-    total = [0] * n_counters(worst.n_boundaries)
+    total, work = [0] * n_counters(worst.n_boundaries), 0
     fits = True
     for spec, graph in zip(workload.layers, graphs):
         data = functional or REGISTRY[spec.variant].is_data_dependent(spec)
-        bound = bounds.layer_bound(graph, worst)
         held = _held_bytes(graph, data) + _gemm_grid_bytes(graph, len(worst.on_chip))
-        fits = fits and held <= memory_limit_bytes() and bounds.layer_work(graph) <= MAX_WALK_STEPS
-        total = bounds.add(total, bound)
-    fits = fits and first_excess(total, worst) is None
+        fits = fits and held <= memory_limit_bytes()
+        total, work = bounds.add(total, bounds.layer_bound(graph, worst)), work + bounds.layer_work(graph)
+    fits = fits and work <= MAX_WALK_STEPS and first_excess(total, worst) is None
     _FITS[key] = (workload, tuple(graphs), fits)
     if len(_FITS) > 4096:
         _FITS.pop(next(iter(_FITS)))
@@ -114,15 +120,16 @@ class _Layer:
         self.workload, self.index, self.spec, self.graph, self.hw, self.mapper = \
             workload, index, spec, graph, hw, mapper
 
-    def bound(self, held: int, memory_limit: int) -> list[int]:
-        """The coarse bound when counts, work and tile grids fit; else the tight tier decides
-        (the GEMMs' real mappings, which the run then reuses), refusing what does not fit."""
+    def bound(self, held: int, memory_limit: int) -> tuple[list[int], int]:
+        """The coarse count and work bounds when counts, work and tile grids fit; else the tight
+        tier decides (the GEMMs' real mappings, which the run then reuses), refusing what does not
+        fit."""
         hw, graph = self.hw, self.graph
-        coarse = bounds.layer_bound(graph, hw)
+        coarse, coarse_work = bounds.layer_bound(graph, hw), bounds.layer_work(graph)
         counts_ok = first_excess(coarse, hw) is None
-        if counts_ok and bounds.layer_work(graph) <= MAX_WALK_STEPS and \
+        if counts_ok and coarse_work <= MAX_WALK_STEPS and \
                 held + _gemm_grid_bytes(graph, len(hw.on_chip)) <= memory_limit:
-            return coarse
+            return coarse, coarse_work
         tight, grid, work = self._tight(need_counts=not counts_ok)
         if held + grid > memory_limit:
             levels = len(hw.on_chip)
@@ -131,11 +138,11 @@ class _Layer:
         if work > MAX_WALK_STEPS:
             self.refuse_work(work)
         if counts_ok:
-            return coarse
+            return coarse, work
         excess = first_excess(tight, hw)
         if excess is not None:
             self.refuse_counts(excess)
-        return tight
+        return tight, work
 
     def _tight(self, need_counts: bool) -> tuple[list[int], int, int]:
         """The ops' tight bounds summed (when `need_counts`), the largest tile grid of a GEMM walk

@@ -228,6 +228,15 @@ def test_walks_that_would_take_hours_are_refused(tmp_path):
     assert "would walk about 1.1e+12 tile steps, chunks and blocks, more than 4.29e+09 (2^32" in err
 
 
+def test_layers_that_add_up_to_hours_are_refused(tmp_path):
+    layer = "{{name: g{i}, variant: gemm, m: 24, k: 16, n: 20, batch: 268435456}}"
+    wl = wl_file(tmp_path, *(layer.format(i=i) for i in range(20)))
+    err = refused(["run", wl])
+    assert err.startswith(f"{wl}: 1 problem\n  layers: the workload's simulation on ")
+    assert "would walk about 5.37e+09 tile steps, chunks and blocks in all, more than 4.29e+09 (2^32" in err
+    assert err.endswith("its layers add up; split the workload or use smaller sizes\n")
+
+
 def test_refusals_come_before_the_first_layer_runs(tmp_path, monkeypatch):
     ran = []
     monkeypatch.setattr(sys.modules["simulator.simulate"], "run_graph", lambda *a, **k: ran.append(a) or ((), 0))

@@ -179,3 +179,15 @@ def test_parquet_keeps_integers_beyond_int64_as_text(tmp_path):
     assert "parquet" not in sys.modules or (tmp_path / "out" / "results.parquet").exists()
     invalid = pd.read_csv(tmp_path / "out" / "invalid.csv")
     assert list(invalid["layer_grid.qk.m"].astype(str)) == [str(2 ** 70)]
+
+
+def test_a_knob_of_mixed_number_types_keeps_its_values_as_written(tmp_path):
+    """Found by the fuzz: rows [16, 0.5, 64] (0.5 invalid) made the kept points' column 16.0, 64.0,
+    which the heat map could not match to its levels."""
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(yaml.safe_dump({"name": "s", "base_hw": str(DEFAULT_HW), "workloads": [str(SMOKE)],
+                                     "hw_grid": {"mac_array.rows": [16, 0.5, 64], "mac_array.cols": [16, 32]}}))
+    code, _, err = run(["sweep", sweep, "--out", tmp_path / "out", "--jobs", "1"])
+    assert code == 0 and "Traceback" not in err
+    assert list(pd.read_csv(tmp_path / "out" / "results.csv", dtype=str)["mac_array.rows"].unique()) == ["16", "64"]
+    assert (tmp_path / "out" / "heatmap.png").exists()

@@ -151,8 +151,10 @@ def _shown(values):
 def _cell_means(frame, a, b, levels, objective, log) -> np.ndarray:
     values = frame[objective].to_numpy(float)
     values = np.log(values) if log else values
-    ia = frame[a].astype(str).map({v: i for i, v in enumerate(levels[a])}).to_numpy()
-    ib = frame[b].astype(str).map({v: i for i, v in enumerate(levels[b])}).to_numpy()
+    ia = frame[a].astype(str).map({v: i for i, v in enumerate(levels[a])}).to_numpy(dtype=float)
+    ib = frame[b].astype(str).map({v: i for i, v in enumerate(levels[b])}).to_numpy(dtype=float)
+    known = ~(np.isnan(ia) | np.isnan(ib))          # a cell shown apart from its level is left out, not a crash
+    ia, ib, values = ia[known].astype(np.int64), ib[known].astype(np.int64), values[known]
     sums = np.zeros((len(levels[a]), len(levels[b])))
     counts = np.zeros_like(sums)
     np.add.at(sums, (ia, ib), values)

@@ -30,12 +30,24 @@ def point_columns(spec: SweepSpec, point_ids: np.ndarray) -> dict[str, pd.Series
         digits = (point_ids // stride) % len(values)
         table = np.empty(len(values), dtype=object)
         table[:] = [show(v) for v in values]
-        # the dtype of every value of the key, so that any subset of points (one chunk of a streamed
-        # report) prints like the whole
-        dtype = pd.Series(table).infer_objects().dtype
-        out[key] = pd.Series(table[digits]).astype(dtype)
+        out[key] = pd.Series(table[digits]).astype(_column_dtype(table))
         stride *= len(values)
     return {k: out[k] for k in spec.hw_keys}
+
+
+def _column_dtype(values: np.ndarray):
+    """One dtype for every value of a swept key, so that any subset of points (a piece of a
+    streamed report) prints like the whole: int64, float64 or bool when every value is of that
+    type (int64 only within its range), else object, which prints each value as written (16 and
+    0.5, never 16.0)."""
+    kinds = {type(v) for v in values}
+    if kinds == {int} and all(-2 ** 63 <= v < 2 ** 63 for v in values):
+        return np.int64
+    if kinds == {float}:
+        return np.float64
+    if kinds == {bool}:
+        return bool
+    return object
 
 
 def case_columns(spec: SweepSpec, cases: np.ndarray) -> dict[str, pd.Series]:
