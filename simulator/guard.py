@@ -1,9 +1,11 @@
-"""The checks simulate() makes before the first layer runs: memory and counts, located.
+"""The checks simulate() makes before the first layer runs: memory, work and counts, located.
 
 For every layer and hardware config: the memory the run would hold (masks, kernel scratch, and
-in functional or data-dependent runs every tensor) must stay under limits.memory_limit_bytes(),
-and the upper bound of every count (bounds.py), of every report column summed from counts and of
-their sums over the workload must stay under limits.COUNT_LIMIT. A failure is a LimitError that
+in functional or data-dependent runs every tensor) must stay under limits.memory_limit_bytes();
+the steps its walks take, per layer and for the workload, under limits.MAX_WALK_STEPS; and the
+upper bound of every count (bounds.py), of every report column summed from counts and of their
+sums over the workload under limits.COUNT_LIMIT. A workload that fits on the worst hardware the
+field limits admit is passed at once (cached). A failure is a LimitError that
 names the workload file, the layer's key path (the parameter that makes the number grow fastest)
 and, where a hardware field is the cause, that field and its file. Op graphs build in
 microseconds whatever their size (masks are deferred), so nothing large is allocated first.
@@ -42,10 +44,13 @@ def check_workload(workload, graphs, configs, functional: bool, mapper: str, obj
                 held[-1], memory_limit, data, functional, lambda g, data=data: _held_bytes(g, data))
     for hw in configs:
         total, work = [0] * n_counters(hw.n_boundaries), 0
-        for index, (spec, graph) in enumerate(zip(workload.layers, graphs)):
-            layer = _Layer(workload, index, spec, graph, hw, (mapper, objective))
-            bound, steps = layer.bound(held[index], memory_limit)
+        layers = [_Layer(workload, index, spec, graph, hw, (mapper, objective))
+                  for index, (spec, graph) in enumerate(zip(workload.layers, graphs))]
+        for layer in layers:
+            bound, steps = layer.bound(held[layer.index], memory_limit)
             total, work = bounds.add(total, bound), work + steps
+        if work > MAX_WALK_STEPS:         # coarse steps assume one-element tiles: count the real ones
+            work = sum(layer._tight(need_counts=False)[2] for layer in layers)
         excess = first_excess(total, hw)
         if excess is not None:
             what, value = excess

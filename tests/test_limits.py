@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sys
 
@@ -367,3 +369,29 @@ def test_hardware_limits_admit_every_preset():
     with pytest.raises(ConfigError):
         Hardware.from_dict({**DEFAULT, "clock_hz": 1e13})
     assert issubclass(LimitError, ConfigError)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 40), kernel=st.integers(1, 90), dilation=st.integers(1, 5),
+       padding=st.sampled_from(["same", "causal", "valid"]), stack=st.sampled_from(["constant", "exponential"]))
+def test_taps_beyond_the_sequence_change_no_path_length(n, kernel, dilation, padding, stack):
+    """Convolution taps farther than the sequence are no longer enumerated (a kernel of 2^31 taps
+    allocated 16 GB): the searched path length is the one all the taps give."""
+    from simulator.connectivity import Taps, max_path_length
+    from simulator.variants.convolutional import layer_offsets, output_length
+
+    if padding == "valid" and output_length(n, kernel, dilation, padding) < 1:
+        return
+    constant = stack == "constant" or kernel == 1
+    every = Taps(n, layer_offsets(kernel, dilation, padding, stack), constant=constant)
+    inside = Taps(n, layer_offsets(kernel, dilation, padding, stack, n), constant=constant)
+    assert max_path_length(inside) == max_path_length(every)
+
+
+def test_a_recurrence_of_a_million_steps_has_its_path_length_at_once():
+    from simulator.connectivity import Chain, max_path_length
+
+    started = time.perf_counter()
+    assert max_path_length(Chain(1_000_000)) == 1_000_000
+    assert max_path_length(Chain(1)) is None and max_path_length(Chain(2)) == 2
+    assert time.perf_counter() - started < 5

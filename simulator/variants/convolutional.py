@@ -84,25 +84,28 @@ def im2col(batch: int, n: int, d: int, kernel: int, dilation: int, padding: str)
 
 
 def layer_offsets(kernel: int, dilation: int, padding: str, stack_dilation: str, n: int | None = None):
-    """Tap offsets (input position - output position) of layer l of a stack of these layers; with
-    `n`, only the offsets inside (-n, n) (a farther tap always reads padding: it connects nothing,
-    and a kernel of a billion taps must not allocate a billion offsets).
+    """Tap offsets (input position - output position) of layer l of a stack of these layers.
+
+    With `n`, the taps farther than the sequence (|offset| >= n: they always read padding and
+    connect nothing) are not enumerated, so a kernel of a billion taps or a deep exponential stack
+    allocates at most 2n offsets; in an exponential stack the outermost offset on each side is kept,
+    clipped to 4n, so the stack's extent (connectivity._schedule stops at 4n) stays as it was.
 
     valid: output t is placed at position t (its window starts there), so a stack keeps n positions.
     """
     def offsets(layer: int) -> np.ndarray:
         dil = dilation * kernel ** layer if stack_dilation == "exponential" else dilation
         pad = left_pad(kernel, dil, padding)
-        first, last = 0, kernel - 1
-        if n is not None:        # taps j with |j dil - pad| < n
-            first = max(first, -(-(pad - n + 1) // dil))
-            last = min(last, (pad + n - 1) // dil)
-        if last < first:
-            return np.zeros(0, np.int64)
-        base = first * dil - pad                  # Python ints: dil grows as k**l in a deep stack
-        if last == first:
-            return np.array([base], np.int64)
-        return np.arange(last - first + 1, dtype=np.int64) * dil + base
+        if n is None:
+            return np.arange(kernel, dtype=np.int64) * dil - pad
+        first = max(0, -(-(pad - n + 1) // dil))         # taps j with |j dil - pad| < n
+        last = min(kernel - 1, (pad + n - 1) // dil)
+        count = max(0, last - first + 1)                  # several taps inside: dil < 2n fits int64
+        inner = np.arange(count, dtype=np.int64) * (dil if count > 1 else 0) + (first * dil - pad)
+        lowest, highest = -pad, (kernel - 1) * dil - pad   # Python ints: dil grows as k**l
+        outer = [] if stack_dilation != "exponential" else \
+            ([max(lowest, -4 * n)] if lowest <= -n else []) + ([min(highest, 4 * n)] if highest >= n else [])
+        return np.sort(np.concatenate([inner, np.array(outer, np.int64)]))
     return offsets
 
 
