@@ -20,7 +20,7 @@ class RowRanges:
     """Row i of a masked matrix is valid on columns [lo[i], hi[i]); everything else is masked out.
 
     The arrays may be deferred (`RowRanges.deferred`): a layer's op graph is then built in
-    microseconds whatever its size, so its counts and memory can be bounded (bounds.py, guard.py)
+    microseconds whatever its size, so its counts and memory can be bounded (upper_bounds.py, guard.py)
     before a mask of a billion rows is ever allocated. `rows` is known either way.
     """
     __slots__ = ("rows", "_make", "_arrays")

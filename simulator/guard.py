@@ -3,7 +3,7 @@
 For every layer and hardware config: the memory the run would hold (masks, kernel scratch, and
 in functional or data-dependent runs every tensor) must stay under limits.memory_limit_bytes();
 the steps its walks take, per layer and for the workload, under limits.MAX_WALK_STEPS; and the
-upper bound of every count (bounds.py), of every report column summed from counts and of their
+upper bound of every count (upper_bounds.py), of every report column summed from counts and of their
 sums over the workload under limits.COUNT_LIMIT. A workload that fits on the worst hardware the
 field limits admit is passed at once (cached). A failure is a LimitError that
 names the workload file, the layer's key path (the parameter that makes the number grow fastest)
@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from dataclasses import fields, replace
 
-from . import bounds
+from . import upper_bounds as bounds
 from .checks import describe
 from .cost import level_bytes_scalar
 from .enums import (BOUNDARY_BASE, N_BOUNDARY_COUNTERS, N_VEC_KINDS, VEC_KIND_NAMES, BoundaryCounter, Counter,

@@ -8,7 +8,7 @@ number, hang, or exhaust memory: a value outside them is refused with its key pa
   simulator forms from hardware fields alone (array area, tile footprints, prices) stays finite
   and inside int64.
 * Layer parameters: integers up to `LAYER_INT_MAX`; seeds up to `SEED_MAX`. Whether a layer's
-  counts fit the 64-bit counters depends on the layer and the hardware together: bounds.py
+  counts fit the 64-bit counters depends on the layer and the hardware together: upper_bounds.py
   computes an upper bound of every count before anything runs and guard.py refuses a workload
   whose bound exceeds `COUNT_LIMIT`.
 * Files, YAML, messages, sweeps, memory: the constants below.

@@ -1,7 +1,7 @@
 """The only place where ops, mappings and hardware become the int64/float64 arrays kernels take.
 
 Kernels count in int64, which wraps silently. simulate() bounds every count of a workload before
-anything runs (guard.py, bounds.py); the checks here are a last line for direct callers of the
+anything runs (guard.py, upper_bounds.py); the checks here are a last line for direct callers of the
 engine: an op's MAC count, the product every other count of the op grows from.
 """
 from __future__ import annotations

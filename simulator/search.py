@@ -570,9 +570,9 @@ class _Evaluator:
         return min(self.ranks, key=self.rank_key)
 
     def _within_limits(self, cands: list[Cand]) -> list[Cand]:
-        """The candidates whose every count is bounded below limits.COUNT_LIMIT (bounds.py): all of
+        """The candidates whose every count is bounded below limits.COUNT_LIMIT (upper_bounds.py): all of
         them unless the op is big enough for some mapping to overflow (checked once per op)."""
-        from . import bounds
+        from . import upper_bounds as bounds
         from .limits import COUNT_LIMIT
 
         if self.any_mapping_fits is None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator import bounds, load_hardware, load_workload, simulate, to_frame
+from simulator import upper_bounds as bounds, load_hardware, load_workload, simulate, to_frame
 from simulator.enums import Counter
 from simulator.simulate import layer_graph
 

@@ -96,7 +96,7 @@ def test_big_but_countable_layers_are_not_refused():
     wl = load_workload({"name": "long", "layers": [{"variant": "self_attention", "n": 131072, "d": 4096,
                                                      "causal": True}]})
     graphs = [layer_graph(s) for s in wl.layers]
-    from simulator import bounds
+    from simulator import upper_bounds as bounds
 
     assert guard.first_excess(bounds.layer_bound(graphs[0], hw), hw) is not None       # coarse: too big
     guard.check_workload(wl, graphs, [hw], False, "heuristic", "cycles")               # tight: fine

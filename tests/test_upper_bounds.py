@@ -1,4 +1,4 @@
-"""bounds.py: every bound is at least what the kernels count (the oracle here is the kernel itself:
+"""upper_bounds.py: every bound is at least what the kernels count (the oracle here is the kernel itself:
 a bound below a real count would let a wrap through), the tight GEMM bound is exact where its
 docstring says so, and the work bounds cover the steps walked."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator import bounds
+from simulator import upper_bounds as bounds
 from simulator.engine import run_fused, run_gemm, run_vector
 from simulator.enums import Counter, n_counters
 from simulator.graph import FusedAttention, Gemm, RowRanges, VectorOp, VOp, VPass, softmax_passes
@@ -111,7 +111,7 @@ def test_bound_layout_matches_the_counters():
 
 
 def test_unknown_op_types_have_no_silent_bound():
-    with pytest.raises(TypeError, match="no count bound for op type object: add one to bounds.py"):
+    with pytest.raises(TypeError, match="no count bound for op type object: add one to upper_bounds.py"):
         bounds.op_terms(object())
 
 

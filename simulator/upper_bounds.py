@@ -73,7 +73,7 @@ def op_terms(op) -> Terms:
                 step.chains = body.batch
             t.add(step, op.steps)
     elif not isinstance(op, Layout):
-        raise TypeError(f"no count bound for op type {type(op).__name__}: add one to bounds.py")
+        raise TypeError(f"no count bound for op type {type(op).__name__}: add one to upper_bounds.py")
     return t
 
 
