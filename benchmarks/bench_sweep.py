@@ -56,7 +56,7 @@ def measure(mapper: str, jobs: int) -> dict:
     spec = sweep_from_dict(bert_sweep(mapper), source="<bench>")
     with tempfile.TemporaryDirectory() as out:
         outcome = run_sweep(spec, out, jobs=jobs, warn=lambda message: None)
-    return {"points": spec.n_points, "layers": len(outcome.results), "eval_s": outcome.eval_seconds,
+    return {"points": spec.n_points, "layers": outcome.rows, "eval_s": outcome.eval_seconds,
             "report_s": outcome.report_seconds, "load_s": load_s}
 
 

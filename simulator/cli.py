@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 
 _IMPORTED = time.perf_counter()       # the fallback origin of the whole-run time (see _process_seconds)
 
 from . import __version__
 from .errors import AttnsimError, ConfigError
+from .limits import SEED_MAX, SWEEP_MAX_POINTS
 
 FORMATS = ("table", "csv", "json", "md", "parquet")
 _SUFFIX_FORMAT = {".csv": "csv", ".json": "json", ".md": "md", ".txt": "table", ".parquet": "parquet", "": "table"}
@@ -34,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="hardware YAML (repeatable; default: hw_configs/default.yaml)")
     run.add_argument("--functional", action="store_true",
                      help="also compute real outputs on the modeled array (same counts)")
-    run.add_argument("--seed", type=int, default=0, help="seed of the functional inputs (default 0)")
+    run.add_argument("--seed", type=_int_flag(0, SEED_MAX), default=0,
+                     help="seed of the functional inputs, 0 to 2^63-1 (default 0)")
     run.add_argument("--format", choices=FORMATS, help="output format (default: table, or from --out's suffix)")
     run.add_argument("--ops", action="store_true", help="one row per primitive op instead of per layer")
     run.add_argument("--out", metavar="FILE", help="write the report to FILE (atomically) instead of stdout")
@@ -67,14 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="design-space sweep: every hardware point x workload; Pareto fronts")
     sweep.add_argument("sweep", metavar="SWEEP.yaml", help="sweep file (see docs/sweeps.md)")
     sweep.add_argument("--out", metavar="DIR", help="output folder (default: reports/sweeps/<name>/)")
-    sweep.add_argument("--jobs", type=int, metavar="N",
-                       help="worker processes (default: the number of CPUs; 1 runs in this process)")
+    sweep.add_argument("--jobs", type=_int_flag(1, 4096), metavar="N",
+                       help="worker processes (default and most: the number of CPUs; 1 runs in this process)")
     sweep.add_argument("--executor", choices=("local", "dask"), default="local",
                        help="local processes (default) or a Dask cluster (pip install 'attnsim[distributed]')")
     sweep.add_argument("--scheduler", metavar="ADDRESS",
                        help="Dask scheduler address, e.g. tcp://10.0.0.1:8786 (default: a local cluster)")
-    sweep.add_argument("--chunk-size", type=int, metavar="N",
+    sweep.add_argument("--chunk-size", type=_int_flag(1, 1_000_000), metavar="N",
                        help="design points per task (default: about half a second of work each)")
+    sweep.add_argument("--max-points", type=_int_flag(1, SWEEP_MAX_POINTS), metavar="N",
+                       help="run a sweep of up to N design points x workload variants (like max_points: "
+                            "in the sweep file; needed above 100,000)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar and no summary lines")
     sweep.set_defaults(func=cmd_sweep)
 
@@ -191,18 +198,17 @@ def cmd_sweep(args) -> int:
 
     if args.scheduler and args.executor != "dask":
         raise AttnsimError("--scheduler is the address of a Dask scheduler: add --executor dask")
-    for flag, value in (("--jobs", args.jobs), ("--chunk-size", args.chunk_size)):
-        if value is not None and value < 1:
-            raise AttnsimError(f"{flag} must be at least 1, got {value}")
     spec = load_sweep(args.sweep)
     say = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     try:
         outcome = run_sweep(spec, args.out, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
-                            progress=not args.quiet and sys.stderr.isatty(), chunk_size=args.chunk_size, log=say)
+                            progress=not args.quiet and sys.stderr.isatty(), chunk_size=args.chunk_size, log=say,
+                            max_points=args.max_points)
     except SweepInterrupted as exc:
-        print(f"attnsim: interrupted: {exc}", file=sys.stderr)
-        return 130
-    say(f"wrote {outcome.out_dir}/: {', '.join(outcome.files)} ({len(outcome.results):,} rows, "
+        print(f"attnsim: {'terminated' if isinstance(exc.__context__, Terminated) else 'interrupted'}: {exc}",
+              file=sys.stderr)
+        return 143 if isinstance(exc.__context__, Terminated) else 130
+    say(f"wrote {outcome.out_dir}/: {', '.join(outcome.files)} ({outcome.rows:,} rows, "
         f"{len(outcome.pareto):,} Pareto points)")
     say(expansion_report(spec, outcome))
     whole_s = _process_seconds()
@@ -248,9 +254,41 @@ def _write(out: str, text: str) -> None:
     from .fileio import write_atomic
 
     try:
-        write_atomic(out, text)
+        removed = write_atomic(out, text)
     except OSError as exc:
         raise AttnsimError(f"cannot write {out}: {exc.strerror or exc}") from None
+    for path in removed:
+        print(f"attnsim: note: removed {path}, a temporary file an interrupted earlier write left behind",
+              file=sys.stderr)
+
+
+def _int_flag(minimum: int, maximum: int):
+    """An argparse type: an integer in [minimum, maximum] (a usage error, exit status 2, otherwise)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not minimum <= value <= maximum:
+            shown = text if len(text) <= 40 else f"{text[:30]}... ({len(text):,} characters)"
+            high = "2^63-1" if maximum == SEED_MAX else f"{maximum:,}"
+            raise argparse.ArgumentTypeError(f"expected an integer from {minimum} to {high}, got {shown!r}")
+        return value
+    return parse
+
+
+def _note(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings of the simulator (a path length left empty, ...) as one line each on stderr."""
+    print(f"attnsim: note: {message}", file=sys.stderr)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as an exception so that temporary files are removed and sweeps save their
+    state on the way out, as on Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
 
 
 def _load(path: str, expected: str):
@@ -336,16 +374,33 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:   # --help, --version, or a usage error argparse has already printed
         return exc.code if isinstance(exc.code, int) else 2
+    previous = _install(signal.SIGTERM, _on_sigterm)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", UserWarning)
+            warnings.showwarning = _note
+            return args.func(args)
     except AttnsimError as exc:
         print(f"attnsim: error: {exc}" if not isinstance(exc, ConfigError) else str(exc), file=sys.stderr)
         return 2
+    except Terminated:
+        print("attnsim: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("attnsim: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        _install(signal.SIGTERM, previous)
+
+
+def _install(signum, handler):
+    """Set a signal handler where that is possible (the main thread); return the previous one."""
+    try:
+        return signal.signal(signum, handler)
+    except (ValueError, TypeError):       # not the main thread, or no previous Python handler
+        return None
 
 
 if __name__ == "__main__":

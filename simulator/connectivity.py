@@ -66,14 +66,13 @@ def _chain(n: int) -> int | None:
 
 @njit(cache=True)
 def _chain_search(n):
-    """x_j -> h_j is one hop and each h_{t-1} -> h_t one more; stacking only adds hops."""
-    dist = np.empty(n, np.int64)
+    """x_j -> h_j is one hop and each h_{t-1} -> h_t one more; stacking only adds hops. Walking the
+    chain from source j, position i > j is first reached at hop i - j + 1, so each source's
+    farthest output is the last one: one step per source (the walk of every (j, i) pair took
+    O(n^2) time, an hour at n = 10^6)."""
     best = 0
-    for j in range(n):
-        dist[j] = 1
-        for i in range(j + 1, n):
-            dist[i] = dist[i - 1] + 1
-            best = max(best, dist[i])
+    for j in range(n - 1):
+        best = max(best, (n - 1) - j + 1)
     return best
 
 
@@ -126,6 +125,8 @@ def _ranges_as_layers(lo, hi):
 def _taps(conn: Taps) -> int | None:
     n = conn.n
     first = np.unique(np.asarray(conn.offsets_for_layer(0), np.int64))
+    if len(first) == 0:
+        return None                       # every tap reads padding: no two positions connect
     if conn.constant and len(first) == first[-1] - first[0] + 1 and first[0] <= 0 <= first[-1]:
         idx = np.arange(n)
         return _ranges(Ranges(np.clip(idx + first[0], 0, n), np.clip(idx + first[-1] + 1, 0, n), n))
@@ -140,23 +141,45 @@ def _schedule(conn: Taps, n: int) -> np.ndarray:
     while len(layers) < limit:
         offs = np.unique(np.asarray(conn.offsets_for_layer(len(layers)), np.int64))
         layers.append(offs)
-        span += int(offs[-1] - offs[0])
+        span += int(offs[-1] - offs[0]) if len(offs) else 4 * n      # no tap inside: nothing farther
+
         if not conn.constant and span >= 4 * n and len(layers) >= 2:
             break
-    width = max(len(o) for o in layers)
+    width = max(1, max(len(o) for o in layers))
     table = np.full((len(layers), width), np.iinfo(np.int64).min, np.int64)
     for i, o in enumerate(layers):
         table[i, :len(o)] = o
     return table
 
 
+class SearchTooLarge(Exception):
+    """The exact search would take longer than limits.MAX_PATH_SEARCH_STEPS; `steps` its estimate."""
+
+    def __init__(self, steps: int):
+        self.steps = steps
+        super().__init__(f"about {steps:.2g} steps")
+
+
 def _bitset_search(n: int, spec) -> int:
+    from .limits import MAX_PATH_SEARCH_STEPS
+
     words = (n + 63) // 64
     if spec[0] == "edges":
         _, dst, src = spec
+        steps = n * n * (len(dst) + n)                     # sources x hops x (edges + positions)
+        if steps > MAX_PATH_SEARCH_STEPS:
+            raise SearchTooLarge(steps)
         return _edge_search(n, dst, src)
-    table = _schedule(spec[1], n)
-    return _taps_search(n, words, table, spec[1].constant)
+    conn = spec[1]
+    first = np.unique(np.asarray(conn.offsets_for_layer(0)))
+    # constant taps that include 0 grow a reach set by one position a layer or stop: <= n + 1 layers
+    layers = (n + 2 if 0 in first else 4 * n + 4) if conn.constant else 64 + 4 * n.bit_length() ** 2
+    taps = len(first)
+    steps = n * layers * taps * words
+    if steps > MAX_PATH_SEARCH_STEPS or layers * taps > MAX_PATH_SEARCH_STEPS // 64:    # the table's entries too
+        raise SearchTooLarge(steps)
+    table = _schedule(conn, n)
+    return _taps_search(n, words, table, conn.constant)
 
 
 @njit(cache=True)

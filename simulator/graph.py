@@ -16,29 +16,66 @@ import numpy as np
 from .enums import VecKind
 
 
-@dataclass(frozen=True, eq=False)
 class RowRanges:
-    """Row i of a masked matrix is valid on columns [lo[i], hi[i]); everything else is masked out."""
-    lo: np.ndarray
-    hi: np.ndarray
+    """Row i of a masked matrix is valid on columns [lo[i], hi[i]); everything else is masked out.
 
-    def __post_init__(self):
-        for arr in (self.lo, self.hi):
-            arr.setflags(write=False)
+    The arrays may be deferred (`RowRanges.deferred`): a layer's op graph is then built in
+    microseconds whatever its size, so its counts and memory can be bounded (upper_bounds.py, guard.py)
+    before a mask of a billion rows is ever allocated. `rows` is known either way.
+    """
+    __slots__ = ("rows", "_make", "_arrays", "_digest")     # _digest: mapeval caches the bytes hash here
+
+    def __init__(self, lo, hi):
+        lo, hi = _normalised(lo, hi)
+        self.rows = len(lo)
+        self._make = None
+        self._arrays = (lo, hi)
 
     @classmethod
     def from_arrays(cls, lo, hi) -> "RowRanges":
-        lo = np.ascontiguousarray(lo, dtype=np.int64)
-        hi = np.ascontiguousarray(hi, dtype=np.int64)
-        hi = np.maximum(hi, lo)
         return cls(lo, hi)
+
+    @classmethod
+    def deferred(cls, rows: int, make: Callable[[], tuple]) -> "RowRanges":
+        """Ranges of `rows` rows whose (lo, hi) arrays `make()` computes on first use."""
+        self = cls.__new__(cls)
+        self.rows = int(rows)
+        self._make = make
+        self._arrays = None
+        return self
+
+    def _get(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._arrays is None:
+            lo, hi = _normalised(*self._make())
+            if len(lo) != self.rows:
+                raise ValueError(f"deferred ranges made {len(lo)} rows, {self.rows} were announced")
+            self._arrays = (lo, hi)
+            self._make = None
+        return self._arrays
+
+    @property
+    def lo(self) -> np.ndarray:
+        return self._get()[0]
+
+    @property
+    def hi(self) -> np.ndarray:
+        return self._get()[1]
 
     @property
     def lengths(self) -> np.ndarray:
-        return self.hi - self.lo
+        lo, hi = self._get()
+        return hi - lo
 
     def valid(self) -> int:
         return int(self.lengths.sum())
+
+
+def _normalised(lo, hi) -> tuple[np.ndarray, np.ndarray]:
+    lo = np.array(lo, dtype=np.int64)          # copies: the stored arrays are read-only
+    hi = np.maximum(np.asarray(hi, dtype=np.int64), lo)
+    lo.setflags(write=False)
+    hi.setflags(write=False)
+    return lo, hi
 
 
 @dataclass(frozen=True)

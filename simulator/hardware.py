@@ -8,6 +8,7 @@ from typing import Any
 
 from . import yaml_io
 from .checks import Checker, describe, join
+from .limits import HW_FIELDS, MAX_MEMORY_LEVELS
 from .enums import (DATAFLOW_NAMES, FOLD_OVERLAP_NAMES, FORMAT_BYTES, FORMAT_NAMES, SCHEDULE_NAMES,
                     VEC_KIND_NAMES, Dataflow, FoldOverlap, NumberFormat)
 
@@ -141,7 +142,7 @@ def _parse_hardware(chk: Checker, data: Any) -> dict:
     memories = _parse_memories(chk, top["memories"]) if "memories" in top else None
     out = {
         "name": chk.string("name", top.get("name")) if "name" in top else None,
-        "clock_hz": chk.number("clock_hz", top.get("clock_hz"), positive=True) if "clock_hz" in top else None,
+        "clock_hz": _field(chk, "clock_hz", top) if "clock_hz" in top else None,
         "number_format": NumberFormat(FORMAT_NAMES.index(fmt)) if fmt else None,
         "mac_array": array,
         "vector_unit": vector,
@@ -157,15 +158,22 @@ def _parse_hardware(chk: Checker, data: Any) -> dict:
     return out
 
 
+def _field(chk: Checker, path: str, d: dict):
+    """The value of the last key of `path` in mapping `d`, checked against its documented range;
+    None when absent (the mapping check reports a missing key) or wrong."""
+    key = path.rpartition(".")[2]
+    return chk.field(path, d[key], HW_FIELDS[path]) if key in d else None
+
+
 def _parse_array(chk: Checker, data: Any) -> MacArray | None:
     p = "mac_array"
     d = chk.mapping(p, data, ("rows", "cols", "dataflow", "mac_energy_pj"), optional=("fold_overlap",))
-    rows = chk.integer(f"{p}.rows", d["rows"], minimum=1) if "rows" in d else None
-    cols = chk.integer(f"{p}.cols", d["cols"], minimum=1) if "cols" in d else None
+    rows = _field(chk, f"{p}.rows", d)
+    cols = _field(chk, f"{p}.cols", d)
     flows = _parse_dataflows(chk, f"{p}.dataflow", d["dataflow"]) if "dataflow" in d else None
     flow = flows[0] if flows else None
     overlap = chk.choice(f"{p}.fold_overlap", d.get("fold_overlap", "serial"), FOLD_OVERLAP_NAMES)
-    energy = chk.number(f"{p}.mac_energy_pj", d["mac_energy_pj"], minimum=0.0) if "mac_energy_pj" in d else None
+    energy = _field(chk, f"{p}.mac_energy_pj", d)
     if None in (rows, cols, flow, overlap, energy):
         return None
     return MacArray(rows, cols, flow, FoldOverlap(FOLD_OVERLAP_NAMES.index(overlap)), energy, tuple(flows))
@@ -190,13 +198,13 @@ def _parse_dataflows(chk: Checker, path: str, value: Any) -> list[Dataflow] | No
 def _parse_area(chk: Checker, data: Any, memories) -> Area | None:
     p = "area"
     d = chk.mapping(p, data, ("mm2_per_mac", "mm2_per_vector_lane", "mm2_per_mib"))
-    mac = chk.number(f"{p}.mm2_per_mac", d["mm2_per_mac"], minimum=0.0) if "mm2_per_mac" in d else None
-    lane = (chk.number(f"{p}.mm2_per_vector_lane", d["mm2_per_vector_lane"], minimum=0.0)
-            if "mm2_per_vector_lane" in d else None)
+    mac = _field(chk, f"{p}.mm2_per_mac", d)
+    lane = _field(chk, f"{p}.mm2_per_vector_lane", d)
     per_mib = None
     if "mm2_per_mib" in d:
         items = chk.sequence(f"{p}.mm2_per_mib", d["mm2_per_mib"], min_len=1)
-        values = [chk.number(join(f"{p}.mm2_per_mib", i), v, minimum=0.0) for i, v in enumerate(items)]
+        values = [chk.field(join(f"{p}.mm2_per_mib", i), v, HW_FIELDS["area.mm2_per_mib[]"])
+                  for i, v in enumerate(items)]
         if memories is not None and len(items) != len(memories) - 1:
             chk.add(f"{p}.mm2_per_mib", f"expected one price per on-chip level ({len(memories) - 1}), "
                                         f"innermost first; got {len(items)}")
@@ -210,13 +218,13 @@ def _parse_area(chk: Checker, data: Any, memories) -> Area | None:
 def _parse_vector(chk: Checker, data: Any) -> VectorUnit | None:
     p = "vector_unit"
     d = chk.mapping(p, data, ("lanes", "cycles_per_op", "op_energy_pj"))
-    lanes = chk.integer(f"{p}.lanes", d["lanes"], minimum=1) if "lanes" in d else None
-    energy = chk.number(f"{p}.op_energy_pj", d["op_energy_pj"], minimum=0.0) if "op_energy_pj" in d else None
+    lanes = _field(chk, f"{p}.lanes", d)
+    energy = _field(chk, f"{p}.op_energy_pj", d)
     cycles = None
     if "cycles_per_op" in d:
         cp = chk.mapping(f"{p}.cycles_per_op", d["cycles_per_op"], VEC_KIND_NAMES)
-        values = [chk.integer(f"{p}.cycles_per_op.{k}", cp[k], minimum=1) if k in cp else None
-                  for k in VEC_KIND_NAMES]
+        values = [chk.field(f"{p}.cycles_per_op.{k}", cp[k], HW_FIELDS["vector_unit.cycles_per_op.*"])
+                  if k in cp else None for k in VEC_KIND_NAMES]
         cycles = tuple(values) if None not in values else None
     if None in (lanes, energy, cycles):
         return None
@@ -226,13 +234,16 @@ def _parse_vector(chk: Checker, data: Any) -> VectorUnit | None:
 def _parse_memories(chk: Checker, data: Any) -> tuple[MemoryLevel, ...] | None:
     items = chk.sequence("memories", data, min_len=2,
                          what="memory levels (on-chip levels innermost first, the off-chip level last)")
+    if len(items) > MAX_MEMORY_LEVELS:
+        chk.add("memories", f"expected at most {MAX_MEMORY_LEVELS} memory levels, got {len(items):,}")
+        return None
     levels: list[MemoryLevel | None] = []
     for i, item in enumerate(items):
         levels.append(_parse_level(chk, join("memories", i), item, off_chip=(i == len(items) - 1)))
     seen: dict[str, int] = {}
     for i, lv in enumerate(levels):
         if lv is not None and lv.name in seen:
-            chk.add(f"memories[{i}].name", f"duplicate level name {lv.name!r} (also memories[{seen[lv.name]}])")
+            chk.add(f"memories[{i}].name", f"duplicate level name {describe(lv.name)} (also memories[{seen[lv.name]}])")
         elif lv is not None:
             seen[lv.name] = i
     if len(items) < 2 or None in levels:
@@ -242,7 +253,7 @@ def _parse_memories(chk: Checker, data: Any) -> tuple[MemoryLevel, ...] | None:
         if on_chip[i].size_bytes < on_chip[i - 1].size_bytes:
             chk.add(f"memories[{i}].size_bytes",
                     f"expected at least {on_chip[i - 1].size_bytes}, the size of memories[{i - 1}] "
-                    f"({on_chip[i - 1].name!r}): levels go innermost first, so an outer level cannot be smaller "
+                    f"({describe(on_chip[i - 1].name)}): levels go innermost first, so an outer level cannot be smaller "
                     f"than the one inside it; got {on_chip[i].size_bytes}")
     return tuple(levels)
 
@@ -258,19 +269,18 @@ def _parse_level(chk: Checker, p: str, data: Any, off_chip: bool) -> MemoryLevel
                 if off_chip else "missing key (the capacity of this on-chip level in bytes)")
     if size_ok and off_chip:
         if d["size_bytes"] is not None:
-            chk.add(f"{p}.size_bytes", f"expected null (the last level is off-chip and unbounded), got {d['size_bytes']!r}")
+            chk.add(f"{p}.size_bytes", f"expected null (the last level is off-chip and unbounded), got {describe(d['size_bytes'])}")
             size_ok = False
     elif size_ok:
         if d["size_bytes"] is None:
             chk.add(f"{p}.size_bytes", "expected an integer >= 1 (only the last, off-chip level may be null), got null")
             size_ok = False
         else:
-            size = chk.integer(f"{p}.size_bytes", d["size_bytes"], minimum=1)
+            size = chk.field(f"{p}.size_bytes", d["size_bytes"], HW_FIELDS["memories[].size_bytes"])
             size_ok = size is not None
-    vals = {k: chk.number(f"{p}.{k}", d[k], positive=True) if k in d else None
-            for k in ("read_bw_bytes_per_cycle", "write_bw_bytes_per_cycle")}
-    vals.update({k: chk.number(f"{p}.{k}", d[k], minimum=0.0) if k in d else None
-                 for k in ("read_pj_per_byte", "write_pj_per_byte")})
+    vals = {k: chk.field(f"{p}.{k}", d[k], HW_FIELDS[f"memories[].{k}"]) if k in d else None
+            for k in ("read_bw_bytes_per_cycle", "write_bw_bytes_per_cycle", "read_pj_per_byte",
+                      "write_pj_per_byte")}
     dbuf = False
     if off_chip:
         if d.get("double_buffered", False) is not False:

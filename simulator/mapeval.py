@@ -62,11 +62,11 @@ def op_key(op) -> tuple:
 
 
 def _mask_digest(mask, axis: str) -> tuple:
-    digest = mask.__dict__.get("_digest")
+    digest = getattr(mask, "_digest", None)
     if digest is None:       # computed once per mask object (graphs are cached per layer)
         raw = np.ascontiguousarray(mask.lo, np.int64).tobytes() + b"|" + np.ascontiguousarray(mask.hi, np.int64).tobytes()
         digest = hashlib.blake2b(raw, digest_size=20).hexdigest()
-        object.__setattr__(mask, "_digest", digest)
+        mask._digest = digest
     return (axis, len(mask.lo), digest)
 
 
@@ -195,6 +195,24 @@ def _walks_for(op, hw, width: int, mwidth: int) -> _Walks:
     return hit
 
 
+def _within_limits(op, hw, cands: np.ndarray, n_seeds: int, nlev: int) -> tuple[np.ndarray, int]:
+    """The candidates whose every count stays below limits.COUNT_LIMIT (upper_bounds.py), so that no
+    walk can wrap: all of them unless the op is big enough for some mapping to overflow (one coarse
+    check per op). Raises SizeError when none is left."""
+    from . import upper_bounds
+    from .errors import SizeError
+    from .limits import COUNT_LIMIT
+
+    if sum(upper_bounds.op_bound(op, hw)) <= COUNT_LIMIT:
+        return cands, n_seeds
+    keep = np.array([sum(upper_bounds.gemm_bound(op, hw, mapping_of(row, nlev, True))) <= COUNT_LIMIT
+                     for row in cands], bool)
+    if not keep.any():
+        raise SizeError(f"no mapping of the ({op.m}, {op.k}, {op.n}) GEMM keeps its counts within the 64-bit "
+                        f"counters (2^62); use smaller sizes")
+    return cands[keep], int(keep[:n_seeds].sum())
+
+
 def evaluate(op, hw, cands: np.ndarray, objective: str = "cycles", n_seeds: int = 0,
              budget: int | None = None, tolerance: float = 0.0) -> Outcome:
     """The best of `cands` (its first n_seeds rows are seeds: walked first, never pruned, preferred
@@ -206,6 +224,7 @@ def evaluate(op, hw, cands: np.ndarray, objective: str = "cycles", n_seeds: int 
 
     cands = np.ascontiguousarray(cands, np.int64)
     nlev, nmem = len(hw.on_chip), len(hw.memories)
+    cands, n_seeds = _within_limits(op, hw, cands, n_seeds, nlev)
     ha = hw_arrays(hw)
     lb, est, steps = bounds(op, hw, cands, objective)
     # after the seeds, by estimate, equal estimates coarsest first (ties in the result are broken by

@@ -2,22 +2,23 @@
 from __future__ import annotations
 
 import functools
-import os
+import warnings
 from typing import Iterable
 
 import numpy as np
 
 from . import numerics
+from .checks import describe
+from .connectivity import SearchTooLarge
 from .engine import run_graph
-from .errors import SizeError
-from .graph import OpGraph, VectorOp
+from .errors import MappingError
+from .graph import OpGraph
+from .guard import check_workload
 from .hardware import Hardware
+from .limits import SEED_MAX
 from .results import LayerResult, frozen_arrays
 from .variants import REGISTRY
 from .workload import Workload
-
-# Functional runs hold every tensor (float32, plus a float64 copy of GEMM operands for int8).
-_BYTES_PER_ELEMENT_HELD = 4 * 3
 
 
 def simulate(workload: Workload, hw: Hardware | Iterable[Hardware], functional: bool = False,
@@ -50,17 +51,22 @@ def simulate(workload: Workload, hw: Hardware | Iterable[Hardware], functional: 
                          f"got {mapper!r}, {objective!r}")
     if schedule is not None and schedule not in SCHEDULE_NAMES:
         raise ValueError(f"schedule must be one of {SCHEDULE_NAMES} or None; got {schedule!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise ValueError(f"seed must be an integer in [0, {SEED_MAX}], got {seed!r}")
     configs = (hw,) if isinstance(hw, Hardware) else tuple(hw)
     check_pins(workload, configs)
     graphs = [layer_graph(spec) for spec in workload.layers]
-    for spec, graph in zip(workload.layers, graphs):
-        if functional or REGISTRY[spec.variant].is_data_dependent(spec):
-            check_functional_memory(spec.name, graph)
+    # memory and every count bounded before anything runs (guard.py); refusals name the layer's key
+    check_workload(workload, graphs, configs, functional, mapper, objective)
     results = []
     for config in configs:
         for index, (spec, graph) in enumerate(zip(workload.layers, graphs)):
-            results.append(_simulate_layer(workload, index, spec, graph, config, functional, seed,
-                                           (mapper, objective), schedule or config.schedule, tasks))
+            try:
+                results.append(_simulate_layer(workload, index, spec, graph, config, functional, seed,
+                                               (mapper, objective), schedule or config.schedule, tasks))
+            except MappingError as exc:
+                raise MappingError(f"{workload.source}: layers[{index}] ({describe(spec.name)}) on {config.source}: "
+                                   f"{exc}") from None
     return tuple(results)
 
 
@@ -142,9 +148,19 @@ def layer_graph(spec) -> OpGraph:
     return REGISTRY[spec.variant].build(spec)
 
 
+class PathLengthSkipped(UserWarning):
+    """max_path_length was left empty because its exact search would take too long."""
+
+
 @functools.lru_cache(maxsize=4096)
 def path_length(spec) -> int | None:
-    return REGISTRY[spec.variant].max_path_length(spec)
+    try:
+        return REGISTRY[spec.variant].max_path_length(spec)
+    except SearchTooLarge as exc:
+        warnings.warn(PathLengthSkipped(
+            f"layer {describe(spec.name)} ({spec.variant}): max_path_length is left empty: its exact search would "
+            f"take {exc}, more than 2^32 (limits.MAX_PATH_SEARCH_STEPS)"), stacklevel=2)
+        return None
 
 
 def draw_inputs(graph: OpGraph, hw, seed: int, layer_index: int) -> dict[str, np.ndarray]:
@@ -156,24 +172,3 @@ def draw_inputs(graph: OpGraph, hw, seed: int, layer_index: int) -> dict[str, np
             values = t.init(rng, t.shape) if t.init is not None else rng.standard_normal(t.shape)
             store[t.name] = numerics.store(values, hw.number_format)
     return store
-
-
-def functional_bytes(graph: OpGraph) -> int:
-    """Bytes a functional run of `graph` holds at its peak (all tensors, vector temporaries)."""
-    total = sum(int(np.prod(t.shape)) for t in graph.tensors)
-    temps = max((op.batch * op.rows * sum(w for _, w in op.widths) for op in graph.ops
-                 if isinstance(op, VectorOp)), default=0)
-    return (total + temps) * _BYTES_PER_ELEMENT_HELD
-
-
-def check_functional_memory(layer: str, graph: OpGraph) -> None:
-    need = functional_bytes(graph)
-    try:
-        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        physical = 16 * 2 ** 30
-    limit = physical // 2
-    if need > limit:
-        raise SizeError(f"layer {layer!r}: a functional run needs about {need / 2 ** 30:.1f} GiB for its tensors; "
-                        f"the limit is half of this machine's memory ({limit / 2 ** 30:.1f} GiB). "
-                        f"Run it count-only (without --functional) or with smaller sizes.")

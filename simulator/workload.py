@@ -9,6 +9,7 @@ from typing import Any
 from . import yaml_io
 from .checks import Checker, describe, join
 from .pins import parse_pins
+from .limits import LAYER_INT_MAX
 from .variants import REGISTRY
 from .variants.base import LayerSpec, param_names, parse_params
 
@@ -48,7 +49,7 @@ class Workload:
             if spec.name in seen:
                 implicit = "" if "name" in item else " (the default name of this unnamed layer; give it a name)"
                 chk.add(join(join("layers", i), "name"),
-                        f"duplicate layer name {spec.name!r}{implicit}; also used by layers[{seen[spec.name]}]")
+                        f"duplicate layer name {describe(spec.name)}{implicit}; also used by layers[{seen[spec.name]}]")
             seen.setdefault(spec.name, i)
             layers.append(spec)
         mapper, objective = _parse_mapper(chk, top)
@@ -59,7 +60,7 @@ class Workload:
 
 def parse_layer(chk: Checker, path: str, item: Any, default_name: str) -> LayerSpec | None:
     """Validate one layer mapping; problems go to `chk`."""
-    start = len(chk.problems)
+    start = chk.count
     if not isinstance(item, dict):
         chk.add(path, f"expected a mapping with a 'variant' key, got {describe(item)}")
         return None
@@ -73,12 +74,12 @@ def parse_layer(chk: Checker, path: str, item: Any, default_name: str) -> LayerS
     allowed = _COMMON + param_names(variant.params_cls) + ("mapping",)
     chk.mapping(path, item, ("variant",), optional=tuple(k for k in allowed if k != "variant"))
     layer_name = chk.string(join(path, "name"), item["name"]) if "name" in item else default_name
-    batch = chk.integer(join(path, "batch"), item.get("batch", 1), minimum=1)
+    batch = chk.integer(join(path, "batch"), item.get("batch", 1), minimum=1, maximum=LAYER_INT_MAX)
     repeat = chk.integer(join(path, "repeat"), item.get("repeat", 1), minimum=1, maximum=MAX_REPEAT)
     params = parse_params(variant.params_cls, chk, path, {k: v for k, v in item.items() if k in allowed})
     if params is not None:
         variant.check(chk, path, params)
-    if len(chk.problems) > start:
+    if chk.count > start:
         return None
     spec = LayerSpec(layer_name, vname, params, batch, repeat)
     if "mapping" in item:

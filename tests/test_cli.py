@@ -165,7 +165,8 @@ def test_functional_too_big_is_refused_before_running(capsys, tmp_path):
     path.write_text("name: big\nlayers:\n  - {name: huge, variant: gemm, m: 1000000, k: 100000, n: 100000}\n")
     code, out, err = run_cli(capsys, "run", path, "--functional")
     assert code == 2 and out == ""
-    assert err.startswith("attnsim: error: layer 'huge': a functional run needs about ")
+    assert err.startswith(f"{path}: 1 problem\n  layers[0].")     # the file and the layer's key
+    assert "layer 'huge' (gemm): a functional run needs about " in err
     assert "without --functional" in err
     assert_clean_error(err)
 
@@ -175,7 +176,8 @@ def test_sizes_that_overflow_the_counters(capsys, tmp_path):
     path.write_text("name: huge\nlayers:\n  - {variant: gemm, m: 1e10, k: 1e10, n: 1e10}\n")
     code, _, err = run_cli(capsys, "run", path)
     assert code == 2
-    assert err.startswith("attnsim: error: ") and "overflows the simulator's 64-bit counters" in err
+    assert err.startswith(f"{path}: 1 problem\n  layers[0].")
+    assert "its MACs on " in err and "more than 4.612e+18 (2^62" in err
     assert_clean_error(err)
 
 
@@ -294,11 +296,11 @@ def test_validate_failing_lists_every_problem(capsys, tmp_path):
     assert out == f"{SMOKE}: ok (workload)\n"
     assert err.splitlines() == [
         f"{bad_hw}: 3 problems",
-        "  mac_array.rows: expected an integer >= 1, got 0",
+        "  mac_array.rows: expected an integer in [1, 16384], got 0",
         "  mac_array.dataflow: expected one of output_stationary, weight_stationary, input_stationary; got 'os'",
-        "  memories[1].read_bw_bytes_per_cycle: expected a positive number, got -1",
+        "  memories[1].read_bw_bytes_per_cycle: expected a number in [0.001, 1e+12], got -1",
         f"{bad_wl}: 2 problems",
-        "  layers[0].m: expected an integer >= 1, got 0",
+        "  layers[0].m: expected an integer in [1, 2^40], got 0",
         f"  layers[1].variant: expected one of {', '.join(sorted(REGISTRY))}; got 'gem' (did you mean 'gemm'?)",
     ]
 
@@ -344,7 +346,7 @@ def test_run_bad_workload(capsys, tmp_path):
     assert err.splitlines() == [
         f"{path}: 2 problems",
         "  layers[0].heads: unknown key (allowed keys: variant, name, batch, repeat, m, k, n, mapping)",
-        "  layers[0].m: expected an integer >= 1, got 0",
+        "  layers[0].m: expected an integer in [1, 2^40], got 0",
     ]
 
 
@@ -394,7 +396,14 @@ def test_run_default_hardware_missing(capsys, monkeypatch, tmp_path):
     ([], "attnsim: error: the following arguments are required: COMMAND"),
     (["frobnicate"], "attnsim: error: argument COMMAND: invalid choice: 'frobnicate'"),
     (["run", SMOKE, "--format", "xml"], "attnsim run: error: argument --format: invalid choice: 'xml'"),
-    (["run", SMOKE, "--seed", "abc"], "attnsim run: error: argument --seed: invalid int value: 'abc'"),
+    (["run", SMOKE, "--seed", "abc"], "attnsim run: error: argument --seed: expected an integer from 0 to 2^63-1, "
+                                      "got 'abc'"),
+    (["run", SMOKE, "--seed", "-1"], "attnsim run: error: argument --seed: expected an integer from 0 to 2^63-1, "
+                                     "got '-1'"),
+    (["run", SMOKE, "--functional", "--seed", "-1"], "attnsim run: error: argument --seed: expected an integer "
+                                                     "from 0 to 2^63-1, got '-1'"),
+    (["run", SMOKE, "--seed", str(2 ** 63)], "attnsim run: error: argument --seed: expected an integer from 0 to "
+                                             "2^63-1, got '9223372036854775808'"),
     (["validate"], "attnsim validate: error: the following arguments are required: FILE.yaml"),
 ])
 def test_usage_errors(capsys, args, fragment):
@@ -431,7 +440,7 @@ def test_python_dash_m_bad_input_exits_2_without_traceback(tmp_path):
     bad.write_text("name: w\nlayers:\n  - {variant: gemm, m: yes, k: 2, n: 3}\n")
     res = _proc([sys.executable, "-m", "simulator", "run", str(bad)], tmp_path)
     assert res.returncode == 2 and res.stdout == ""
-    assert res.stderr == (f"{bad}: 1 problem\n  layers[0].m: expected an integer >= 1, got True (a boolean: YAML "
+    assert res.stderr == (f"{bad}: 1 problem\n  layers[0].m: expected an integer in [1, 2^40], got True (a boolean: YAML "
                           "reads unquoted yes/no/on/off/true/false as booleans)\n")
     res = _proc([sys.executable, "-m", "simulator", "run", SMOKE, "--out", str(tmp_path)], tmp_path)
     assert res.returncode == 2 and "Traceback" not in res.stderr

@@ -159,13 +159,13 @@ def test_top_level_not_a_mapping(data, message):
     ("name", None, "expected a non-empty string, got null"),
     ("description", 3, "expected a string, got 3"),
     ("description", False, f"expected a string, got False {NUM_BOOL}"),
-    ("clock_hz", "1GHz", "expected a positive number, got '1GHz'"),
-    ("clock_hz", True, f"expected a positive number, got True {NUM_BOOL}"),
-    ("clock_hz", 0, "expected a positive number, got 0"),
-    ("clock_hz", -1.0e9, "expected a positive number, got -1000000000.0"),
-    ("clock_hz", float("nan"), "expected a positive number, got nan"),
-    ("clock_hz", float("inf"), "expected a positive number, got inf"),
-    ("clock_hz", None, "expected a positive number, got null"),
+    ("clock_hz", "1GHz", "expected a number in [1, 1e+12], got '1GHz'"),
+    ("clock_hz", True, f"expected a number in [1, 1e+12], got True {NUM_BOOL}"),
+    ("clock_hz", 0, "expected a number in [1, 1e+12], got 0"),
+    ("clock_hz", -1.0e9, "expected a number in [1, 1e+12], got -1000000000.0"),
+    ("clock_hz", float("nan"), "expected a number in [1, 1e+12], got nan"),
+    ("clock_hz", float("inf"), "expected a number in [1, 1e+12], got inf"),
+    ("clock_hz", None, "expected a number in [1, 1e+12], got null"),
     ("number_format", "fp64", "expected one of fp32, fp16, bf16, int8; got 'fp64' (did you mean 'fp16'?)"),
     ("number_format", "FP32", "expected one of fp32, fp16, bf16, int8; got 'FP32' (did you mean 'fp32'?)"),
     ("number_format", "int4", "expected one of fp32, fp16, bf16, int8; got 'int4' (did you mean 'int8'?)"),
@@ -191,14 +191,14 @@ def test_exponent_clock_from_yaml(tmp_path):
 
 # --- mac_array ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("key, value, message", [
-    ("rows", 0, "expected an integer >= 1, got 0"),
-    ("rows", -4, "expected an integer >= 1, got -4"),
-    ("rows", 4.5, "expected an integer >= 1, got 4.5"),
-    ("rows", "4", "expected an integer >= 1, got '4'"),
-    ("rows", True, f"expected an integer >= 1, got True {NUM_BOOL}"),
-    ("rows", None, "expected an integer >= 1, got null"),
-    ("cols", 0, "expected an integer >= 1, got 0"),
-    ("cols", False, f"expected an integer >= 1, got False {NUM_BOOL}"),
+    ("rows", 0, "expected an integer in [1, 16384], got 0"),
+    ("rows", -4, "expected an integer in [1, 16384], got -4"),
+    ("rows", 4.5, "expected an integer in [1, 16384], got 4.5"),
+    ("rows", "4", "expected an integer in [1, 16384], got '4'"),
+    ("rows", True, f"expected an integer in [1, 16384], got True {NUM_BOOL}"),
+    ("rows", None, "expected an integer in [1, 16384], got null"),
+    ("cols", 0, "expected an integer in [1, 16384], got 0"),
+    ("cols", False, f"expected an integer in [1, 16384], got False {NUM_BOOL}"),
     ("dataflow", "os", f"expected one of {DATAFLOWS}; got 'os'"),
     ("dataflow", "weight-stationary", f"expected one of {DATAFLOWS}; got 'weight-stationary' "
                                       "(did you mean 'weight_stationary'?)"),
@@ -209,9 +209,9 @@ def test_exponent_clock_from_yaml(tmp_path):
     ("fold_overlap", "pipeline", "expected one of serial, pipelined; got 'pipeline' (did you mean 'pipelined'?)"),
     ("fold_overlap", True, f"expected one of serial, pipelined; got True {TEXT_BOOL}"),
     ("fold_overlap", None, "expected one of serial, pipelined; got null"),
-    ("mac_energy_pj", -1, "expected a number >= 0, got -1"),
-    ("mac_energy_pj", "0.2pJ", "expected a number >= 0, got '0.2pJ'"),
-    ("mac_energy_pj", True, f"expected a number >= 0, got True {NUM_BOOL}"),
+    ("mac_energy_pj", -1, "expected a number in [0, 1e+06], got -1"),
+    ("mac_energy_pj", "0.2pJ", "expected a number in [0, 1e+06], got '0.2pJ'"),
+    ("mac_energy_pj", True, f"expected a number in [0, 1e+06], got True {NUM_BOOL}"),
 ])
 def test_mac_array_values(key, value, message):
     assert problems({f"mac_array.{key}": value}) == [f"mac_array.{key}: {message}"]
@@ -239,17 +239,17 @@ def test_zero_energy_is_allowed():
 
 # --- vector_unit ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("key, value, message", [
-    ("lanes", 0, "expected an integer >= 1, got 0"),
-    ("lanes", "many", "expected an integer >= 1, got 'many'"),
-    ("lanes", True, f"expected an integer >= 1, got True {NUM_BOOL}"),
-    ("op_energy_pj", -0.1, "expected a number >= 0, got -0.1"),
-    ("op_energy_pj", [1], "expected a number >= 0, got a list"),
+    ("lanes", 0, "expected an integer in [1, 2^20], got 0"),
+    ("lanes", "many", "expected an integer in [1, 2^20], got 'many'"),
+    ("lanes", True, f"expected an integer in [1, 2^20], got True {NUM_BOOL}"),
+    ("op_energy_pj", -0.1, "expected a number in [0, 1e+06], got -0.1"),
+    ("op_energy_pj", [1], "expected a number in [0, 1e+06], got a list"),
     ("cycles_per_op", 4, "expected a mapping, got 4"),
     ("cycles_per_op", ["add", "mul"], "expected a mapping, got a list"),
-    ("cycles_per_op.exp", 0, "expected an integer >= 1, got 0"),
-    ("cycles_per_op.div", 2.5, "expected an integer >= 1, got 2.5"),
-    ("cycles_per_op.add", True, f"expected an integer >= 1, got True {NUM_BOOL}"),
-    ("cycles_per_op.rsqrt", None, "expected an integer >= 1, got null"),
+    ("cycles_per_op.exp", 0, "expected an integer in [1, 65536], got 0"),
+    ("cycles_per_op.div", 2.5, "expected an integer in [1, 65536], got 2.5"),
+    ("cycles_per_op.add", True, f"expected an integer in [1, 65536], got True {NUM_BOOL}"),
+    ("cycles_per_op.rsqrt", None, "expected an integer in [1, 65536], got null"),
 ])
 def test_vector_unit_values(key, value, message):
     assert problems({f"vector_unit.{key}": value}) == [f"vector_unit.{key}: {message}"]
@@ -313,22 +313,22 @@ def test_three_on_chip_levels_each_checked_against_the_one_inside():
     ("memories[0].name", 7, "expected a non-empty string, got 7"),
     ("memories[0].size_bytes", None,
      "expected an integer >= 1 (only the last, off-chip level may be null), got null"),
-    ("memories[0].size_bytes", 0, "expected an integer >= 1, got 0"),
-    ("memories[0].size_bytes", -5, "expected an integer >= 1, got -5"),
-    ("memories[0].size_bytes", 1.5, "expected an integer >= 1, got 1.5"),
-    ("memories[0].size_bytes", "1MiB", "expected an integer >= 1, got '1MiB'"),
-    ("memories[0].size_bytes", True, f"expected an integer >= 1, got True {NUM_BOOL}"),
+    ("memories[0].size_bytes", 0, "expected an integer in [1, 2^50], got 0"),
+    ("memories[0].size_bytes", -5, "expected an integer in [1, 2^50], got -5"),
+    ("memories[0].size_bytes", 1.5, "expected an integer in [1, 2^50], got 1.5"),
+    ("memories[0].size_bytes", "1MiB", "expected an integer in [1, 2^50], got '1MiB'"),
+    ("memories[0].size_bytes", True, f"expected an integer in [1, 2^50], got True {NUM_BOOL}"),
     ("memories[1].size_bytes", 1 << 30, "expected null (the last level is off-chip and unbounded), got 1073741824"),
     ("memories[1].size_bytes", 0, "expected null (the last level is off-chip and unbounded), got 0"),
-    ("memories[0].read_bw_bytes_per_cycle", 0, "expected a positive number, got 0"),
-    ("memories[0].read_bw_bytes_per_cycle", -1, "expected a positive number, got -1"),
-    ("memories[0].write_bw_bytes_per_cycle", -64.0, "expected a positive number, got -64.0"),
-    ("memories[1].read_bw_bytes_per_cycle", -16, "expected a positive number, got -16"),
-    ("memories[1].write_bw_bytes_per_cycle", True, f"expected a positive number, got True {NUM_BOOL}"),
-    ("memories[1].read_bw_bytes_per_cycle", "16 GB/s", "expected a positive number, got '16 GB/s'"),
-    ("memories[0].read_pj_per_byte", -1, "expected a number >= 0, got -1"),
-    ("memories[1].write_pj_per_byte", -0.5, "expected a number >= 0, got -0.5"),
-    ("memories[1].write_pj_per_byte", None, "expected a number >= 0, got null"),
+    ("memories[0].read_bw_bytes_per_cycle", 0, "expected a number in [0.001, 1e+12], got 0"),
+    ("memories[0].read_bw_bytes_per_cycle", -1, "expected a number in [0.001, 1e+12], got -1"),
+    ("memories[0].write_bw_bytes_per_cycle", -64.0, "expected a number in [0.001, 1e+12], got -64.0"),
+    ("memories[1].read_bw_bytes_per_cycle", -16, "expected a number in [0.001, 1e+12], got -16"),
+    ("memories[1].write_bw_bytes_per_cycle", True, f"expected a number in [0.001, 1e+12], got True {NUM_BOOL}"),
+    ("memories[1].read_bw_bytes_per_cycle", "16 GB/s", "expected a number in [0.001, 1e+12], got '16 GB/s'"),
+    ("memories[0].read_pj_per_byte", -1, "expected a number in [0, 1e+06], got -1"),
+    ("memories[1].write_pj_per_byte", -0.5, "expected a number in [0, 1e+06], got -0.5"),
+    ("memories[1].write_pj_per_byte", None, "expected a number in [0, 1e+06], got null"),
     ("memories[0].double_buffered", "yes", "expected true or false, got 'yes'"),
     ("memories[0].double_buffered", 1, "expected true or false, got 1"),
     ("memories[0].double_buffered", None, "expected true or false, got null"),
@@ -387,7 +387,7 @@ def test_buffer_fit_checked_at_every_on_chip_level():
 
 def test_no_fit_check_while_the_array_itself_is_invalid():
     """A broken rows value is the one problem; no follow-on fit complaint."""
-    assert problems({"mac_array.rows": 0}, sram_bytes=100) == ["mac_array.rows: expected an integer >= 1, got 0"]
+    assert problems({"mac_array.rows": 0}, sram_bytes=100) == ["mac_array.rows: expected an integer in [1, 16384], got 0"]
 
 
 # --- everything at once ---------------------------------------------------------------------------
@@ -409,14 +409,14 @@ def test_several_problems_listed_together(tmp_path):
     lines = str(info.value).splitlines()
     assert lines[0] == f"{path}: 8 problems"
     assert sorted(lines[1:]) == sorted("  " + line for line in [
-        f"clock_hz: expected a positive number, got True {NUM_BOOL}",
+        f"clock_hz: expected a number in [1, 1e+12], got True {NUM_BOOL}",
         f"mac_array.dataflow: expected one of {DATAFLOWS}; got 'os'",
         "vector_unit.cycles_per_op.log: unknown key (allowed keys: " + ", ".join(VEC_KINDS) + ")",
         "vector_unit.cycles_per_op.exp: missing key",
         "memories[0].sise_bytes: unknown key (did you mean 'size_bytes'?)",
         "memories[0].size_bytes: missing key (the capacity of this on-chip level in bytes)",
         "memories[1].size_bytes: expected null (the last level is off-chip and unbounded), got 1073741824",
-        "memories[1].read_bw_bytes_per_cycle: expected a positive number, got -8",
+        "memories[1].read_bw_bytes_per_cycle: expected a number in [0.001, 1e+12], got -8",
     ])
     assert len(info.value.problems) == 8
 
@@ -456,8 +456,8 @@ def test_area_is_priced_per_mac_lane_and_mib():
 
 def test_area_problems():
     assert problems({"area": {"mm2_per_mac": -1, "mm2_per_vector_lane": True, "mm2_per_mib": [1.0, 2.0]}}) == [
-        "area.mm2_per_mac: expected a number >= 0, got -1",
-        "area.mm2_per_vector_lane: expected a number >= 0, got True (a boolean: YAML reads unquoted "
+        "area.mm2_per_mac: expected a number in [0, 1e+06], got -1",
+        "area.mm2_per_vector_lane: expected a number in [0, 1e+06], got True (a boolean: YAML reads unquoted "
         "yes/no/on/off/true/false as booleans)",
         "area.mm2_per_mib: expected one price per on-chip level (1), innermost first; got 2",
     ]

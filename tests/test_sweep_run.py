@@ -373,7 +373,8 @@ def test_all_points_invalid_is_an_error(tmp_path, capsys):
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(sweep))
     assert cli.main(["sweep", str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "out"), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "attnsim: error: no design point could be evaluated (2 invalid); every reason is in" in err
+    assert f"attnsim: error: {tmp_path / 'bad.yaml'}: no design point could be evaluated (2 invalid); every reason " \
+           f"is in" in err
     assert (tmp_path / "out" / "invalid.csv").exists() and not (tmp_path / "out" / "results.csv").exists()
 
 

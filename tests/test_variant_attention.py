@@ -168,7 +168,7 @@ def test_op_frame_names_every_primitive():
     ({"variant": "multi_head_attention", "n": 8, "d": 10, "heads": 3},
      "layers[0].heads: d = 10 is not divisible by heads = 3; choose heads dividing d, or give the per-head width "
      "d_k explicitly"),
-    ({"variant": "self_attention", "n": -4, "d": 8}, "layers[0].n: expected an integer >= 1, got -4"),
+    ({"variant": "self_attention", "n": -4, "d": 8}, "layers[0].n: expected an integer in [1, 2^40], got -4"),
     ({"variant": "multi_head_attention", "n": 8, "d": 8, "heads": 2, "fused": "yes"},
      "layers[0].fused: expected true or false, got 'yes'"),
 ])

@@ -186,7 +186,7 @@ def test_repeat_multiplies_every_count_cycle_and_step():
 
 
 @pytest.mark.parametrize("layer,message", [
-    ({"variant": "feed_forward", "n": 4, "d": 8, "d_ff": 0}, "layers[0].d_ff: expected an integer >= 1, got 0"),
+    ({"variant": "feed_forward", "n": 4, "d": 8, "d_ff": 0}, "layers[0].d_ff: expected an integer in [1, 2^40], got 0"),
     ({"variant": "feed_forward", "n": 4, "d": 8, "d_ff": 16, "activation": "swish"},
      "layers[0].activation: expected one of relu, gelu, silu; got 'swish'"),
     ({"variant": "feed_forward", "n": 4, "d": 8, "d_ff": 16, "gated": "yes"},

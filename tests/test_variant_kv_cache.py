@@ -252,10 +252,10 @@ def test_gqa_prefill_and_window_traffic():
      "layers[0].window: a sliding window looks back from each token: it needs causal: true"),
     (dict(context=4, new_tokens=1, d=16, heads=4, bias=True, projections=False),
      "layers[0].bias: biases belong to the projections; with projections: false there are none"),
-    (dict(context=-1, new_tokens=1, d=16, heads=4), "layers[0].context: expected an integer >= 0, got -1"),
-    (dict(context=4, new_tokens=0, d=16, heads=4), "layers[0].new_tokens: expected an integer >= 1, got 0"),
+    (dict(context=-1, new_tokens=1, d=16, heads=4), "layers[0].context: expected an integer in [0, 2^40], got -1"),
+    (dict(context=4, new_tokens=0, d=16, heads=4), "layers[0].new_tokens: expected an integer in [1, 2^40], got 0"),
     (dict(context=4, d=16, heads=4), "layers[0].new_tokens: missing key"),
-    (dict(context=4, new_tokens=1, d=16, heads=4, kv_heads=0), "layers[0].kv_heads: expected an integer >= 1, got 0"),
+    (dict(context=4, new_tokens=1, d=16, heads=4, kv_heads=0), "layers[0].kv_heads: expected an integer in [1, 2^40], got 0"),
 ])
 def test_bad_parameters(params, message):
     with pytest.raises(ConfigError) as exc:

@@ -438,15 +438,15 @@ def test_report_columns_that_do_not_apply_stay_empty():
     ({"variant": RSA, "n": 8, "d": 4, "window": 4},
      "layers[0].window: expected an odd neighbourhood size (the paper's r = 2w+1, centred on the query); got 4. "
      "An even r has no centre: use 3 or 5, or set causal: true for a window ending at the query"),
-    ({"variant": RSA, "n": 8, "d": 4, "window": 0}, "layers[0].window: expected an integer >= 1, got 0"),
+    ({"variant": RSA, "n": 8, "d": 4, "window": 0}, "layers[0].window: expected an integer in [1, 2^40], got 0"),
     ({"variant": RSA, "n": 8, "d": 4}, "layers[0].window: missing key"),
     ({"variant": RSA, "n": 8, "d": 4, "window": 3, "fused": True}, "layers[0].fused: unknown key"),
     ({"variant": CONV, "n": 5, "d": 4, "kernel": 4, "dilation": 2, "padding": "valid"},
      "layers[0].kernel: valid padding leaves n - dilation*(kernel-1) = 5 - 2*(4-1) = -1 output positions; "
      "need at least 1 (use a smaller kernel or dilation, or padding: same or causal)"),
-    ({"variant": CONV, "n": 5, "d": 4, "kernel": 0}, "layers[0].kernel: expected an integer >= 1, got 0"),
+    ({"variant": CONV, "n": 5, "d": 4, "kernel": 0}, "layers[0].kernel: expected an integer in [1, 2^40], got 0"),
     ({"variant": CONV, "n": 5, "d": 4, "kernel": 3, "dilation": 0},
-     "layers[0].dilation: expected an integer >= 1, got 0"),
+     "layers[0].dilation: expected an integer in [1, 2^40], got 0"),
     ({"variant": CONV, "n": 5, "d": 4, "kernel": 3, "padding": "Causal"},
      "layers[0].padding: expected one of same, causal, valid; got 'Causal' (did you mean 'causal'?)"),
     ({"variant": CONV, "n": 5, "d": 4, "kernel": 3, "stack_dilation": "log"},
@@ -457,7 +457,7 @@ def test_report_columns_that_do_not_apply_stay_empty():
      "undefined; got 7"),
     ({"variant": PE, "n": 5, "d": 8, "mode": "cached"},
      "layers[0].mode: expected one of computed, table; got 'cached'"),
-    ({"variant": PE, "n": 0, "d": 8}, "layers[0].n: expected an integer >= 1, got 0"),
+    ({"variant": PE, "n": 0, "d": 8}, "layers[0].n: expected an integer in [1, 2^40], got 0"),
 ])
 def test_bad_parameters(layer, message):
     with pytest.raises(ConfigError) as exc:

@@ -340,12 +340,12 @@ def test_bundled_workload_runs():
     ({"window_radius": 0}, "layers[0].window_radius: expected Luong's half-window D >= 1 (sigma = D/2 would be 0, "
                            "and the local-p Gaussian exp(-(s - p_t)^2 / (2 sigma^2)) divides by zero); got 0"),
     ({"window_radius": -2}, "layers[0].window_radius: expected Luong's half-window D >= 1"),
-    ({"window_radius": None}, "layers[0].window_radius: expected an integer, got null"),
+    ({"window_radius": None}, "layers[0].window_radius: expected an integer in [-2^40, 2^40], got null"),
     ({"mode": "local-p"}, "layers[0].mode: expected one of local_m, local_p; got 'local-p' (did you mean 'local_p'?)"),
     ({"score": "location"}, "layers[0].score: expected one of dot, general, concat; got 'location'"),
-    ({"d_a": 0}, "layers[0].d_a: expected an integer >= 1, got 0"),
-    ({"d_p": 2.5}, "layers[0].d_p: expected an integer >= 1, got 2.5"),
-    ({"source_len": 0}, "layers[0].source_len: expected an integer >= 1, got 0"),
+    ({"d_a": 0}, "layers[0].d_a: expected an integer in [1, 2^40], got 0"),
+    ({"d_p": 2.5}, "layers[0].d_p: expected an integer in [1, 2^40], got 2.5"),
+    ({"source_len": 0}, "layers[0].source_len: expected an integer in [1, 2^40], got 0"),
 ])
 def test_bad_local_parameters(changes, message):
     data = layer("local_p", target_len=4, source_len=6, d=3, window_radius=2)

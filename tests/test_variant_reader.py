@@ -320,10 +320,10 @@ def test_aoa_reader_workload():
      "layers[0].sampling: expected one of soft, sample, argmax; got 'hard'"),
     (hard(8, 4, 2, "Sample"),
      "layers[0].sampling: expected one of soft, sample, argmax; got 'Sample' (did you mean 'sample'?)"),
-    (hard(0, 4, 2, "soft"), "layers[0].n: expected an integer >= 1, got 0"),
-    (hard(8, 4, 2, "sample", seed=-1), "layers[0].seed: expected an integer >= 0, got -1"),
+    (hard(0, 4, 2, "soft"), "layers[0].n: expected an integer in [1, 2^40], got 0"),
+    (hard(8, 4, 2, "sample", seed=-1), "layers[0].seed: expected an integer in [0, 2^63-1], got -1"),
     ({"variant": "hard_attention", "n": 8, "d": 4}, "layers[0].queries: missing key"),
-    (aoa(10, 0, 4), "layers[0].query_len: expected an integer >= 1, got 0"),
+    (aoa(10, 0, 4), "layers[0].query_len: expected an integer in [1, 2^40], got 0"),
     ({"variant": "attention_over_attention", "doc_len": 10, "d": 4}, "layers[0].query_len: missing key"),
 ])
 def test_bad_parameters(layer, message):
@@ -341,4 +341,4 @@ def test_cli_validate_rejects_bad_reader_layers(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert "layers[0].sampling: expected one of soft, sample, argmax; got 'stochastic'" in err
-    assert "layers[1].query_len: expected an integer >= 1, got -3" in err
+    assert "layers[1].query_len: expected an integer in [1, 2^40], got -3" in err

@@ -304,8 +304,8 @@ def test_bad_parameters_are_reported_by_key_path():
         "layers[0].cell: expected one of rnn, lstm, gru; got 'LSTM' (did you mean 'lstm'?)"]
     assert problems({"n": 4, "d": 8, "cell": "vanilla"}) == [
         "layers[0].cell: expected one of rnn, lstm, gru; got 'vanilla'"]
-    assert problems({"n": 0, "d": 8}) == ["layers[0].n: expected an integer >= 1, got 0"]
-    assert problems({"n": 4, "d": 2.5}) == ["layers[0].d: expected an integer >= 1, got 2.5"]
+    assert problems({"n": 0, "d": 8}) == ["layers[0].n: expected an integer in [1, 2^40], got 0"]
+    assert problems({"n": 4, "d": 2.5}) == ["layers[0].d: expected an integer in [1, 2^40], got 2.5"]
     assert problems({"d": 8, "cell": "gru"}) == ["layers[0].n: missing key"]
     msgs = problems({"n": 4, "d": 8, "hidden": 8})
     assert len(msgs) == 1 and msgs[0].startswith("layers[0].hidden: unknown key")
@@ -317,5 +317,5 @@ def test_cli_validate_bad_workload(tmp_path, capsys):
     assert cli.main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    assert "layers[0].n: expected an integer >= 1, got 0" in err
+    assert "layers[0].n: expected an integer in [1, 2^40], got 0" in err
     assert "layers[0].cell: expected one of rnn, lstm, gru; got 'lstn' (did you mean 'lstm'?)" in err

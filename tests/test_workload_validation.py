@@ -161,17 +161,17 @@ def test_unknown_gemm_key(key, message):
 
 
 @pytest.mark.parametrize("key, value, message", [
-    ("m", 0, "expected an integer >= 1, got 0"),
-    ("k", -1, "expected an integer >= 1, got -1"),
-    ("n", 2.5, "expected an integer >= 1, got 2.5"),
-    ("m", "512", "expected an integer >= 1, got '512'"),
-    ("m", True, f"expected an integer >= 1, got True {NUM_BOOL}"),
-    ("k", None, "expected an integer >= 1, got null"),
-    ("n", [4], "expected an integer >= 1, got a list"),
-    ("batch", 0, "expected an integer >= 1, got 0"),
-    ("batch", -2, "expected an integer >= 1, got -2"),
-    ("batch", "2", "expected an integer >= 1, got '2'"),
-    ("batch", False, f"expected an integer >= 1, got False {NUM_BOOL}"),
+    ("m", 0, "expected an integer in [1, 2^40], got 0"),
+    ("k", -1, "expected an integer in [1, 2^40], got -1"),
+    ("n", 2.5, "expected an integer in [1, 2^40], got 2.5"),
+    ("m", "512", "expected an integer in [1, 2^40], got '512'"),
+    ("m", True, f"expected an integer in [1, 2^40], got True {NUM_BOOL}"),
+    ("k", None, "expected an integer in [1, 2^40], got null"),
+    ("n", [4], "expected an integer in [1, 2^40], got a list"),
+    ("batch", 0, "expected an integer in [1, 2^40], got 0"),
+    ("batch", -2, "expected an integer in [1, 2^40], got -2"),
+    ("batch", "2", "expected an integer in [1, 2^40], got '2'"),
+    ("batch", False, f"expected an integer in [1, 2^40], got False {NUM_BOOL}"),
     ("name", "", "expected a non-empty string, got ''"),
     ("name", 3, "expected a non-empty string, got 3"),
     ("name", None, "expected a non-empty string, got null"),
@@ -184,9 +184,9 @@ def test_every_problem_of_one_layer():
     assert problems(wl(gemm(m=0, k="x", n=_DROP, batch=0, name="", extra=1))) == [
         f"layers[0].extra: unknown key (allowed keys: {GEMM_KEYS})",
         "layers[0].name: expected a non-empty string, got ''",
-        "layers[0].batch: expected an integer >= 1, got 0",
-        "layers[0].m: expected an integer >= 1, got 0",
-        "layers[0].k: expected an integer >= 1, got 'x'",
+        "layers[0].batch: expected an integer in [1, 2^40], got 0",
+        "layers[0].m: expected an integer in [1, 2^40], got 0",
+        "layers[0].k: expected an integer in [1, 2^40], got 'x'",
         "layers[0].n: missing key",
     ]
 
@@ -220,8 +220,8 @@ def test_several_problems_listed_together(tmp_path):
     assert str(info.value) == "\n".join([
         f"{path}: 6 problems",
         "  extra: unknown key (allowed keys: name, layers, description, mapper, objective)",
-        "  layers[0].batch: expected an integer >= 1, got 0",
-        "  layers[0].m: expected an integer >= 1, got 0",
+        "  layers[0].batch: expected an integer in [1, 2^40], got 0",
+        "  layers[0].m: expected an integer in [1, 2^40], got 0",
         f"  layers[1].variant: expected one of {VARIANTS}; got 'gem' (did you mean 'gemm'?)",
         "  layers[2]: expected a mapping with a 'variant' key, got 'x'",
         "  layers[3].n: missing key",
@@ -267,7 +267,7 @@ def test_parse_params_defaults_and_values():
 
 @pytest.mark.parametrize("data, line", [
     ({}, "layers[0].size: missing key"),
-    ({"size": 0}, "layers[0].size: expected an integer >= 1, got 0"),
+    ({"size": 0}, "layers[0].size: expected an integer in [1, 2^40], got 0"),
     ({"size": 1, "causal": "yes"}, "layers[0].causal: expected true or false, got 'yes'"),
     ({"size": 1, "causal": 1}, "layers[0].causal: expected true or false, got 1"),
     ({"size": 1, "mode": "Sparse"}, "layers[0].mode: expected one of dense, sparse; got 'Sparse' (did you mean 'sparse'?)"),
@@ -275,8 +275,8 @@ def test_parse_params_defaults_and_values():
     ({"size": 1, "scale": -0.5}, "layers[0].scale: expected a number >= 0, got -0.5"),
     ({"size": 1, "scale": "big"}, "layers[0].scale: expected a number >= 0, got 'big'"),
     ({"size": 1, "scale": True}, f"layers[0].scale: expected a number >= 0, got True {NUM_BOOL}"),
-    ({"size": 1, "seed": -1}, "layers[0].seed: expected an integer >= 0, got -1"),
-    ({"size": 1, "seed": 1.5}, "layers[0].seed: expected an integer >= 0, got 1.5"),
+    ({"size": 1, "seed": -1}, "layers[0].seed: expected an integer in [0, 2^63-1], got -1"),
+    ({"size": 1, "seed": 1.5}, "layers[0].seed: expected an integer in [0, 2^63-1], got 1.5"),
 ])
 def test_parse_params_problems(data, line):
     params, errs = _parse(data)

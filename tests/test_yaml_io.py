@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from simulator.errors import ConfigError
+from simulator import yaml_io
 from simulator.yaml_io import load_file, loads
 
 
@@ -186,10 +187,10 @@ def test_unreadable_file(tmp_path, monkeypatch):
     path = tmp_path / "secret.yaml"
     path.write_text("a: 1\n")
 
-    def refuse(self, *args, **kwargs):
-        raise PermissionError(13, "Permission denied", str(self))
+    def refuse(name, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(name))
 
-    monkeypatch.setattr(type(path), "read_text", refuse)   # chmod 0 does not stop root
+    monkeypatch.setattr(yaml_io.os, "open", refuse)   # chmod 0 does not stop root
     with pytest.raises(ConfigError) as info:
         load_file(path)
     assert str(info.value) == f"{path}: 1 problem\n  cannot read: Permission denied"

@@ -55,7 +55,8 @@ def workload_from_model_section(data: dict, source: str, text: str | None):
     try:
         shape = load_model_config(path)
     except ConfigError as exc:
-        chk.problems += [("model.config", f"{path}: {p}: {m}" if p else f"{path}: {m}") for p, m in exc.problems]
+        for p, m in exc.problems:
+            chk.add("model.config", f"{path}: {p}: {m}" if p else f"{path}: {m}")
         chk.raise_if_any()
     run = model_run(chk, "model", shape, section.get("phase"), section.get("context"), section.get("tokens"),
                     section.get("batch"))

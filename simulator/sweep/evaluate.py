@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..checks import short
 from ..errors import ConfigError, MappingError, SizeError
 from ..hardware import Hardware
 from ..report import BOUND_COLUMNS, GENERATION_COLUMNS, LAYER_COLUMNS, SCHEDULE_COLUMNS, bound_columns, schedule_record
@@ -78,10 +79,11 @@ def evaluate_chunk(ctx: EvalContext, start: int, stop: int) -> ChunkResult:
         for case_index, workload in ctx.cases:
             try:
                 results = simulate(workload, hw, mapper=ctx.mapper, objective=ctx.mapper_objective)
-            except (MappingError, SizeError) as exc:
-                out.invalid.append([pid, digest, case_index, [["", f"simulation failed: {exc}"]]])
+                rows = [layer_row(pid, case_index, r, hw) for r in results]
+            except Exception as exc:        # noqa: BLE001 - recorded as an invalid point, see _problems
+                out.invalid.append([pid, digest, case_index, _problems(exc)])
                 continue
-            out.rows.extend(layer_row(pid, case_index, r, hw) for r in results)
+            out.rows.extend(rows)
     return out
 
 
@@ -102,17 +104,28 @@ def _point_hardware(ctx: EvalContext, pid: int, out: ChunkResult):
             if exp.has_late:
                 exp.set_quantities(env, hw)
                 failed = exp.failing(env, pid, late=True)
-    except ConfigError as exc:
-        out.invalid.append([pid, digest, None, [list(p) for p in exc.problems]])
-        return None
     except PointError as exc:
-        out.invalid.append([pid, digest, None, [[exc.formula.path, exc.one_line()]]])
+        out.invalid.append([pid, digest, None, [[exc.formula.path, short(exc.one_line(), 300)]]])
+        return None
+    except Exception as exc:            # noqa: BLE001 - one bad point never stops a sweep
+        out.invalid.append([pid, digest, None, _problems(exc)])
         return None
     if failed is not None:
         out.filtered.append([pid, failed])
         return None
     out.points.append([pid, digest, hw.area_mm2])
     return hw
+
+
+def _problems(exc: Exception) -> list[list[str]]:
+    """[[key path, reason], ...] of a point that cannot be evaluated. Anything but a configuration,
+    mapping or size problem is a bug; it is recorded (and reported) rather than raised, so that a
+    resumed sweep cannot fail on the same point again and again."""
+    if isinstance(exc, ConfigError):
+        return [[path, short(msg, 300)] for path, msg in exc.problems]
+    if isinstance(exc, (MappingError, SizeError)):
+        return [["", short(f"simulation failed: {exc}", 300)]]
+    return [["", short(f"internal error (a bug in attnsim, please report it): {type(exc).__name__}: {exc}", 300)]]
 
 
 def layer_row(pid: int, case_index: int, r, hw) -> list:

@@ -9,6 +9,8 @@ import multiprocessing
 import signal
 import sys
 import threading
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
 from ..errors import AttnsimError
 from .evaluate import EvalContext, evaluate_chunk
@@ -37,8 +39,10 @@ class InProcess:
 def _init_worker(ctx: EvalContext) -> None:
     global _CONTEXT
     _CONTEXT = ctx
-    # Ctrl-C reaches the whole process group; the parent handles it and terminates the pool.
+    # Ctrl-C reaches the whole process group; the parent handles it and stops the workers. SIGTERM
+    # (the parent stopping them) ends a worker at once, whatever handler the parent had installed.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _pool_task(bounds):
@@ -46,7 +50,12 @@ def _pool_task(bounds):
 
 
 class LocalPool:
-    """--jobs N: N worker processes, each given the context (parsed workloads) once."""
+    """--jobs N: N worker processes, each given the context (parsed workloads) once. At most a few
+    chunks per worker are in flight, so neither the queue nor finished results pile up in the
+    parent; a worker that dies (killed, out of memory) stops the sweep with an error instead of
+    leaving it waiting forever."""
+
+    IN_FLIGHT_PER_WORKER = 4
 
     def __init__(self, ctx: EvalContext, jobs: int):
         # fork starts workers in milliseconds with the compiled kernels already loaded, but is only
@@ -56,18 +65,42 @@ class LocalPool:
             method = "fork" if threading.active_count() == 1 else "forkserver"
         else:
             method = "spawn"
-        self.pool = multiprocessing.get_context(method).Pool(jobs, initializer=_init_worker, initargs=(ctx,))
+        self.jobs = jobs
+        self.pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method),
+                                        initializer=_init_worker, initargs=(ctx,))
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.pool.terminate()
-        self.pool.join()
+        processes = list(getattr(self.pool, "_processes", {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:          # running chunks are abandoned (their points are not saved)
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=10)
         return False
 
     def run(self, ranges):
-        yield from self.pool.imap_unordered(_pool_task, list(ranges))
+        todo = iter(ranges)
+        running = set()
+        while True:
+            while len(running) < self.IN_FLIGHT_PER_WORKER * self.jobs:
+                bounds = next(todo, None)
+                if bounds is None:
+                    break
+                running.add(self.pool.submit(_pool_task, bounds))
+            if not running:
+                return
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                try:
+                    yield future.result()
+                except BrokenProcessPool:
+                    raise AttnsimError("a worker process died (killed, or out of memory) while evaluating design "
+                                       "points; the points finished before are saved: run the same command again "
+                                       "to resume (with fewer --jobs if memory is short)") from None
 
 
 class DaskExecutor:

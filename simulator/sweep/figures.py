@@ -123,8 +123,8 @@ def heatmap_figure(spec: SweepSpec, per_point, influence, path: Path) -> list[st
             for (i, j), v in (np.ndenumerate(grid) if grid.size <= 100 else ()):     # readable sizes only
                 ax.text(j, i, "none" if np.isnan(v) else f"{v:.3g}", ha="center", va="center", fontsize=6,
                         color="w" if not np.isnan(v) and v > middle else "k")
-            ax.set_xticks(range(len(levels[b])), levels[b], rotation=30, ha="right")
-            ax.set_yticks(range(len(levels[a])), levels[a])
+            ax.set_xticks(*_ticks(levels[b]), rotation=30, ha="right")
+            ax.set_yticks(*_ticks(levels[a]))
             ax.set(xlabel=f"{named[b]} ({shares[b]:.0%} of variance)",
                    ylabel=f"{named[a]} ({shares[a]:.0%} of variance)",
                    title=_title(frame))
@@ -140,11 +140,20 @@ def heatmap_figure(spec: SweepSpec, per_point, influence, path: Path) -> list[st
     return [path.name]
 
 
+def _ticks(levels: list[str], most: int = 40) -> tuple[list[int], list[str]]:
+    """Tick positions and labels of a heat-map axis: every level, or every k-th of a long axis
+    (thousands of tick labels cost megabytes and are unreadable)."""
+    step = max(1, -(-len(levels) // most))
+    return list(range(0, len(levels), step)), levels[::step]
+
+
 def _cell_means(spec, frame, a, b, levels, objective, log) -> np.ndarray:
     values = frame[objective].to_numpy(float)
     values = np.log(values) if log else values
-    ia = pd.Series(knob_labels(spec, frame, a)).map({v: i for i, v in enumerate(levels[a])}).to_numpy()
-    ib = pd.Series(knob_labels(spec, frame, b)).map({v: i for i, v in enumerate(levels[b])}).to_numpy()
+    ia = pd.Series(knob_labels(spec, frame, a)).map({v: i for i, v in enumerate(levels[a])}).to_numpy(dtype=float)
+    ib = pd.Series(knob_labels(spec, frame, b)).map({v: i for i, v in enumerate(levels[b])}).to_numpy(dtype=float)
+    known = ~(np.isnan(ia) | np.isnan(ib))          # a cell shown apart from its level is left out, not a crash
+    ia, ib, values = ia[known].astype(np.int64), ib[known].astype(np.int64), values[known]
     sums = np.zeros((len(levels[a]), len(levels[b])))
     counts = np.zeros_like(sums)
     np.add.at(sums, (ia, ib), values)

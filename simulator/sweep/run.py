@@ -1,52 +1,36 @@
 """`attnsim sweep`: run a design-space sweep, resumably, and write results, Pareto fronts and figures.
 
 run_sweep() evaluates every pending design point (count-only) on an executor, saves each finished
-chunk in DIR/.partial/ as it arrives, and at the end assembles results.csv in (point id, workload
-variant, layer) order, so an interrupted-and-resumed run writes the same files as an uninterrupted
-one. See docs/sweeps.md.
+chunk in DIR/.partial/ as it arrives (keeping only where it is, not its rows), and at the end
+streams results.csv from the saved chunks in (point id, workload variant, layer) order
+(sweep/report.py), so an interrupted-and-resumed run writes the same files as an uninterrupted
+one. A sweep larger than limits.SWEEP_DEFAULT_MAX_POINTS needs `max_points:` (or --max-points);
+--jobs is capped at the CPUs; a full disk or an unwritable folder stops it with exit status 2
+and a resumable state. See docs/sweeps.md.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
-from .. import __version__
-from ..errors import AttnsimError
-from ..fileio import write_atomic
-from ..report import display_path
-from . import tables
+from ..errors import AttnsimError, ConfigError
+from ..limits import SWEEP_DEFAULT_MAX_POINTS, SWEEP_MAX_POINTS
+from .evaluate import ROW_COLUMNS, EvalContext, evaluate_chunk
 from .executors import make_executor
-from .evaluate import EvalContext, evaluate_chunk
+from .report import SweepOutcome, write_report
 from .spec import SweepSpec
 from .store import PartialStore, auto_chunk_size, count, done_ranges, pending_ranges
 
 PROVENANCE = ("hw_file", "hw_sha256", "workload_file", "workload_sha256", "sweep_file", "sweep_sha256",
               "simulator_version", "generated")
+__all__ = ["run_sweep", "SweepOutcome", "SweepInterrupted", "default_out_dir", "write_report", "grid_text",
+           "expansion_report"]
 
 
 class SweepInterrupted(KeyboardInterrupt):
     """Ctrl-C during a sweep: what is saved, and how to finish."""
-
-
-@dataclass
-class SweepOutcome:
-    out_dir: Path
-    results: pd.DataFrame
-    pareto: pd.DataFrame
-    invalid: pd.DataFrame
-    influence: pd.DataFrame
-    files: list[str]
-    evaluated: int              # design point ids gone through by this run (the rest were resumed)
-    seconds: float              # run_sweep() as a whole
-    eval_seconds: float = 0.0   # evaluating the points (warm-up, workers, chunk files), nothing else
-    report_seconds: float = 0.0  # assembling the tables, writing the files and the figures
-    filtered: pd.DataFrame | None = None    # points a constraint left out (filtered.csv)
 
 
 def default_out_dir(spec: SweepSpec) -> Path:
@@ -55,31 +39,38 @@ def default_out_dir(spec: SweepSpec) -> Path:
 
 def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, jobs: int | None = None,
               executor: str = "local", scheduler: str | None = None, progress: bool = False,
-              chunk_size: int | None = None, log=None, warn=None) -> SweepOutcome:
+              chunk_size: int | None = None, log=None, warn=None, max_points: int | None = None) -> SweepOutcome:
     """Evaluate every design point of `spec` not already saved in `out_dir`, then write the report.
 
-    `log(message)` receives progress lines (default: none), `warn(message)` the invalid-point
-    warning (default: stderr)."""
+    `log(message)` receives progress lines and notes (default: none), `warn(message)` the
+    invalid-point warning (default: stderr). `max_points` allows a sweep of that many evaluations
+    (design points x workload variants) like the sweep file's `max_points:`."""
     started = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else default_out_dir(spec)
     if out.exists() and not out.is_dir():
         raise AttnsimError(f"--out {out}: is a file; give a folder for the sweep's files")
-    jobs = jobs or os.cpu_count() or 1
-    if jobs < 1:
-        raise AttnsimError(f"--jobs must be at least 1, got {jobs}")
     if not spec.valid_cases:
         raise AttnsimError(f"{spec.source}: every layer_grid combination is invalid; the first: "
                            f"{_case_problem(spec, spec.cases[0])}")
+    check_size(spec, max_points)
     say = log or (lambda msg: None)
-    store = PartialStore(out, spec.fingerprint_parts())
-    chunks = store.load()
-    done = done_ranges(chunks)
+    jobs = _jobs(jobs, executor, scheduler, say)
+    store = PartialStore(out, spec.fingerprint_parts(), row_width=2 + len(ROW_COLUMNS) + len(spec.energy_columns))
+    refs = _io(store.load, store, spec, "read the saved points in")
+    _say_repairs(store, say)
+    done = done_ranges(refs)
     say(f"sweep {spec.name}: {grid_text(spec)} x {len(spec.valid_cases)} workload variant(s)"
         f"{f', resuming with {count(done):,} done' if done else ''} -> {out}/")
     eval_started = time.perf_counter()
-    evaluated = _evaluate(spec, store, chunks, done, jobs, executor, scheduler, progress, chunk_size)
+    evaluated = _evaluate(spec, store, refs, jobs, executor, scheduler, progress, chunk_size)
     eval_done = time.perf_counter()
-    outcome = write_report(spec, out, chunks, warn or _stderr)
+    chunks = (store.read(ref) for ref in sorted(refs, key=lambda r: (r.start, r.stop)))
+    try:
+        outcome = write_report(spec, out, chunks, warn or _stderr)
+    except OSError as exc:
+        raise AttnsimError(f"cannot write the report into {out}: {exc.strerror or exc}; every design point is saved "
+                           f"in {store.dir}: fix that and run the same command again to write the report (nothing "
+                           f"is evaluated again)") from None
     store.remove()
     outcome.evaluated, outcome.seconds = evaluated, time.perf_counter() - started
     outcome.eval_seconds, outcome.report_seconds = eval_done - eval_started, time.perf_counter() - eval_done
@@ -99,68 +90,142 @@ def grid_text(spec: SweepSpec) -> str:
 
 def expansion_report(spec: SweepSpec, outcome: SweepOutcome) -> str:
     """How the grid expanded and what became of its points: 'design points: 150 in the product of the
-    listed values, 120 tied away -> 30 in the grid; 6 filtered by constraints, 2 invalid, 22 evaluated'."""
+    listed values, 120 tied away -> 30 in the grid; 6 filtered by constraints, 2 invalid, 22 evaluated'
+    (counted while the report was streamed)."""
     exp = spec.expansion
     head = f"{exp.combinations:,} in the product of the listed values, {exp.tied_away:,} tied away -> " \
         if exp.tied_away else ""
     parts = []
     if exp.constraints:
-        by = outcome.filtered["constraint"].value_counts()
+        by = outcome.filtered_by
         detail = f" ({', '.join(f'{c}: {n:,}' for c, n in sorted(by.items()))})" if len(exp.constraints) > 1 and \
             len(by) else ""
-        parts.append(f"{len(outcome.filtered):,} filtered by constraints{detail}")
-    invalid = outcome.invalid
-    parts.append(f"{invalid['point_id'][invalid['kind'] != 'simulation'].nunique():,} invalid")
-    parts.append(f"{outcome.results['point_id'].nunique():,} evaluated")
+        parts.append(f"{sum(by.values()):,} filtered by constraints{detail}")
+    parts.append(f"{outcome.invalid_points:,} invalid")
+    parts.append(f"{outcome.evaluated_points:,} evaluated")
     return f"design points: {head}{spec.n_points:,} in the grid; {', '.join(parts)}"
 
 
-def _evaluate(spec, store, chunks, done, jobs, executor, scheduler, progress, chunk_size) -> int:
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+def check_size(spec: SweepSpec, max_points: int | None = None) -> None:
+    """Refuse a sweep of more evaluations (design points x workload variants) than allowed: the
+    sweep file's max_points (or the flag), else SWEEP_DEFAULT_MAX_POINTS."""
+    evaluations = spec.n_points * len(spec.valid_cases)
+    allowed = max_points or spec.max_points or SWEEP_DEFAULT_MAX_POINTS
+    if evaluations <= allowed:
+        return
+    size = (f"{spec.n_points:,} design points x {len(spec.valid_cases):,} workload variant"
+            f"{'s' if len(spec.valid_cases) != 1 else ''} = {evaluations:,} evaluations")
+    if evaluations > SWEEP_MAX_POINTS:
+        why = f"more than this tool runs in one sweep ({SWEEP_MAX_POINTS:,}): narrow the grid or split it into " \
+              f"several sweep files"
+    elif max_points or spec.max_points:
+        why = f"more than max_points allows ({allowed:,}): raise it to {evaluations} or narrow the grid"
+    else:
+        why = (f"more than {SWEEP_DEFAULT_MAX_POINTS:,}, the most a sweep runs unasked: add `max_points: "
+               f"{evaluations}` to the sweep file (or pass --max-points {evaluations}) to run it")
+    raise ConfigError(spec.source, [("max_points" if (max_points or spec.max_points) else "hw_grid",
+                                     f"{size}, {why}")])
+
+
+def _jobs(jobs: int | None, executor: str, scheduler: str | None, say) -> int:
+    """Worker processes: at most the CPUs this process may use (a note says when capped); a remote
+    Dask cluster is not capped."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    if jobs is None:
+        return cpus
+    if jobs < 1:
+        raise AttnsimError(f"--jobs must be at least 1, got {jobs}")
+    if jobs > cpus and not (executor == "dask" and scheduler):
+        say(f"attnsim: note: --jobs {jobs} is more than the {cpus} CPU{'s' if cpus != 1 else ''} this machine "
+            f"gives it; using {cpus}")
+        return cpus
+    return jobs
+
+
+def _io(action, store, spec, what: str):
+    """Run a store operation; an OSError (a full disk, a read-only folder) becomes a clear error."""
+    try:
+        return action()
+    except OSError as exc:
+        raise _io_error(exc, store, spec, what) from None
+
+
+def _io_error(exc: OSError, store, spec, what: str, done: int | None = None) -> AttnsimError:
+    """What failed, what is saved and how to go on."""
+    saved = f" {done:,} of {spec.n_points:,} design points are saved there;" if done is not None else ""
+    return AttnsimError(f"cannot {what} {store.dir}: {exc.strerror or exc};{saved} fix that (free some space, or "
+                        f"make the folder writable) and run the same command again to resume, or remove "
+                        f"{store.dir} to start over")
+
+
+def _say_repairs(store: PartialStore, say) -> None:
+    if store.stale:
+        say(f"attnsim: note: removed {len(store.stale)} temporary file(s) of a run that was killed while saving")
+    if store.discarded:
+        say(f"attnsim: note: {len(store.discarded)} saved chunk file(s) in {store.dir} could not be read back "
+            f"(renamed *.damaged); their points are evaluated again")
+
+
+def _evaluate(spec, store, refs, jobs, executor, scheduler, progress, chunk_size) -> int:
     ctx = EvalContext.from_spec(spec)
-    pending = pending_ranges(spec.n_points, done, spec.n_points or 1)
+    pending = pending_ranges(spec.n_points, done_ranges(refs), spec.n_points or 1)
     bar = None
     evaluated = 0
+
+    def save(chunk) -> None:
+        nonlocal evaluated
+        try:
+            ref = store.save(chunk)
+        except OSError as exc:
+            raise _io_error(exc, store, spec, "save finished design points in", count(done_ranges(refs))) from None
+        refs.append(ref)
+        evaluated += chunk.stop - chunk.start
+        if bar is not None:
+            bar.update(chunk.stop - chunk.start)
+
     try:
         bar = _progress_bar(spec.n_points, spec.n_points - count(pending), progress) if pending else None
         if pending and chunk_size is None:
             # Warm up here (kernels loaded once, before any fork) and time a few points to size chunks.
-            chunk_size, evaluated = _probe(ctx, store, chunks, pending, jobs)
-            if bar is not None:
-                bar.update(evaluated)
-        pending = pending_ranges(spec.n_points, done_ranges(chunks), chunk_size or 1)
+            chunk_size = _probe(ctx, save, pending, jobs)
+        pending = pending_ranges(spec.n_points, done_ranges(refs), chunk_size or 1)
         if not pending:
             return evaluated
         with make_executor(executor, ctx, jobs, scheduler) as pool:
             for chunk in pool.run(pending):
-                store.save(chunk)
-                chunks.append(chunk)
-                evaluated += chunk.stop - chunk.start
-                if bar is not None:
-                    bar.update(chunk.stop - chunk.start)
-    except KeyboardInterrupt:
-        done_now = count(done_ranges(chunks))
+                save(chunk)
+    except KeyboardInterrupt as exc:
+        done_now = count(done_ranges(refs))
         raise SweepInterrupted(f"{done_now:,} of {spec.n_points:,} design points are saved in {store.dir}; "
-                               f"run the same command again to finish the rest") from None
+                               f"run the same command again to finish the rest") from exc
     finally:
         if bar is not None:
             bar.close()
     return evaluated
 
 
-def _probe(ctx, store, chunks, pending, jobs) -> tuple[int, int]:
-    evaluated = 0
+def _probe(ctx, save, pending, jobs) -> int:
+    """Evaluate the first pending point, then time the next eight; return the chunk size."""
     first = pending[0][0]
+    evaluated = 0
+    elapsed = 0.0
     for start, stop in ((first, first + 1), (first + 1, min(first + 9, pending[0][1]))):
         if start >= stop:
             break
         t0 = time.perf_counter()
         chunk = evaluate_chunk(ctx, start, stop)
         elapsed = time.perf_counter() - t0
-        store.save(chunk)
-        chunks.append(chunk)
+        save(chunk)
         evaluated += stop - start
     per_point = elapsed / max(1, stop - start)
-    return auto_chunk_size(per_point, count(pending) - evaluated, jobs), evaluated
+    return auto_chunk_size(per_point, count(pending) - evaluated, jobs)
 
 
 def _progress_bar(total: int, initial: int, enabled: bool):
@@ -177,105 +242,6 @@ def _progress_bar(total: int, initial: int, enabled: bool):
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
-
-
-def write_report(spec: SweepSpec, out: Path, chunks, warn=_stderr) -> SweepOutcome:
-    """Assemble the saved chunks into the report files."""
-    chunks = sorted(chunks, key=lambda c: c.start)
-    generated = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
-    results = tables.results_frame(spec, chunks)
-    invalid = tables.invalid_frame(spec, chunks)
-    filtered = tables.filtered_frame(spec, chunks)
-    _report_invalid(spec, invalid, out, warn)
-    if results.empty:
-        _nothing_evaluated(spec, out, invalid, filtered)
-    per_point = tables.objective_frame(spec, results)
-    pareto = tables.pareto_frame(spec, per_point)
-    influence = tables.influence_frame(spec, per_point)
-    files = []
-    stamped = results.assign(**_provenance(spec, results), generated=generated)
-    files += _write_frame(out / "results.csv", stamped)
-    files += _write_parquet(out / "results.parquet", stamped)
-    prov = {"sweep_file": display_path(spec.source), "sweep_sha256": spec.sha256,
-            "simulator_version": __version__, "generated": generated}
-    frames = [("pareto", pareto), ("invalid", invalid), ("influence", influence)]
-    for name, frame in frames + ([("filtered", filtered)] if spec.expansion.constraints else []):
-        files += _write_frame(out / f"{name}.csv", frame.assign(**prov))
-    from . import figures
-
-    files += figures.pareto_figure(spec, per_point, out / "pareto.png")
-    files += figures.heatmap_figure(spec, per_point, influence, out / "heatmap.png")
-    return SweepOutcome(out, stamped, pareto, invalid, influence, files, 0, 0.0, filtered=filtered)
-
-
-def _nothing_evaluated(spec: SweepSpec, out: Path, invalid: pd.DataFrame, filtered: pd.DataFrame) -> None:
-    if invalid.empty:
-        counts = filtered["constraint"].value_counts()
-        raise AttnsimError(f"{spec.source}: the constraints filter every one of the {spec.n_points:,} design points "
-                           f"({', '.join(f'{c}: {n:,}' for c, n in sorted(counts.items()))}); nothing to evaluate")
-    write_atomic(out / "invalid.csv", invalid.to_csv(index=False))
-    also = f", {len(filtered)} filtered by constraints" if len(filtered) else ""
-    raise AttnsimError(f"no design point could be evaluated ({len(invalid)} invalid{also}); every reason is in "
-                       f"{out / 'invalid.csv'}; the first: {invalid['problems'].iloc[0]}")
-
-
-def _provenance(spec: SweepSpec, results: pd.DataFrame) -> dict:
-    wl_file = {c.index: display_path(c.workload.source) for c in spec.valid_cases}
-    wl_sha = {c.index: c.workload.sha256 for c in spec.valid_cases}
-    case = results["_case"].to_numpy()
-    return {"hw_file": display_path(spec.base_hw_path), "hw_sha256": spec.base_hw.sha256,
-            "workload_file": pd.Series(case).map(wl_file).to_numpy(),
-            "workload_sha256": pd.Series(case).map(wl_sha).to_numpy(),
-            "sweep_file": display_path(spec.source), "sweep_sha256": spec.sha256,
-            "simulator_version": __version__}
-
-
-def _write_frame(path: Path, frame: pd.DataFrame) -> list[str]:
-    frame = frame.drop(columns=[c for c in frame.columns if c.startswith("_")])
-    try:
-        write_atomic(path, frame.to_csv(index=False))
-    except OSError as exc:
-        raise AttnsimError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return [path.name]
-
-
-def _write_parquet(path: Path, frame: pd.DataFrame) -> list[str]:
-    try:
-        import pyarrow  # noqa: F401  (pandas writes parquet through it)
-    except ImportError:
-        return []
-    import io
-
-    buf = io.BytesIO()
-    frame.drop(columns=[c for c in frame.columns if c.startswith("_")]).to_parquet(buf, index=False)
-    write_atomic(path, buf.getvalue())
-    return [path.name]
-
-
-def _report_invalid(spec: SweepSpec, invalid: pd.DataFrame, out: Path, warn) -> None:
-    if invalid.empty:
-        return
-    kinds = invalid["kind"].value_counts()
-    parts = []
-    if kinds.get("hardware", 0):
-        parts.append(f"{kinds['hardware']:,} of {spec.n_points:,} design point{_s(spec.n_points)} "
-                     f"{'has' if kinds['hardware'] == 1 else 'have'} invalid hardware")
-    if kinds.get("expression", 0):
-        parts.append(f"{kinds['expression']:,} design point{_s(kinds['expression'])} failed a constraint's "
-                     f"expression")
-    if kinds.get("simulation", 0):
-        parts.append(f"{kinds['simulation']:,} (point, workload) pair{_s(kinds['simulation'])} failed to simulate")
-    if kinds.get("layer_grid", 0):
-        parts.append(f"{kinds['layer_grid']:,} layer_grid combination{_s(kinds['layer_grid'])} "
-                     f"{'is' if kinds['layer_grid'] == 1 else 'are'} invalid")
-    lines = [f"attnsim: warning: {'; '.join(parts)}; skipped (all in {out / 'invalid.csv'}):"]
-    for row in invalid.head(3).itertuples(index=False):
-        lines.append(f"  {row.what}: {row.problems}")
-    warn("\n".join(lines))
-
-
-def _s(n: int) -> str:
-    return "" if n == 1 else "s"
 
 
 def _case_problem(spec: SweepSpec, case) -> str:

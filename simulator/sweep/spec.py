@@ -9,6 +9,7 @@ their own problems under their own names.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 from ..checks import Checker, describe, join
 from ..errors import ConfigError
+from ..limits import SWEEP_MAX_POINTS, SWEEP_MAX_VARIANTS
 from ..hardware import Hardware
 from ..variants import REGISTRY
 from ..variants.base import param_names
@@ -38,9 +40,10 @@ NOT_OBJECTIVES = {
     "mapping_efficiency": "it is a ratio that is maximised, not an additive cost; minimise cycles instead",
 }
 DEFAULT_OBJECTIVES = ("cycles", "energy_pj", "area_mm2")
-MAX_POINTS = 10_000_000
+MAX_POINTS = SWEEP_MAX_POINTS
 _TOP = ("name", "base_hw", "workloads")
-_TOP_OPTIONAL = ("description", "hw_grid", *SECTIONS, "layer_grid", "objectives", "mapper", "mapper_objective")
+_TOP_OPTIONAL = ("description", "hw_grid", *SECTIONS, "layer_grid", "objectives", "mapper", "mapper_objective",
+                 "max_points")
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class SweepSpec:
     mapper_objective: str
     energy_columns: tuple[str, ...]   # energy_mac_pj, energy_vector_pj, energy_<level>_pj
     filtered_early: int = 0           # points the constraints on keys filter (known before simulating)
+    max_points: int | None = None      # evaluations allowed beyond limits.SWEEP_DEFAULT_MAX_POINTS
 
     @property
     def n_points(self) -> int:
@@ -139,6 +143,9 @@ def sweep_from_dict(data: Any, source: str = "<dict>", text: str | None = None) 
     if workloads:
         _check_workload_names(chk, workloads)
         _check_layer_keys(chk, layer_grid, [w for _, w, _ in workloads])
+        _check_variants(chk, layer_grid, [w for _, w, _ in workloads])
+    max_points = (chk.integer("max_points", top["max_points"], minimum=1, maximum=SWEEP_MAX_POINTS)
+                  if "max_points" in top else None)
     energy_columns = _energy_columns(chk, base[0]) if base else None
     objectives = _objectives(chk, top.get("objectives", list(DEFAULT_OBJECTIVES)), energy_columns, base)
     chk.raise_if_any()
@@ -158,14 +165,15 @@ def sweep_from_dict(data: Any, source: str = "<dict>", text: str | None = None) 
         workload_paths=tuple(str(p) for p, _, _ in workloads), workloads=tuple(w for _, w, _ in workloads),
         expansion=expansion, layer_keys=tuple(layer_grid), cases=tuple(_cases(layer_grid, workloads)),
         objectives=tuple(objectives), mapper=mapper, mapper_objective=mapper_objective,
-        energy_columns=tuple(energy_columns), filtered_early=filtered_early)
+        energy_columns=tuple(energy_columns), filtered_early=filtered_early,
+        max_points=max_points)
 
 
 def _parse_name(chk: Checker, top: dict) -> str | None:
     name = chk.string("name", top["name"]) if "name" in top else None
     if name is not None and not re.fullmatch(r"[\w.+-]+", name):
         chk.add("name", f"expected letters, digits, '_', '-', '.' or '+' only (it names the output folder "
-                        f"reports/sweeps/<name>/), got {name!r}")
+                        f"reports/sweeps/<name>/), got {describe(name)}")
         name = None
     if "description" in top and not isinstance(top["description"], str):
         chk.add("description", f"expected a string, got {describe(top['description'])}")
@@ -190,13 +198,20 @@ def _resolve(chk: Checker, path: str, value: Any, here: Path) -> Path | None:
     """A file named in the sweep file: relative to the current folder, else to the sweep file's."""
     if chk.string(path, value) is None:
         return None
-    given = Path(value).expanduser()
+    try:
+        given = Path(value).expanduser()
+    except RuntimeError:          # ~user of a user this machine does not know
+        chk.add(path, f"cannot expand {describe(value)}: no such user's home folder on this machine")
+        return None
     tried = [given] if given.is_absolute() else [given, here / given]
     for candidate in dict.fromkeys(tried):
         if candidate.is_file():
             return candidate
+        if candidate.exists() and not candidate.is_dir():
+            chk.add(path, f"{describe(value)} is not a regular file (a pipe or a device?); only regular files are read")
+            return None
     shown = ", ".join(str(t) for t in dict.fromkeys(tried))
-    chk.add(path, f"file not found: {value!r} (tried {shown}; relative paths are looked up from the current "
+    chk.add(path, f"file not found: {describe(value)} (tried {shown}; relative paths are looked up from the current "
                   f"folder, then from the sweep file's folder)")
     return None
 
@@ -209,7 +224,7 @@ def _workload_paths(chk: Checker, value: Any, here: Path) -> list[Path] | None:
     seen: dict = {}
     for i, p in enumerate(paths):
         if p is not None and p.resolve() in seen:
-            chk.add(join("workloads", i), f"lists {items[i]!r} twice (also workloads[{seen[p.resolve()]}])")
+            chk.add(join("workloads", i), f"lists {describe(items[i])} twice (also workloads[{seen[p.resolve()]}])")
         elif p is not None:
             seen[p.resolve()] = i
     return paths if paths and None not in paths else None
@@ -253,7 +268,7 @@ def _check_workload_names(chk: Checker, workloads) -> None:
     seen: dict[str, int] = {}
     for i, (_, w, _) in enumerate(workloads):
         if w.name in seen:
-            chk.add(join("workloads", i), f"workload name {w.name!r} is also the name of workloads[{seen[w.name]}]; "
+            chk.add(join("workloads", i), f"workload name {describe(w.name)} is also the name of workloads[{seen[w.name]}]; "
                                           f"results are keyed by workload name, so rename one")
         seen.setdefault(w.name, i)
 
@@ -284,12 +299,24 @@ def _check_layer_keys(chk: Checker, grid: dict | None, workloads) -> None:
         if layer and layer not in names:
             close = difflib.get_close_matches(layer, names, n=1)
             hint = f" (did you mean '{close[0]}.{param}'?)" if close else f" (layers: {', '.join(names)})"
-            chk.add(f"layer_grid.{key}", f"no layer is named {layer!r}{hint}")
+            chk.add(f"layer_grid.{key}", f"no layer is named {describe(layer)}{hint}")
             continue
         close = difflib.get_close_matches(param, params, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else f" (parameters: {', '.join(params)})"
-        where = f"layer {layer!r}" if layer else "layer of the workloads"
-        chk.add(f"layer_grid.{key}", f"no {where} has a parameter {param!r}{hint}")
+        where = f"layer {describe(layer)}" if layer else "layer of the workloads"
+        chk.add(f"layer_grid.{key}", f"no {where} has a parameter {describe(param)}{hint}")
+
+
+def _check_variants(chk: Checker, grid: dict | None, workloads) -> None:
+    """A layer_grid expands each workload into the product of its keys' values; refuse a product
+    above SWEEP_MAX_VARIANTS before expanding it (each variant is a validated workload)."""
+    for i, wl in enumerate(workloads):
+        keys = [k for k in grid or {} if any(key_applies(k, s) for s in wl.layers)]
+        variants = math.prod(len(grid[k]) for k in keys)
+        if variants > SWEEP_MAX_VARIANTS:
+            chk.add("layer_grid", f"expands workloads[{i}] ({describe(wl.name)}) into {variants:,} variants "
+                                  f"({' x '.join(str(len(grid[k])) for k in keys)}), more than {SWEEP_MAX_VARIANTS:,}; "
+                                  f"use fewer values")
 
 
 def _energy_columns(chk: Checker, hw: Hardware) -> list[str]:
@@ -297,7 +324,7 @@ def _energy_columns(chk: Checker, hw: Hardware) -> list[str]:
     for i, level in enumerate(hw.memories):
         col = f"energy_{level.name}_pj"
         if col in cols:
-            chk.add("base_hw", f"memories[{i}] is named {level.name!r}, which clashes with the energy breakdown "
+            chk.add("base_hw", f"memories[{i}] is named {describe(level.name)}, which clashes with the energy breakdown "
                                f"column {col}; rename the level")
         cols.append(col)
     return cols

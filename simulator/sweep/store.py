@@ -1,21 +1,28 @@
 """Loss-free, resumable sweep output: every finished chunk is its own file in DIR/.partial/.
 
 Each chunk file is written atomically (temporary file, fsync, rename), so after Ctrl-C or kill -9
-a chunk file is either complete or absent; a half-written temporary file is ignored and removed.
-The manifest records what decides the rows (hashes of the base hardware, workloads, grids, mapper,
-simulator version and source code): a run whose sweep differs is refused rather than mixed with old results.
+a chunk file is either complete or absent; the temporary file of a killed write is removed by the
+next run. The manifest records what decides the rows (hashes of the base hardware, workloads,
+grids, mapper, simulator version and source code): a run whose sweep differs is refused rather
+than mixed with old results. A chunk file that cannot be read back (damaged, or not the shape this
+version writes) is set aside and its points are evaluated again, so no saved state can make every
+later run fail the same way.
+
+The parent process keeps only each chunk's (start, stop, path), never its rows: memory does not
+grow with the number of points. The report reads the chunks back one at a time.
 """
 from __future__ import annotations
 
 import json
 import math
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import AttnsimError
-from ..fileio import write_atomic
+from ..fileio import remove_stale_temps, write_atomic
 from .evaluate import ChunkResult
 
 PARTIAL = ".partial"
@@ -23,14 +30,27 @@ MANIFEST = "manifest.json"
 _FORMAT = 1
 
 
+@dataclass(frozen=True)
+class ChunkRef:
+    """Where the results of design points [start, stop) are saved."""
+    start: int
+    stop: int
+    path: Path
+
+
 class PartialStore:
-    def __init__(self, out_dir: Path, fingerprint: dict[str, str]):
+    def __init__(self, out_dir: Path, fingerprint: dict[str, str], row_width: int | None = None):
         self.dir = Path(out_dir) / PARTIAL
         self.fingerprint = dict(fingerprint)
         self.key = json.dumps(self.fingerprint, sort_keys=True)
+        self.row_width = row_width          # values per result row, to check chunk files read back
+        self.discarded: list[Path] = []     # damaged chunk files set aside by load()
+        self.stale: list[Path] = []         # temporary files of killed writes removed by load()
 
-    def load(self) -> list[ChunkResult]:
+    def load(self) -> list[ChunkRef]:
         """Chunks finished by earlier runs of this same sweep (none when starting fresh)."""
+        if self.dir.exists() and not self.dir.is_dir():
+            raise AttnsimError(f"{self.dir} is not a folder; remove it to run the sweep")
         manifest = self.dir / MANIFEST
         if not manifest.exists():
             self._write_manifest()
@@ -47,36 +67,67 @@ class PartialStore:
             raise AttnsimError(
                 f"{self.dir.parent} holds partial results of a different sweep (changed since: {', '.join(changed)}); "
                 f"refusing to mix them. Remove {self.dir} to start over, or pass another --out")
-        for tmp in self.dir.glob(".*.tmp"):          # torn writes of a killed run
-            tmp.unlink(missing_ok=True)
-        chunks = []
+        self.stale = remove_stale_temps(self.dir)
+        refs = []
         for path in sorted(self.dir.glob("chunk-*.json")):
-            chunk = self._read(path)
+            chunk = self._read_checked(path)
             if chunk is not None:
-                chunks.append(chunk)
-        return chunks
+                refs.append(ChunkRef(chunk.start, chunk.stop, path))
+        return refs
 
-    def _read(self, path: Path) -> ChunkResult | None:
+    def read(self, ref: ChunkRef) -> ChunkResult:
+        chunk = self._read_checked(ref.path)
+        if chunk is None:
+            raise AttnsimError(f"{ref.path} was changed or damaged while the sweep ran; run the same command again "
+                               f"(its points are evaluated again)")
+        return chunk
+
+    def _read_checked(self, path: Path) -> ChunkResult | None:
+        """The chunk in `path`, or None when it belongs to another sweep (kept) or cannot be used
+        (damaged: renamed to *.damaged so its points are evaluated again)."""
         try:
             data = json.loads(path.read_text())
-            if data.get("fingerprint") != self.key:
+            if not isinstance(data, dict) or data.get("fingerprint") != self.key:
                 return None
-            return ChunkResult.from_json(data)
-        except (OSError, ValueError, KeyError, TypeError):
-            path.unlink(missing_ok=True)          # cannot happen with atomic writes; recompute it
+            chunk = ChunkResult.from_json(data)
+            _check_shape(chunk, self.row_width)
+            return chunk
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            self.discarded.append(path)
+            try:
+                path.replace(path.with_suffix(".damaged"))
+            except OSError:
+                pass
             return None
 
     def _write_manifest(self) -> None:
         write_atomic(self.dir / MANIFEST, json.dumps({"format": _FORMAT, "fingerprint": self.fingerprint},
                                                      indent=1, sort_keys=True) + "\n")
 
-    def save(self, chunk: ChunkResult) -> None:
+    def save(self, chunk: ChunkResult) -> ChunkRef:
         data = {"fingerprint": self.key, **chunk.to_json()}
-        text = json.dumps(data, separators=(",", ":"), default=_plain)
-        write_atomic(self.dir / f"chunk-{chunk.start:09d}-{chunk.stop:09d}.json", text)
+        text = json.dumps(data, separators=(",", ":"), default=_plain, allow_nan=True)
+        path = self.dir / f"chunk-{chunk.start:09d}-{chunk.stop:09d}.json"
+        write_atomic(path, text)
+        return ChunkRef(chunk.start, chunk.stop, path)
 
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _check_shape(chunk: ChunkResult, row_width: int | None) -> None:
+    """Raise ValueError unless the chunk has the structure evaluate_chunk writes."""
+    if not (isinstance(chunk.start, int) and isinstance(chunk.stop, int) and 0 <= chunk.start < chunk.stop):
+        raise ValueError("bad point range")
+    for point in chunk.points:
+        if len(point) != 3 or not chunk.start <= point[0] < chunk.stop:
+            raise ValueError("bad point entry")
+    for row in chunk.rows:
+        if (row_width is not None and len(row) != row_width) or not chunk.start <= row[0] < chunk.stop:
+            raise ValueError("bad result row")
+    for entry in chunk.invalid:
+        if len(entry) != 4 or not chunk.start <= entry[0] < chunk.stop or not isinstance(entry[3], list):
+            raise ValueError("bad invalid-point entry")
 
 
 def _plain(value):
@@ -88,7 +139,7 @@ def _plain(value):
 
 
 def done_ranges(chunks) -> list[tuple[int, int]]:
-    """Merged [start, stop) ranges covered by finished chunks."""
+    """Merged [start, stop) ranges covered by finished chunks (ChunkRefs or ChunkResults)."""
     merged: list[list[int]] = []
     for start, stop in sorted((c.start, c.stop) for c in chunks):
         if merged and start <= merged[-1][1]:

@@ -30,19 +30,25 @@ def point_columns(spec: SweepSpec, point_ids: np.ndarray) -> dict[str, pd.Series
     exp = spec.expansion
     out: dict = {}
     stride = 1
+    dtypes: dict = {}      # one dtype per key from all the values it can take: every piece prints alike
     for axis in reversed(exp.axes):
         digits = (point_ids // stride) % len(axis.rows)
         for j, key in enumerate(axis.keys):
-            out[key] = _lookup([show(row[j]) for row in axis.rows], digits)
+            table = [show(row[j]) for row in axis.rows]
+            out[key] = _lookup(table, digits)
+            dtypes[key] = _column_dtype(table)
         stride *= len(axis.rows)
     for slot, leader in exp.tied:
         out[exp.keys[slot]] = out[exp.keys[leader]]
+        dtypes[exp.keys[slot]] = dtypes[exp.keys[leader]]
     if exp.derived:
         unique, inverse = np.unique(point_ids, return_inverse=True)
         values = [_derived_values(exp, int(p)) for p in unique]
         for i, formula in enumerate(exp.derived):
-            out[exp.keys[formula.slot]] = _lookup([show(v[i]) for v in values], inverse.reshape(-1))
-    return {k: pd.Series(out[k]).infer_objects() for k in exp.keys}
+            table = [show(v[i]) for v in values]
+            out[exp.keys[formula.slot]] = _lookup(table, inverse.reshape(-1))
+            dtypes[exp.keys[formula.slot]] = _column_dtype(table)      # derived types are static (calc.py)
+    return {k: pd.Series(out[k]).astype(dtypes[k]) for k in exp.keys}
 
 
 def _lookup(table: list, index: np.ndarray) -> np.ndarray:
@@ -88,6 +94,21 @@ def _label(parts, is_zip: bool) -> str:
     return f"({', '.join(map(str, parts))})" if is_zip else str(parts[0])
 
 
+def _column_dtype(values: np.ndarray):
+    """One dtype for every value of a swept key, so that any subset of points (a piece of a
+    streamed report) prints like the whole: int64, float64 or bool when every value is of that
+    type (int64 only within its range), else object, which prints each value as written (16 and
+    0.5, never 16.0)."""
+    kinds = {type(v) for v in values}
+    if kinds == {int} and all(-2 ** 63 <= v < 2 ** 63 for v in values):
+        return np.int64
+    if kinds == {float}:
+        return np.float64
+    if kinds == {bool}:
+        return bool
+    return object
+
+
 def case_columns(spec: SweepSpec, cases: np.ndarray) -> dict[str, pd.Series]:
     names = {c.index: spec.workloads[c.workload_index].name for c in spec.cases}
     out = {"workload": pd.Series(cases).map(names), "layer_grid_id": pd.Series(cases).map(
@@ -95,13 +116,16 @@ def case_columns(spec: SweepSpec, cases: np.ndarray) -> dict[str, pd.Series]:
     for key, col in zip(spec.layer_keys, layer_grid_columns(spec)):
         lookup = {c.index: show(dict(c.values).get(key)) for c in spec.cases}
         series = pd.Series(cases).map(lookup)
-        out[col] = series.astype("Int64") if _all_int(series) else series
+        # typed from every variant's value, so that any subset prints (and converts) like the whole
+        out[col] = series.astype("Int64") if _all_int(pd.Series(list(lookup.values()))) else series
     return out
 
 
 def _all_int(series: pd.Series) -> bool:
+    """Every present value an integer that int64 holds (2^70 stays an object cell)."""
     present = series.dropna()
-    return len(present) > 0 and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in present)
+    return len(present) > 0 and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                    and -2 ** 63 <= v < 2 ** 63 for v in present)
 
 
 def _unique_chunks(chunks):
@@ -140,10 +164,11 @@ def results_frame(spec: SweepSpec, chunks) -> pd.DataFrame:
     return frame[front + list(LAYER_COLUMNS) + list(SCHEDULE_COLUMNS) + list(spec.energy_columns) + ["_case"]]
 
 
-def invalid_frame(spec: SweepSpec, chunks) -> pd.DataFrame:
-    """Every skipped design point, simulation failure and invalid layer_grid combination, with why."""
+def invalid_frame(spec: SweepSpec, chunks, with_cases: bool = True) -> pd.DataFrame:
+    """Every skipped design point, simulation failure and invalid layer_grid combination (unless
+    not `with_cases`), with why."""
     records = []
-    for case in spec.cases:
+    for case in spec.cases if with_cases else ():
         if case.workload is None:
             values = ", ".join(f"{k}={show(v)}" for k, v in case.values)
             records.append({"kind": "layer_grid", "what": f"{spec.workload_paths[case.workload_index]} with {values}",
@@ -204,15 +229,44 @@ def _problems(problems) -> str:
     return "; ".join(f"{p}: {m}" if p else m for p, m in problems)
 
 
+def additive_objectives(spec: SweepSpec) -> list[str]:
+    return [o for o in dict.fromkeys([*spec.objectives, "cycles", "energy_pj"]) if o != "area_mm2"]
+
+
+def objective_sums(spec: SweepSpec, results: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per (workload variant, point) of `results`: the additive objectives summed over the layers,
+    the point's hash and area, as compact arrays (what a streamed report keeps per point)."""
+    additive = additive_objectives(spec)
+    agg = {**{o: "sum" for o in additive}, "point_hash": "first", "area_mm2": "first"}
+    frame = results.groupby(["_case", "point_id"], sort=True).agg(agg).reset_index()
+    out = {"_case": frame["_case"].to_numpy(np.int64), "point_id": frame["point_id"].to_numpy(np.int64),
+           "point_hash": frame["point_hash"].to_numpy().astype("S12"),
+           "area_mm2": frame["area_mm2"].to_numpy(np.float64)}
+    out.update({o: frame[o].to_numpy() for o in additive})
+    return out
+
+
+def per_point_frame(spec: SweepSpec, sums: dict[str, np.ndarray]) -> pd.DataFrame:
+    """One row per (workload variant, point) from objective_sums arrays (concatenated), ordered by
+    variant then point, with the point's swept values, its variant's columns and `_front`."""
+    order = np.lexsort((sums["point_id"], sums["_case"]))
+    pid, cases = sums["point_id"][order], sums["_case"][order]
+    hw = point_columns(spec, pid)
+    by_case = case_columns(spec, cases)
+    cols = {"_case": cases, "point_id": pid, "point_hash": np.char.decode(sums["point_hash"][order], "ascii")}
+    cols.update({k: hw[k].to_numpy() if hw[k].dtype == object else hw[k] for k in spec.hw_keys})
+    cols["area_mm2"] = sums["area_mm2"][order]
+    cols.update({k: v.to_numpy() if v.dtype == object else v for k, v in by_case.items()})
+    cols.update({o: sums[o][order] for o in additive_objectives(spec)})
+    carry = ["point_hash", *spec.hw_keys, "area_mm2", "workload", "layer_grid_id", *layer_grid_columns(spec)]
+    frame = pd.DataFrame(cols)[["_case", "point_id", *carry, *additive_objectives(spec)]]
+    return frame.assign(_front=front_mask(spec, frame))
+
+
 def objective_frame(spec: SweepSpec, results: pd.DataFrame) -> pd.DataFrame:
     """One row per (workload variant, point): each objective summed over the workload's layers
     (area_mm2 is per point), with the point's swept values."""
-    additive = [o for o in dict.fromkeys([*spec.objectives, "cycles", "energy_pj"]) if o != "area_mm2"]
-    carry = ["point_hash", *spec.hw_keys, "area_mm2", "workload", "layer_grid_id", *layer_grid_columns(spec)]
-    agg = {**{o: "sum" for o in additive}, **{c: "first" for c in carry}}
-    frame = results.groupby(["_case", "point_id"], sort=True).agg(agg).reset_index()
-    frame = frame[["_case", "point_id", *carry, *additive]]
-    return frame.assign(_front=front_mask(spec, frame))
+    return per_point_frame(spec, objective_sums(spec, results))
 
 
 def front_mask(spec: SweepSpec, per_point: pd.DataFrame) -> np.ndarray:

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..checks import Checker, join
 from ..graph import OpGraph
+from ..limits import LAYER_INT_MAX, SEED_MAX
 
 
 def param(kind: str, default: Any = MISSING, minimum: int | None = None, choices: tuple = (),
@@ -36,9 +37,10 @@ def parse_params(cls, chk: Checker, path: str, data: dict, skip: tuple[str, ...]
         raw = data[f.name]
         kind = meta["kind"]
         if kind == "int":
-            v = chk.integer(p, raw, minimum=meta["minimum"])
+            low = meta["minimum"] if meta["minimum"] is not None else -LAYER_INT_MAX
+            v = chk.integer(p, raw, minimum=low, maximum=LAYER_INT_MAX)
         elif kind == "seed":
-            v = chk.integer(p, raw, minimum=0 if meta["minimum"] is None else meta["minimum"])
+            v = chk.integer(p, raw, minimum=0 if meta["minimum"] is None else meta["minimum"], maximum=SEED_MAX)
         elif kind == "bool":
             v = chk.boolean(p, raw)
         elif kind == "choice":

@@ -8,25 +8,31 @@ import numpy as np
 from ..graph import FusedAttention, Gemm, Layout, RowRanges, TensorSpec, VectorOp, VOp, VPass, softmax_passes
 
 
+# Masks are deferred (graph.RowRanges.deferred): building a layer's graph allocates nothing, so its
+# counts and memory are bounded before a mask of n rows exists.
 def full_ranges(n_q: int, n_kv: int) -> RowRanges:
-    return RowRanges.from_arrays(np.zeros(n_q, np.int64), np.full(n_q, n_kv, np.int64))
+    return RowRanges.deferred(n_q, lambda: (np.zeros(n_q, np.int64), np.full(n_q, n_kv, np.int64)))
 
 
 def causal_ranges(n: int) -> RowRanges:
     """Query i sees keys 0..i (the diagonal included)."""
-    return RowRanges.from_arrays(np.zeros(n, np.int64), np.arange(1, n + 1, dtype=np.int64))
+    return RowRanges.deferred(n, lambda: (np.zeros(n, np.int64), np.arange(1, n + 1, dtype=np.int64)))
 
 
 def centred_ranges(n: int, radius: int) -> RowRanges:
     """Query i sees keys i-radius..i+radius, clipped to [0, n)."""
-    idx = np.arange(n, dtype=np.int64)
-    return RowRanges.from_arrays(np.maximum(0, idx - radius), np.minimum(n, idx + radius + 1))
+    def make():
+        idx = np.arange(n, dtype=np.int64)
+        return np.maximum(0, idx - radius), np.minimum(n, idx + radius + 1)
+    return RowRanges.deferred(n, make)
 
 
 def causal_window_ranges(n: int, size: int) -> RowRanges:
     """Query i sees keys i-size+1..i, clipped to [0, n)."""
-    idx = np.arange(n, dtype=np.int64)
-    return RowRanges.from_arrays(np.maximum(0, idx - size + 1), idx + 1)
+    def make():
+        idx = np.arange(n, dtype=np.int64)
+        return np.maximum(0, idx - size + 1), idx + 1
+    return RowRanges.deferred(n, make)
 
 
 def check_head_width(chk, path: str, params) -> None:

@@ -83,14 +83,29 @@ def im2col(batch: int, n: int, d: int, kernel: int, dilation: int, padding: str)
     return fn
 
 
-def layer_offsets(kernel: int, dilation: int, padding: str, stack_dilation: str):
+def layer_offsets(kernel: int, dilation: int, padding: str, stack_dilation: str, n: int | None = None):
     """Tap offsets (input position - output position) of layer l of a stack of these layers.
+
+    With `n`, the taps farther than the sequence (|offset| >= n: they always read padding and
+    connect nothing) are not enumerated, so a kernel of a billion taps or a deep exponential stack
+    allocates at most 2n offsets; in an exponential stack the outermost offset on each side is kept,
+    clipped to 4n, so the stack's extent (connectivity._schedule stops at 4n) stays as it was.
 
     valid: output t is placed at position t (its window starts there), so a stack keeps n positions.
     """
     def offsets(layer: int) -> np.ndarray:
         dil = dilation * kernel ** layer if stack_dilation == "exponential" else dilation
-        return np.arange(kernel, dtype=np.int64) * dil - left_pad(kernel, dil, padding)
+        pad = left_pad(kernel, dil, padding)
+        if n is None:
+            return np.arange(kernel, dtype=np.int64) * dil - pad
+        first = max(0, -(-(pad - n + 1) // dil))         # taps j with |j dil - pad| < n
+        last = min(kernel - 1, (pad + n - 1) // dil)
+        count = max(0, last - first + 1)                  # several taps inside: dil < 2n fits int64
+        inner = np.arange(count, dtype=np.int64) * (dil if count > 1 else 0) + (first * dil - pad)
+        lowest, highest = -pad, (kernel - 1) * dil - pad   # Python ints: dil grows as k**l
+        outer = [] if stack_dilation != "exponential" else \
+            ([max(lowest, -4 * n)] if lowest <= -n else []) + ([min(highest, 4 * n)] if highest >= n else [])
+        return np.sort(np.concatenate([inner, np.array(outer, np.int64)]))
     return offsets
 
 
@@ -111,10 +126,13 @@ class Convolutional(Variant):
         p, b = spec.params, spec.batch
         k, d = p.kernel, p.d
         n_out = output_length(p.n, k, p.dilation, p.padding)
-        j_lo, j_hi = tap_ranges(p.n, k, p.dilation, p.padding)
         # every sequence's outputs are rows of one GEMM: the weight is shared, so its tiles serve the
-        # whole batch (a batch of separate GEMMs would re-read W per sequence when it does not fit)
-        mask = RowRanges.from_arrays(np.tile(j_lo * d, b), np.tile(j_hi * d, b))
+        # whole batch (a batch of separate GEMMs would re-read W per sequence when it does not fit);
+        # the ranges are built on first use, so building the graph allocates nothing
+        def taps():
+            j_lo, j_hi = tap_ranges(p.n, k, p.dilation, p.padding)
+            return np.tile(j_lo * d, b), np.tile(j_hi * d, b)
+        mask = RowRanges.deferred(b * n_out, taps)
         ops = (Layout("im2col", ("X",), ("A",), im2col(b, p.n, d, k, p.dilation, p.padding), phase="conv"),
                Gemm("conv", "A", "W", "Y", b * n_out, k * d, d, shared_b=True, mask=mask, mask_axis="k",
                     phase="conv", deps=("im2col",)))
@@ -135,7 +153,7 @@ class Convolutional(Variant):
 
     def connectivity(self, spec: LayerSpec):
         p = spec.params
-        return Taps(p.n, layer_offsets(p.kernel, p.dilation, p.padding, p.stack_dilation),
+        return Taps(p.n, layer_offsets(p.kernel, p.dilation, p.padding, p.stack_dilation, p.n),
                     constant=p.stack_dilation == "constant" or p.kernel == 1)
 
 

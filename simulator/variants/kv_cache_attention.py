@@ -76,10 +76,13 @@ def query_ranges(p: KVCacheParams) -> RowRanges | None:
     if not p.causal:
         return None
     g = p.heads // p.kv
-    token = np.repeat(np.arange(p.new_tokens, dtype=np.int64), g)
-    hi = p.context + token + 1
-    lo = np.zeros_like(hi) if p.window is None else np.maximum(0, hi - p.window)
-    return RowRanges.from_arrays(lo - p.oldest_read, hi - p.oldest_read)
+
+    def make():          # deferred, like every mask: building the graph allocates nothing
+        token = np.repeat(np.arange(p.new_tokens, dtype=np.int64), g)
+        hi = p.context + token + 1
+        lo = np.zeros_like(hi) if p.window is None else np.maximum(0, hi - p.window)
+        return lo - p.oldest_read, hi - p.oldest_read
+    return RowRanges.deferred(p.new_tokens * g, make)
 
 
 def group_queries(batch: int, t: int, kv: int, g: int, dk: int):

@@ -32,6 +32,7 @@ a_t with zeros outside the window; for local-p also "positions" (batch, T, 1), t
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,8 +110,16 @@ def derived_ranges(lo: np.ndarray, hi: np.ndarray, dims: Dims, d_a: int, concat:
     return tuple(out)
 
 
-def _as_ranges(table: np.ndarray) -> RowRanges:
-    return RowRanges.from_arrays(table[:, 0], table[:, 1])
+def _local_m_ranges(dims: Dims, radius: int, d_a: int, concat: bool) -> tuple[RowRanges, ...]:
+    """local-m's range tables (derived_ranges), deferred: computed together on first use."""
+    @functools.lru_cache(maxsize=1)
+    def tables():
+        lo, hi = local_m_windows(dims.t, dims.s, radius)
+        return derived_ranges(np.tile(lo, dims.b), np.tile(hi, dims.b), dims, d_a, concat)
+
+    rows = [dims.rows, dims.rows] + ([dims.rows * d_a, dims.rows * dims.s] if concat else [])
+    return tuple(RowRanges.deferred(n, lambda i=i: (tables()[i][:, 0], tables()[i][:, 1]))
+                 for i, n in enumerate(rows))
 
 
 class LocalAttention(Variant):
@@ -134,9 +143,7 @@ class LocalAttention(Variant):
         concat = p.score == "concat"
         ops, tensors = [], [*input_tensors(dims)]
         if p.mode == "local_m":
-            lo, hi = local_m_windows(t, s, radius)
-            tables = derived_ranges(np.tile(lo, b), np.tile(hi, b), dims, d_a, concat)
-            windows, windows_flat, *rest = (_as_ranges(x) for x in tables)
+            windows, windows_flat, *rest = _local_m_ranges(dims, radius, d_a, concat)
             concat_ranges, pair_mask = rest if concat else (None, None)
             window_deps: tuple[str, ...] = ()
         else:

@@ -1,0 +1,316 @@
+"""A sweep's report files, streamed from the saved chunks in point order.
+
+results.csv (and results.parquet) and invalid.csv are written chunk by chunk into temporary files
+and renamed into place at the end, so memory does not grow with the rows. Per design point and
+workload variant only the summed objectives, the point's hash and area are kept (a few dozen bytes,
+documented in docs/sweeps.md) for the Pareto front, the knob influence and the figures.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..errors import AttnsimError
+from ..fileio import AtomicStream, write_atomic
+from ..report import display_path
+from . import tables
+from .spec import SweepSpec
+
+
+@dataclass
+class SweepOutcome:
+    out_dir: Path
+    rows: int                    # rows of results.csv
+    pareto: pd.DataFrame
+    influence: pd.DataFrame
+    files: list[str]
+    invalid_rows: int = 0
+    evaluated: int = 0           # point ids gone through by this run (the rest were resumed)
+    seconds: float = 0.0         # the whole run
+    eval_seconds: float = 0.0    # evaluating the points (warm-up, workers, chunk files), nothing else
+    report_seconds: float = 0.0  # streaming the tables, writing the files and the figures
+    notes: list[str] = field(default_factory=list)
+    evaluated_points: int = 0    # design points with at least one row in results.csv
+    invalid_points: int = 0      # design points whose hardware (or an expression at them) was invalid
+    filtered_by: dict = field(default_factory=dict)    # constraint key path -> points it left out
+
+    @property
+    def filtered(self) -> pd.DataFrame:
+        """filtered.csv, read back (points a constraint left out; empty without constraints)."""
+        path = self.out_dir / "filtered.csv"
+        return pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["point_id", "constraint"])
+
+    @property
+    def results(self) -> pd.DataFrame:
+        """results.csv, read back (the rows are streamed to disk, never all held)."""
+        return pd.read_csv(self.out_dir / "results.csv")
+
+    @property
+    def invalid(self) -> pd.DataFrame:
+        return pd.read_csv(self.out_dir / "invalid.csv")
+
+
+def write_report(spec: SweepSpec, out: Path, chunks, warn) -> SweepOutcome:
+    """Write every report file from `chunks` (ChunkResults, or an iterable that reads them back one
+    at a time, in any order of start; a point covered twice counts once)."""
+    generated = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    prov = {"sweep_file": display_path(spec.source), "sweep_sha256": spec.sha256,
+            "simulator_version": __version__, "generated": generated}
+    streams = _Streams(out, with_filtered=bool(spec.expansion.constraints))
+    try:
+        tally = _stream_rows(spec, chunks, streams, prov, generated)
+        _report_invalid(spec, tally.kinds, tally.first_invalid, out, warn)
+        if tally.rows == 0:
+            _nothing_evaluated(spec, out, streams, tally)
+        streams.commit()
+    finally:
+        streams.discard()
+    sums, rows, invalid_rows = tally.sums, tally.rows, tally.invalid_rows
+    per_point = tables.per_point_frame(spec, {k: np.concatenate([s[k] for s in sums]) for k in sums[0]})
+    pareto = tables.pareto_frame(spec, per_point)
+    influence = tables.influence_frame(spec, per_point)
+    files = ["results.csv"] + (["results.parquet"] if streams.parquet is not None else []) + ["invalid.csv"]
+    files += ["filtered.csv"] if streams.filtered is not None else []
+    for name, frame in (("pareto", pareto), ("influence", influence)):
+        files += _write_frame(out / f"{name}.csv", frame.assign(**prov))
+    from . import figures
+
+    files += figures.pareto_figure(spec, per_point, out / "pareto.png")
+    files += figures.heatmap_figure(spec, per_point, influence, out / "heatmap.png")
+    order = ["results.csv", "results.parquet", "pareto.csv", "invalid.csv", "filtered.csv", "influence.csv"]
+    files.sort(key=lambda f: order.index(f) if f in order else len(order))
+    return SweepOutcome(out, rows, pareto, influence, files, invalid_rows,
+                        evaluated_points=tally.evaluated_points, invalid_points=len(tally.invalid_ids),
+                        filtered_by=dict(tally.filtered_by))
+
+
+@dataclass
+class _Tally:
+    """What streaming the chunks counted: per-point sums for the Pareto front, rows, invalid and
+    filtered points (for the warning and the expansion report)."""
+    sums: list = field(default_factory=list)
+    kinds: Counter = field(default_factory=Counter)
+    first_invalid: list = field(default_factory=list)
+    rows: int = 0
+    invalid_rows: int = 0
+    evaluated_points: int = 0
+    invalid_ids: set = field(default_factory=set)       # bounded by the invalid points, not the grid
+    filtered_by: Counter = field(default_factory=Counter)
+
+
+def _nothing_evaluated(spec, out: Path, streams, tally: _Tally) -> None:
+    """No row at all: say why (every point filtered, or every one invalid) and keep invalid.csv."""
+    filtered = sum(tally.filtered_by.values())
+    if tally.invalid_rows == 0 and filtered:
+        raise AttnsimError(f"{spec.source}: the constraints filter every one of the {spec.n_points:,} design points "
+                           f"({', '.join(f'{c}: {n:,}' for c, n in sorted(tally.filtered_by.items()))}); "
+                           f"nothing to evaluate")
+    streams.commit_invalid()
+    also = f", {filtered:,} filtered by constraints" if filtered else ""
+    raise AttnsimError(f"{spec.source}: no design point could be evaluated ({tally.invalid_rows} invalid{also}); every "
+                       f"reason is in {out / 'invalid.csv'}; the first: {tally.first_invalid[0][1]}")
+
+
+def _stream_rows(spec, chunks, streams, prov, generated) -> "_Tally":
+    """Stream every chunk's rows, invalid and filtered points into the files, in point order; return
+    the per-point sums and the counts the warning and the expansion report need."""
+    t = _Tally()
+
+    def invalid(frame: pd.DataFrame, header: bool = False) -> None:
+        if len(frame) or header:
+            streams.write_invalid(frame.assign(**prov))
+        t.kinds.update(frame["kind"])
+        t.first_invalid.extend((r.what, r.problems) for r in frame.head(3 - len(t.first_invalid)).itertuples())
+        t.invalid_rows += len(frame)
+        t.invalid_ids.update(int(p) for p in frame.loc[frame["kind"] != "simulation", "point_id"].dropna())
+
+    invalid(tables.invalid_frame(spec, [], with_cases=True), header=True)   # invalid layer_grid variants
+    for piece in _pieces(chunks):
+        results = tables.results_frame(spec, [piece])
+        if len(results):
+            streams.write_results(results.assign(**_provenance(spec, results), generated=generated))
+            t.sums.append(tables.objective_sums(spec, results))
+            t.rows += len(results)
+            t.evaluated_points += results["point_id"].nunique()      # pieces never share a point
+        invalid(tables.invalid_frame(spec, [piece], with_cases=False))
+        if streams.filtered is not None:
+            filtered = tables.filtered_frame(spec, [piece])
+            streams.write_filtered(filtered.assign(**prov))
+            t.filtered_by.update(filtered["constraint"])
+    return t
+
+
+PIECE_ROWS = 20_000      # rows per written piece: pandas' per-call cost amortised, memory bounded
+
+
+def _pieces(chunks):
+    """Consecutive chunks merged into pieces of about PIECE_ROWS rows (a point covered by an earlier
+    chunk counts once)."""
+    covered, pending, size = 0, [], 0
+    for chunk in chunks:
+        chunk = _uncovered(chunk, covered)
+        covered = max(covered, chunk.stop)
+        pending.append(chunk)
+        size += len(chunk.rows) + len(chunk.invalid)
+        if size >= PIECE_ROWS:
+            yield _merged(pending)
+            pending, size = [], 0
+    if pending:
+        yield _merged(pending)
+
+
+def _merged(chunks):
+    first = chunks[0]
+    return type(first)(first.start, chunks[-1].stop, [p for c in chunks for p in c.points],
+                       [r for c in chunks for r in c.rows], [e for c in chunks for e in c.invalid],
+                       [f for c in chunks for f in c.filtered])
+
+
+def _uncovered(chunk, covered: int):
+    """`chunk` without the points an earlier chunk already covered (overlapping resumed chunks)."""
+    if covered <= chunk.start:
+        return chunk
+    keep = (lambda entries: [e for e in entries if e[0] >= covered])
+    return type(chunk)(chunk.start, chunk.stop, keep(chunk.points), keep(chunk.rows), keep(chunk.invalid),
+                       keep(chunk.filtered))
+
+
+class _Streams:
+    """results.csv, results.parquet (with pyarrow), invalid.csv and (with constraints) filtered.csv,
+    written piece by piece."""
+
+    def __init__(self, out: Path, with_filtered: bool = False):
+        self.results = AtomicStream(out / "results.csv")
+        self.invalid = AtomicStream(out / "invalid.csv")
+        self.filtered = AtomicStream(out / "filtered.csv") if with_filtered else None
+        self.parquet = _ParquetStream.open(out / "results.parquet")
+        self._header = {"results": True, "invalid": True, "filtered": True}
+
+    def write_results(self, frame: pd.DataFrame) -> None:
+        frame = _public(frame)
+        self.results.write(frame.to_csv(index=False, header=self._header["results"]))
+        self._header["results"] = False
+        if self.parquet is not None:
+            self.parquet.write(frame)
+
+    def write_invalid(self, frame: pd.DataFrame) -> None:
+        self.invalid.write(_public(frame).to_csv(index=False, header=self._header["invalid"]))
+        self._header["invalid"] = False
+
+    def write_filtered(self, frame: pd.DataFrame) -> None:
+        if len(frame) or self._header["filtered"]:
+            self.filtered.write(_public(frame).to_csv(index=False, header=self._header["filtered"]))
+            self._header["filtered"] = False
+
+    def commit_invalid(self) -> None:
+        self.invalid.commit()
+
+    def commit(self) -> None:
+        self.results.commit()
+        if self.parquet is not None:
+            self.parquet.commit()
+        self.invalid.commit()
+        if self.filtered is not None:
+            self.filtered.commit()
+
+    def discard(self) -> None:
+        for stream in (self.results, self.invalid, self.filtered, self.parquet):
+            if stream is not None:
+                stream.discard()
+
+
+class _ParquetStream:
+    """results.parquet through one pyarrow ParquetWriter: a row group per piece, the schema of the
+    first piece (a column that is empty there is typed as text)."""
+
+    def __init__(self, path: Path, pa, pq):
+        self.pa, self.pq = pa, pq
+        self.stream = AtomicStream(path, binary=True)
+        self.writer = None
+        self.schema = None
+
+    @classmethod
+    def open(cls, path: Path):
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            return None
+        return cls(path, pa, pq)
+
+    def write(self, frame: pd.DataFrame) -> None:
+        pa = self.pa
+        frame = frame.assign(**{c: _as_text(frame[c]) for c in frame.columns if _mixed(frame[c])})
+        if self.writer is None:
+            schema = pa.Schema.from_pandas(frame, preserve_index=False)
+            self.schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema])
+            self.writer = self.pq.ParquetWriter(self.stream.tmp, self.schema)   # pyarrow's own handle
+        self.writer.write_table(pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False))
+
+    def commit(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.stream.commit()
+
+    def discard(self) -> None:
+        self.stream.discard()
+
+
+def _mixed(column: pd.Series) -> bool:
+    """An object column holding anything but text (swept values of mixed types, integers beyond
+    int64): parquet gets its text, as results.csv shows it."""
+    return column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) not in ("string", "empty")
+
+
+def _as_text(column: pd.Series) -> pd.Series:
+    return column.map(lambda v: None if v is None else str(v))
+
+
+def _public(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns=[c for c in frame.columns if c.startswith("_")])
+
+
+def _provenance(spec: SweepSpec, results: pd.DataFrame) -> dict:
+    wl_file = {c.index: display_path(c.workload.source) for c in spec.valid_cases}
+    wl_sha = {c.index: c.workload.sha256 for c in spec.valid_cases}
+    case = results["_case"].to_numpy()
+    return {"hw_file": display_path(spec.base_hw_path), "hw_sha256": spec.base_hw.sha256,
+            "workload_file": pd.Series(case).map(wl_file).to_numpy(),
+            "workload_sha256": pd.Series(case).map(wl_sha).to_numpy(),
+            "sweep_file": display_path(spec.source), "sweep_sha256": spec.sha256,
+            "simulator_version": __version__}
+
+
+def _write_frame(path: Path, frame: pd.DataFrame) -> list[str]:
+    write_atomic(path, _public(frame).to_csv(index=False))
+    return [path.name]
+
+
+def _report_invalid(spec: SweepSpec, kinds: Counter, first: list, out: Path, warn) -> None:
+    if not sum(kinds.values()):
+        return
+    parts = []
+    if kinds.get("hardware", 0):
+        parts.append(f"{kinds['hardware']:,} of {spec.n_points:,} design point{_s(spec.n_points)} "
+                     f"{'has' if kinds['hardware'] == 1 else 'have'} invalid hardware")
+    if kinds.get("expression", 0):
+        parts.append(f"{kinds['expression']:,} design point{_s(kinds['expression'])} failed a constraint's "
+                     f"expression")
+    if kinds.get("simulation", 0):
+        parts.append(f"{kinds['simulation']:,} (point, workload) pair{_s(kinds['simulation'])} failed to simulate")
+    if kinds.get("layer_grid", 0):
+        parts.append(f"{kinds['layer_grid']:,} layer_grid combination{_s(kinds['layer_grid'])} "
+                     f"{'is' if kinds['layer_grid'] == 1 else 'are'} invalid")
+    lines = [f"attnsim: warning: {'; '.join(parts)}; skipped (all in {out / 'invalid.csv'}):"]
+    lines += [f"  {what}: {problems}" for what, problems in first[:3]]
+    warn("\n".join(lines))
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"

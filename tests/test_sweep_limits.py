@@ -1,0 +1,193 @@
+"""Sweeps that cannot wedge: a full disk, damaged saved state, a point that raises, and memory that
+does not grow with the number of points."""
+from __future__ import annotations
+
+import errno
+import gc
+import re
+import sys
+import tracemalloc
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from simulator.sweep import run as run_module
+from simulator.sweep.run import run_sweep
+from simulator.sweep.spec import load_sweep
+from tests.fuzzing import DEFAULT_HW, SMOKE, run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sweep_file(folder: Path, rows=(8, 16, 32, 64), cols=(8, 16, 32)) -> Path:
+    path = folder / "s.yaml"
+    path.write_text(yaml.safe_dump({"name": "s", "base_hw": str(DEFAULT_HW), "workloads": [str(SMOKE)],
+                                    "hw_grid": {"mac_array.rows": list(rows), "mac_array.cols": list(cols)}}))
+    return path
+
+
+def without_stamp(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path).drop(columns=["generated", "sweep_file"])
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("whole")
+    code, _, err = run(["sweep", sweep_file(folder), "--out", folder / "out", "--jobs", "1", "--quiet",
+                        "--chunk-size", "2"])
+    assert code == 0, err
+    return folder / "out"
+
+
+def test_a_full_disk_stops_the_sweep_cleanly_and_it_resumes(tmp_path, monkeypatch, uninterrupted):
+    from simulator.sweep import store as store_module
+
+    real = store_module.write_atomic
+    saves = []
+
+    def full_disk(path, data):
+        if Path(path).name.startswith("chunk-") and len(saves) >= 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        saves.append(path)
+        return real(path, data)
+
+    monkeypatch.setattr(store_module, "write_atomic", full_disk)
+    sweep, out = sweep_file(tmp_path), tmp_path / "out"
+    code, _, err = run(["sweep", sweep, "--out", out, "--jobs", "1", "--quiet", "--chunk-size", "2"])
+    assert code == 2 and "Traceback" not in err
+    assert re.fullmatch(f"attnsim: error: cannot save finished design points in {re.escape(str(out / '.partial'))}: "
+                        f"No space left on device; [0-9] of 12 design points are saved there; fix that \\(free some "
+                        f"space, or make the folder writable\\) and run the same command again to resume, or remove "
+                        f"{re.escape(str(out / '.partial'))} to start over\n", err), err
+    monkeypatch.setattr(store_module, "write_atomic", real)
+    code, _, err = run(["sweep", sweep, "--out", out, "--jobs", "1", "--quiet", "--chunk-size", "2"])
+    assert code == 0, err
+    pd.testing.assert_frame_equal(without_stamp(out / "results.csv"), without_stamp(uninterrupted / "results.csv"))
+    assert not (out / ".partial").exists()
+
+
+def test_a_report_that_cannot_be_written_keeps_every_point(tmp_path, monkeypatch, uninterrupted):
+    from simulator.sweep import report as report_module
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(report_module, "_write_frame", refuse)
+    sweep, out = sweep_file(tmp_path), tmp_path / "out"
+    code, _, err = run(["sweep", sweep, "--out", out, "--jobs", "1", "--quiet"])
+    assert code == 2 and f"cannot write the report into {out}: No space left on device" in err
+    assert "(nothing is evaluated again)" in err and (out / ".partial").is_dir()
+    assert not list(out.glob(".*.tmp"))                          # no half-written report files
+    monkeypatch.undo()
+    calls = []
+    monkeypatch.setattr(run_module, "evaluate_chunk", lambda *a: calls.append(a))
+    code, _, err = run(["sweep", sweep, "--out", out, "--jobs", "1", "--quiet"])
+    assert code == 0 and calls == [], err
+    pd.testing.assert_frame_equal(without_stamp(out / "results.csv"), without_stamp(uninterrupted / "results.csv"))
+
+
+def test_damaged_saved_chunks_are_set_aside_and_evaluated_again(tmp_path, uninterrupted):
+    sweep, out = sweep_file(tmp_path), tmp_path / "out"
+    spec = load_sweep(sweep)
+    from simulator.sweep.evaluate import EvalContext, evaluate_chunk
+    from simulator.sweep.store import PartialStore
+
+    store = PartialStore(out, spec.fingerprint_parts())
+    assert store.load() == []
+    good = store.save(evaluate_chunk(EvalContext.from_spec(spec), 0, 4))
+    bad = store.save(evaluate_chunk(EvalContext.from_spec(spec), 4, 8))
+    bad.path.write_text(bad.path.read_text().replace('"rows":[[', '"rows":[["x"],['))    # a row of the wrong width
+    torn = out / ".partial" / f".{good.path.name}.999999999.abc.tmp"
+    torn.write_text("{")
+    code, _, err = run(["sweep", sweep, "--out", out, "--jobs", "1"])
+    assert code == 0, err
+    assert "attnsim: note: removed 1 temporary file(s) of a run that was killed while saving" in err
+    assert "1 saved chunk file(s) in" in err and "their points are evaluated again" in err
+    pd.testing.assert_frame_equal(without_stamp(out / "results.csv"), without_stamp(uninterrupted / "results.csv"))
+
+
+def test_a_point_that_raises_is_recorded_not_replayed(tmp_path, monkeypatch):
+    from simulator.sweep import evaluate as evaluate_module
+
+    real = evaluate_module.simulate
+
+    def flaky(workload, hw, **kwargs):
+        if hw.mac_array.rows == 16 and hw.mac_array.cols == 16:
+            raise TypeError("a bug")
+        return real(workload, hw, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "simulate", flaky)
+    sweep, out = sweep_file(tmp_path), tmp_path / "out"
+    code, _, err = run(["sweep", sweep, "--out", out, "--jobs", "1"])
+    assert code == 0 and "1 (point, workload) pair failed to simulate" in err
+    invalid = pd.read_csv(out / "invalid.csv")
+    assert list(invalid["problems"]) == ["internal error (a bug in attnsim, please report it): TypeError: a bug"]
+
+
+def test_parent_memory_does_not_grow_with_the_points(tmp_path, monkeypatch):
+    """When every point is evaluated the parent holds one (start, stop, path) per chunk (about 3 KB
+    per point were held before); the report streams the rows and keeps per point only the objective
+    sums the Pareto front needs, plus transient frames and figures."""
+    real = run_module.write_report
+    peaks = {}
+
+    def measured(*args, **kwargs):
+        gc.collect()                      # garbage is not held memory
+        peaks["evaluation"] = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        outcome = real(*args, **kwargs)
+        peaks["report"] = tracemalloc.get_traced_memory()[1]
+        return outcome
+
+    monkeypatch.setattr(run_module, "write_report", measured)
+
+    def peak(n: int) -> dict:
+        folder = tmp_path / str(n)
+        folder.mkdir()
+        sweep = folder / "s.yaml"          # prices only: the mapper's caches do not grow either
+        sweep.write_text(yaml.safe_dump({
+            "name": "m", "base_hw": str(DEFAULT_HW), "workloads": [str(tiny_workload(folder))],
+            "hw_grid": {"mac_array.mac_energy_pj": [0.5 + i / 1000 for i in range(n)], "clock_hz": [1e9, 2e9]},
+            "objectives": ["cycles", "energy_pj"]}))
+        spec = load_sweep(sweep)
+        run_sweep(spec, folder / "warm", jobs=1, warn=lambda m: None)
+        tracemalloc.start()
+        run_sweep(spec, folder / "out", jobs=1, chunk_size=50, warn=lambda m: None)
+        tracemalloc.stop()
+        return dict(peaks)
+
+    small, large = peak(20), peak(520)
+    points = 2 * (520 - 20)
+    assert (large["evaluation"] - small["evaluation"]) / points < 200, (small, large)
+    assert (large["report"] - small["report"]) / points < 4000, (small, large)     # transient, see docs/sweeps.md
+
+
+def tiny_workload(folder: Path) -> Path:
+    path = folder / "tiny.yaml"
+    path.write_text("name: tiny\nlayers:\n  - {name: g, variant: gemm, m: 8, k: 8, n: 8}\n")
+    return path
+
+
+def test_parquet_keeps_integers_beyond_int64_as_text(tmp_path):
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(yaml.safe_dump({"name": "s", "base_hw": str(DEFAULT_HW), "workloads": [str(SMOKE)],
+                                     "layer_grid": {"qk.m": [64, 2 ** 70]}}))
+    code, _, err = run(["sweep", sweep, "--out", tmp_path / "out", "--jobs", "1", "--quiet"])
+    assert code == 0, err
+    assert "parquet" not in sys.modules or (tmp_path / "out" / "results.parquet").exists()
+    invalid = pd.read_csv(tmp_path / "out" / "invalid.csv")
+    assert list(invalid["layer_grid.qk.m"].astype(str)) == [str(2 ** 70)]
+
+
+def test_a_knob_of_mixed_number_types_keeps_its_values_as_written(tmp_path):
+    """Found by the fuzz: rows [16, 0.5, 64] (0.5 invalid) made the kept points' column 16.0, 64.0,
+    which the heat map could not match to its levels."""
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(yaml.safe_dump({"name": "s", "base_hw": str(DEFAULT_HW), "workloads": [str(SMOKE)],
+                                     "hw_grid": {"mac_array.rows": [16, 0.5, 64], "mac_array.cols": [16, 32]}}))
+    code, _, err = run(["sweep", sweep, "--out", tmp_path / "out", "--jobs", "1"])
+    assert code == 0 and "Traceback" not in err
+    assert list(pd.read_csv(tmp_path / "out" / "results.csv", dtype=str)["mac_array.rows"].unique()) == ["16", "64"]
+    assert (tmp_path / "out" / "heatmap.png").exists()
