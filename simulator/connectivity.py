@@ -14,6 +14,7 @@ every source position layer by layer. None means no two distinct positions are e
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -59,6 +60,7 @@ def max_path_length(conn) -> int | None:
     raise TypeError(f"unknown connectivity {type(conn).__name__}")
 
 
+@functools.lru_cache(maxsize=256)          # the table asks for the same long chains again
 def _chain(n: int) -> int | None:
     from .kernels import paths
 

@@ -100,25 +100,30 @@ def _log(steps: int, per_step: list[list[int]], first: list[list[int]] | None = 
             row = np.zeros(gemm_log_width(1), np.int64)
             row[GemmLog.B] = t
             row[GemmLog.OCC] = occ[0]
-            row[GemmLog.OLD_C_B] = t - 1 if occ[1] else -1       # drains the previous step's tile
+            row[GemmLog.OLD_C_B] = t - occ[1] if occ[1] >= 0 else -1    # drains a tile of step t - occ[1]
             rows.append(row)
     return np.array(rows)
 
 
 def test_steady_from_finds_the_first_repeating_step():
-    assert periodic.steady_from(_log(10, [[5, 0], [7, 1]]), 10) == 0
-    assert periodic.steady_from(_log(10, [[5, 0], [7, 1]], first=[[9, 0], [7, 0]]), 10) == 1
-    assert periodic.steady_from(_log(10, [[5, 0]], first=[[9, 0], [7, 0]]), 10) == 1   # step 0 longer
+    assert periodic.steady_from(_log(10, [[5, -1], [7, 0]]), 10) == 0
+    assert periodic.steady_from(_log(10, [[5, -1], [7, 0]], first=[[9, -1], [7, 0]]), 10) == 1
+    assert periodic.steady_from(_log(10, [[5, -1]], first=[[9, -1], [7, -1]]), 10) == 1   # step 0 longer
+    # step 0 has no earlier tile to drain, the others drain the previous step's: steady from step 1
+    assert periodic.steady_from(_log(10, [[5, 1]]), 10) == 1
 
 
 def test_steady_from_refuses_logs_that_do_not_repeat():
-    rows = _log(10, [[5, 0], [7, 1]])
+    rows = _log(10, [[5, -1], [7, 0]])
     rows[-1, GemmLog.OCC] = 8                                   # the last step differs
     assert periodic.steady_from(rows, 10) is None
-    alternating = _log(10, [[5, 0]])
+    alternating = _log(10, [[5, -1]])
     alternating[1::2, GemmLog.OCC] = 6                          # period two
     assert periodic.steady_from(alternating, 10) is None
-    assert periodic.steady_from(_log(10, [[5, 0]])[:-1], 10) is None       # a step with no rows
+    assert periodic.steady_from(_log(10, [[5, -1]])[:-1], 10) is None      # a step with no rows
+    drifting = _log(10, [[5, 0]])
+    drifting[5:, GemmLog.OLD_C_B] -= 1                          # drains a tile two steps back from step 5
+    assert periodic.steady_from(drifting, 10) is None
 
 
 def test_only_layers_whose_other_ops_feed_or_follow_the_recurrence_qualify():

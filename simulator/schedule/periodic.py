@@ -100,14 +100,16 @@ def steady_from(rows: np.ndarray, steps: int) -> int | None:
 
 
 def _repeats(block: np.ndarray) -> bool:
-    """block[t] equals block[0] in every column, step numbers (B, and OLD_C_B when set) shifted by t."""
-    same = np.ones(block.shape[2], bool)
-    same[[GemmLog.B, GemmLog.OLD_C_B]] = False
-    if not (block[:, :, same] == block[0][:, same]).all():
+    """block[t] equals block[0] in every column, step numbers (B, and OLD_C_B when set) shifted by t:
+    each step equals the one before it (one pass over the log; the two step columns apart)."""
+    later, earlier = block[1:], block[:-1]
+    same = later == earlier
+    same[:, :, [GemmLog.B, GemmLog.OLD_C_B]] = True
+    if not same.all():
         return False
-    shift = np.arange(block.shape[0])[:, None]
-    old = block[:, :, GemmLog.OLD_C_B]
-    return bool((np.where(old >= 0, old - shift, old) == old[0]).all())
+    a, b = later[:, :, GemmLog.OLD_C_B], earlier[:, :, GemmLog.OLD_C_B]
+    steps_on = (later[:, :, GemmLog.B] == earlier[:, :, GemmLog.B] + 1).all()
+    return bool(steps_on and (((a == b + 1) & (b >= 0)) | ((a == -1) & (b == -1))).all())
 
 
 def compressed(graph: OpGraph, logs, per: Periodic, k: int):
