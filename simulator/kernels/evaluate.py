@@ -92,9 +92,8 @@ def evaluate_ordered(cands, lb, steps, order, n_seeds, flow_pos, order_rank, tol
     tie order of _tie_before) and whether `best_counts` holds its counts (walked in this call)."""
     nmem = rpj.shape[0]
     nlev = nmem - 1
-    empty = np.zeros((0, 0, 0), np.float32)
-    no_log = np.zeros((0, 0), np.int64)          # no step log: the mapper needs counts only
-    nlog = np.zeros(1, np.int64)
+    no_rows = np.zeros((0, 0), np.int64)         # no step log, no products: the mapper needs counts only
+    count = np.zeros(1, np.int64)
     ip = ip_base.copy()
     state = np.zeros(state_size, np.int64)
     out = np.zeros(best_counts.shape[0], np.int64)
@@ -128,7 +127,7 @@ def evaluate_ordered(cands, lb, steps, order, n_seeds, flow_pos, order_rank, tol
             _set_mapping(ip, cands, i, nlev)
             state[:] = 0
             out[:] = 0
-            gemm_walk(ip, rates, lo, hi, empty, empty, empty, False, out, state, 0, True, no_log, nlog)
+            gemm_walk(ip, rates, lo, hi, out, state, np.int64(0), np.bool_(True), no_rows, count, no_rows, count)
             counts_to_metrics(out, nmem, metrics[i])
             known[i] = 2
             just_walked = True
@@ -183,9 +182,8 @@ def walk_best_first(cands, lb, key, steps, n_seeds, budget, tolerance, flow_pos,
     nlev = (cands.shape[1] - 1) // 4
     nmem = nlev + 1
     none = np.zeros(nmem)
-    empty = np.zeros((0, 0, 0), np.float32)
-    no_log = np.zeros((0, 0), np.int64)          # no step log: the mapper needs counts only
-    nlog = np.zeros(1, np.int64)
+    no_rows = np.zeros((0, 0), np.int64)         # no step log, no products: the mapper needs counts only
+    count = np.zeros(1, np.int64)
     ip = ip_base.copy()
     state = np.zeros(state_size, np.int64)
     out = np.zeros(best_counts.shape[0], np.int64)
@@ -227,7 +225,7 @@ def walk_best_first(cands, lb, key, steps, n_seeds, budget, tolerance, flow_pos,
         _set_mapping(ip, cands, pick, nlev)
         state[:] = 0
         out[:] = 0
-        gemm_walk(ip, rates, lo, hi, empty, empty, empty, False, out, state, 0, True, no_log, nlog)
+        gemm_walk(ip, rates, lo, hi, out, state, np.int64(0), np.bool_(True), no_rows, count, no_rows, count)
         stats[ST_WALKED] += 1
         stats[ST_STEPS] += out[Counter.TILES] + out[Counter.SKIPPED_TILES]
         counts_to_metrics(out, nmem, row)
