@@ -78,10 +78,18 @@ def _ranges(conn: Ranges) -> int | None:
         return 1 if np.any(hi > lo) else None
     idx = np.arange(n)
     if np.all(np.diff(lo) >= 0) and np.all(np.diff(hi) >= 0) and np.all((lo <= idx) & (idx < hi)):
-        d = paths.interval_search(lo, hi)          # reach sets stay intervals and only grow
+        d = paths.interval_search(_readonly(lo), _readonly(hi))   # reach sets stay intervals and only grow
     else:
         d = _bitset_search(n, _ranges_as_layers(lo, hi))
     return int(d) or None
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    """A read-only view: ranges come frozen from masks or freshly computed, and the kernel is
+    compiled for one of the two."""
+    view = a.view()
+    view.setflags(write=False)
+    return view
 
 
 def _ranges_as_layers(lo, hi):

@@ -15,6 +15,9 @@ from .params import LEVEL_FIELDS, GemmParam, LevelParam
 OBJ_CYCLES, OBJ_ENERGY, OBJ_EDP = 0, 1, 2
 # stats: candidates walked, innermost steps walked, skipped by bound, left out by the budget
 ST_WALKED, ST_STEPS, ST_PRUNED, ST_DROPPED = 0, 1, 2, 3
+# typed, not literal: one compiled signature of each callee
+_NONE = np.int64(-1)
+_BY_CYCLES = np.int64(OBJ_CYCLES)
 
 
 def metrics_width(nmem: int) -> int:
@@ -99,7 +102,7 @@ def evaluate_ordered(cands, lb, steps, order, n_seeds, flow_pos, order_rank, tol
     out = np.zeros(best_counts.shape[0], np.int64)
     head = np.zeros(4)
     best_head = np.full(4, np.inf)
-    best = -1
+    best = _NONE
     counted = False
     for jj in range(order.shape[0] + 1):
         if jj < order.shape[0]:
@@ -191,11 +194,11 @@ def walk_best_first(cands, lb, key, steps, n_seeds, budget, tolerance, flow_pos,
     head = np.zeros(4)
     best_head = np.full(4, np.inf)
     alive = np.ones(n, np.bool_)
-    best = -1
+    best = _NONE
     counted = False
     j = 0
     while True:
-        pick = -1
+        pick = _NONE
         if j < n_seeds:
             pick = j
             j += 1
@@ -229,7 +232,7 @@ def walk_best_first(cands, lb, key, steps, n_seeds, budget, tolerance, flow_pos,
         stats[ST_WALKED] += 1
         stats[ST_STEPS] += out[Counter.TILES] + out[Counter.SKIPPED_TILES]
         counts_to_metrics(out, nmem, row)
-        heads_of(row, nmem, OBJ_CYCLES, 0.0, none, none, head)
+        heads_of(row, nmem, _BY_CYCLES, 0.0, none, none, head)
         if best < 0 or _heads_before(head, best_head) or (_same(head, best_head) and
                                                           _tie_before(pick, best, n_seeds, steps, cands, flow_pos, order_rank)):
             best = pick

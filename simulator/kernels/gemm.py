@@ -22,6 +22,10 @@ _OS = int(Dataflow.OUTPUT_STATIONARY)
 _WS = int(Dataflow.WEIGHT_STATIONARY)
 _PIPELINED = int(FoldOverlap.PIPELINED)
 
+# Typed constants for calls between kernels: a plain 0 or True would be a literal type and compile
+# the callee once more for it (one compiled signature per kernel keeps the first run's compile short).
+_I0 = np.int64(0)
+
 
 @njit(cache=True)
 def cdiv(a, b):
@@ -293,7 +297,7 @@ def gemm_walk(ip, rates, lo, hi, out, state, key_offset, finish, log, nlog, runs
     for b_local in range(batch):
         b = key_offset + b_local
         bkey = 0 if ip[GemmParam.SHARED_B] else b
-        _reset_loops(lo_r, hi_r, tile, loop_level, loop_dim, 0)
+        _reset_loops(lo_r, hi_r, tile, loop_level, loop_dim, _I0)
         touched[:] = 0
         while True:
             m0, k0, n0 = lo_r[0, 0], lo_r[0, 1], lo_r[0, 2]
@@ -326,8 +330,8 @@ def gemm_walk(ip, rates, lo, hi, out, state, key_offset, finish, log, nlog, runs
                     ek = hi_r[lv, 1] - lo_r[lv, 1]
                     en = hi_r[lv, 2] - lo_r[lv, 2]
                     cb = BOUNDARY_BASE + N_BOUNDARY_COUNTERS * lv
-                    fill = 0
-                    drain = 0
+                    fill = _I0              # typed: transfer_cycles compiles once
+                    drain = _I0
                     if res_a[lv, 0] != b or res_a[lv, 1] != lo_r[lv, 0] or res_a[lv, 2] != lo_r[lv, 1]:
                         res_a[lv, 0] = b
                         res_a[lv, 1] = lo_r[lv, 0]
@@ -386,7 +390,7 @@ def gemm_walk(ip, rates, lo, hi, out, state, key_offset, finish, log, nlog, runs
                     fill_own[lv] = fill_new[lv]
                     drain_own[lv] = drain_new[lv]
                 # 4. the sub-GEMM on the array
-                psum_in = touched[_grid_index(grid_off, grid_n, tile, lo_r, 0)] != 0
+                psum_in = touched[_grid_index(grid_off, grid_n, tile, lo_r, _I0)] != 0
                 busy0 = out[Counter.ARRAY_CYCLES]
                 acc[0] = _array_step(flow, overlap, rows, cols, m1 - m0, k1 - k0, n1 - n0, useful, psum_in, eb,
                                      unit_rbw, unit_wbw, state, out)
@@ -465,7 +469,7 @@ def _close_chain(state, out, nlev, dbuf, drain_bw, views, log, nlog, b):
                 row[base + 3] = res_c_bytes[lv]
     for lv in range(nlev):
         if started[lv]:
-            d_step = _dur(dbuf[lv], acc[lv], fill_own[lv], 0, drain_own[lv])
+            d_step = _dur(dbuf[lv], acc[lv], fill_own[lv], _I0, drain_own[lv])
             if lv + 1 < nlev:
                 acc[lv + 1] += d_step
             else:

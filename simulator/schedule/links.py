@@ -79,7 +79,7 @@ def build_task_graph(graph, logs, hw, serial: bool, ranks=None) -> TaskGraph:
     all_edges = np.concatenate(edges)
     succ_ptr, succ = csr(len(tab), all_edges[:, 0], all_edges[:, 1])
     npred = np.bincount(all_edges[:, 1], minlength=len(tab)).astype(np.int64)
-    rank = upward_rank(tab[:, T.DUR], succ_ptr, succ, npred)
+    rank = upward_rank(np.ascontiguousarray(tab[:, T.DUR]), succ_ptr, succ, npred)
     if ranks is not None:
         rank = ranks(tab, rank, succ_ptr, succ, npred)
     prio = np.empty(len(tab), np.int64)
@@ -274,6 +274,7 @@ class _Links:
 
 
 _EMPTY = np.zeros(0, np.int64)
+_EMPTY.setflags(write=False)            # like the ranges it stands for: one match_blocks signature
 
 
 def _all_forwardable(prod, p_off, keep) -> bool:
