@@ -311,8 +311,6 @@ def _load(path: str, expected: str):
 
 def cmd_validate(args) -> int:
     from . import yaml_io
-    from .hardware import Hardware
-    from .workload import Workload
 
     failed = 0
     for path in args.files:
@@ -320,6 +318,8 @@ def cmd_validate(args) -> int:
             data, text = yaml_io.load_file(path)
             kind = _kind_of(path, data)
             if kind == "hardware":
+                from .hardware import Hardware      # each kind imports only what it checks (start-up time)
+
                 Hardware.from_dict(data, source=path, text=text)
             elif kind == "sweep":
                 kind = f"sweep: {_sweep_summary(data, path, text)}"
@@ -328,6 +328,8 @@ def cmd_validate(args) -> int:
 
                 load_model_config(path)          # strict JSON: duplicates and NaN refused
             else:
+                from .workload import Workload
+
                 Workload.from_dict(data, source=path, text=text)
             print(f"{path}: ok ({kind})")
         except ConfigError as exc:

@@ -14,11 +14,11 @@ every source position layer by layer. None means no two distinct positions are e
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from numba import njit
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,23 +60,16 @@ def max_path_length(conn) -> int | None:
     raise TypeError(f"unknown connectivity {type(conn).__name__}")
 
 
+@functools.lru_cache(maxsize=256)          # the table asks for the same long chains again
 def _chain(n: int) -> int | None:
-    return int(_chain_search(n)) or None
+    from .kernels import paths
 
-
-@njit(cache=True)
-def _chain_search(n):
-    """x_j -> h_j is one hop and each h_{t-1} -> h_t one more; stacking only adds hops. Walking the
-    chain from source j, position i > j is first reached at hop i - j + 1, so each source's
-    farthest output is the last one: one step per source (the walk of every (j, i) pair took
-    O(n^2) time, an hour at n = 10^6)."""
-    best = 0
-    for j in range(n - 1):
-        best = max(best, (n - 1) - j + 1)
-    return best
+    return int(paths.chain_search(n)) or None
 
 
 def _ranges(conn: Ranges) -> int | None:
+    from .kernels import paths
+
     lo = np.ascontiguousarray(conn.lo, np.int64)
     hi = np.ascontiguousarray(conn.hi, np.int64)
     n = len(lo)
@@ -85,34 +78,18 @@ def _ranges(conn: Ranges) -> int | None:
         return 1 if np.any(hi > lo) else None
     idx = np.arange(n)
     if np.all(np.diff(lo) >= 0) and np.all(np.diff(hi) >= 0) and np.all((lo <= idx) & (idx < hi)):
-        d = _interval_search(lo, hi)          # reach sets stay intervals and only grow
+        d = paths.interval_search(_readonly(lo), _readonly(hi))   # reach sets stay intervals and only grow
     else:
         d = _bitset_search(n, _ranges_as_layers(lo, hi))
     return int(d) or None
 
 
-@njit(cache=True)
-def _interval_search(lo, hi):
-    """Monotone, self-including ranges: the reach set of any source is an interval that grows."""
-    n = lo.shape[0]
-    # first output whose range ends after position a; last output whose range starts at or before b
-    first_after = np.searchsorted(hi, np.arange(n), side="right")
-    last_upto = np.searchsorted(lo, np.arange(n), side="right") - 1
-    best = 0
-    for j in range(n):
-        a = j
-        b = j
-        hops = 0
-        while True:
-            na = first_after[a]
-            nb = last_upto[b]
-            hops += 1
-            if na >= a and nb <= b:
-                break
-            best = max(best, hops)
-            a = na
-            b = nb
-    return best
+def _readonly(a: np.ndarray) -> np.ndarray:
+    """A read-only view: ranges come frozen from masks or freshly computed, and the kernel is
+    compiled for one of the two."""
+    view = a.view()
+    view.setflags(write=False)
+    return view
 
 
 def _ranges_as_layers(lo, hi):
@@ -161,6 +138,7 @@ class SearchTooLarge(Exception):
 
 
 def _bitset_search(n: int, spec) -> int:
+    from .kernels import paths
     from .limits import MAX_PATH_SEARCH_STEPS
 
     words = (n + 63) // 64
@@ -169,7 +147,7 @@ def _bitset_search(n: int, spec) -> int:
         steps = n * n * (len(dst) + n)                     # sources x hops x (edges + positions)
         if steps > MAX_PATH_SEARCH_STEPS:
             raise SearchTooLarge(steps)
-        return _edge_search(n, dst, src)
+        return paths.edge_search(n, dst, src)
     conn = spec[1]
     first = np.unique(np.asarray(conn.offsets_for_layer(0)))
     # constant taps that include 0 grow a reach set by one position a layer or stop: <= n + 1 layers
@@ -179,98 +157,5 @@ def _bitset_search(n: int, spec) -> int:
     if steps > MAX_PATH_SEARCH_STEPS or layers * taps > MAX_PATH_SEARCH_STEPS // 64:    # the table's entries too
         raise SearchTooLarge(steps)
     table = _schedule(conn, n)
-    return _taps_search(n, words, table, conn.constant)
+    return paths.taps_search(n, words, table, conn.constant)
 
-
-@njit(cache=True)
-def _edge_search(n, dst, src):
-    best = 0
-    seen = np.zeros(n, np.uint8)
-    frontier = np.zeros(n, np.uint8)
-    nxt = np.zeros(n, np.uint8)
-    for j in range(n):
-        seen[:] = 0
-        frontier[:] = 0
-        frontier[j] = 1
-        hops = 0
-        while True:
-            hops += 1
-            nxt[:] = 0
-            for e in range(dst.shape[0]):
-                if frontier[src[e]]:
-                    nxt[dst[e]] = 1
-            fixpoint = True
-            for i in range(n):
-                if nxt[i] and not seen[i]:
-                    seen[i] = 1
-                    if i != j:
-                        best = max(best, hops)
-                if nxt[i] != frontier[i]:
-                    fixpoint = False
-            if fixpoint or hops > 2 * n:
-                break
-            frontier[:] = nxt
-    return best
-
-
-@njit(cache=True)
-def _shift_or(dst, src, shift, n):
-    """dst |= positions of src moved by -shift (output i reads input i + shift), within [0, n)."""
-    words = src.shape[0]
-    s = -shift
-    if s >= 0:
-        wq, rb = s // 64, s % 64
-        for w in range(words - 1, -1, -1):
-            hi_w = w - wq
-            if hi_w < 0:
-                break
-            v = src[hi_w] << np.uint64(rb)
-            if rb and hi_w - 1 >= 0:
-                v |= src[hi_w - 1] >> np.uint64(64 - rb)
-            dst[w] |= v
-    else:
-        s = -s
-        wq, rb = s // 64, s % 64
-        for w in range(words):
-            lo_w = w + wq
-            if lo_w >= words:
-                break
-            v = src[lo_w] >> np.uint64(rb)
-            if rb and lo_w + 1 < words:
-                v |= src[lo_w + 1] << np.uint64(64 - rb)
-            dst[w] |= v
-    tail = n % 64
-    if tail:
-        dst[words - 1] &= (np.uint64(1) << np.uint64(tail)) - np.uint64(1)
-
-
-@njit(cache=True)
-def _taps_search(n, words, table, constant):
-    sentinel = np.iinfo(np.int64).min
-    best = 0
-    seen = np.zeros(words, np.uint64)
-    frontier = np.zeros(words, np.uint64)
-    nxt = np.zeros(words, np.uint64)
-    for j in range(n):
-        seen[:] = 0
-        frontier[:] = 0
-        frontier[j // 64] = np.uint64(1) << np.uint64(j % 64)
-        seen[:] = frontier
-        for layer in range(table.shape[0]):
-            nxt[:] = 0
-            for t in range(table.shape[1]):
-                o = table[layer, t]
-                if o == sentinel:
-                    break
-                _shift_or(nxt, frontier, o, n)
-            fixpoint = True
-            for w in range(words):
-                if nxt[w] & ~seen[w]:
-                    best = max(best, layer + 1)
-                seen[w] |= nxt[w]
-                if nxt[w] != frontier[w]:
-                    fixpoint = False
-            if fixpoint and constant:
-                break       # the same layer again maps this set to itself: nothing more is reachable
-            frontier[:] = nxt
-    return best

@@ -16,7 +16,15 @@ from .mapping import GemmMapping, check_gemm_mapping
 from .results import OpResult
 
 _EMPTY3 = np.zeros((0, 0, 0), np.float32)
-NO_LOG = np.zeros((0, 0), np.int64)          # a step log with no rows: logging off
+NO_LOG = np.zeros((0, 0), np.int64)          # a step log with no rows: logging off (and no products)
+_NO_COUNT = np.zeros(1, np.int64)             # the row counter of a log or product list that has no rows
+
+
+def gemm_run_bound(op, mapping) -> int:
+    """Rows a functional walk's product list can need: one per computed innermost step (and per
+    step of a recurrence's walk, op.batch being the steps' batch)."""
+    tm0, tk0, tn0 = mapping.tiles[0]
+    return op.batch * -(-op.m // tm0) * -(-op.k // tk0) * -(-op.n // tn0) + 1
 
 
 def _empty_slots() -> List:
@@ -56,22 +64,18 @@ def run_gemm(op: Gemm, hw, mapping: GemmMapping | None = None, store: dict | Non
     if store is None and counts is not None and log is None:
         out = counts          # the mapper walked this mapping count-only already: the same counts
     elif store is None:
-        gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, _EMPTY3, _EMPTY3, _EMPTY3, False, out, state, 0, True,
-                  rows, nlog)
+        gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, out, state, 0, True, rows, nlog, NO_LOG, _NO_COUNT)
     else:
         a = _as3(store[op.a], (op.batch, op.m, op.k), op.a)
         b = _as3(store[op.b], (1 if op.shared_b else op.batch, op.k, op.n), op.b)
-        if hw.number_format == NumberFormat.INT8:
-            # int8 x int8 products summed exactly (float64 holds int32-range sums exactly)
-            qa, sa = numerics.quantize_int8(a)
-            qb, sb = numerics.quantize_int8(b)
-            c = np.zeros((op.batch, op.m, op.n), np.float64)
-            gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, qa, qb, c, True, out, state, 0, True, rows, nlog)
-            c *= sa * sb
+        runs = None
+        if counts is not None and log is None and op.mask is None and hw.number_format == NumberFormat.INT8:
+            out = counts        # exact integer sums: C needs no walk order, and the mapper counted this walk
         else:
-            c = np.zeros((op.batch, op.m, op.n), np.float32)
-            gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, np.ascontiguousarray(a, np.float32),
-                      np.ascontiguousarray(b, np.float32), c, True, out, state, 0, True, rows, nlog)
+            runs, nrun = np.zeros((gemm_run_bound(op, mapping), 7), np.int64), np.zeros(1, np.int64)
+            gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, out, state, 0, True, rows, nlog, runs, nrun)
+            runs = runs[:nrun[0]]
+        c = numerics.gemm_output(a, b, runs, (op.batch, op.m, op.n), hw.number_format)
         store[op.c] = numerics.store(c, hw.number_format)
     shape = f"{op.batch} x ({op.m}x{op.k}x{op.n})" if op.batch > 1 else f"{op.m}x{op.k}x{op.n}"
     return OpResult.make(op.name, "gemm", "array", op.phase, out, mapping.describe(), shape, _bound(op, hw))

@@ -33,6 +33,11 @@ class Schedule(IntEnum):
 
 SCHEDULE_NAMES = ("overlapped", "serial")
 
+# How GEMMs are tiled (mapper.py, search.py) and what the search minimises; here so that reading a
+# workload file never imports the mappers (and Numba).
+MAPPER_NAMES = ("heuristic", "search")
+OBJECTIVE_NAMES = ("cycles", "energy", "edp")
+
 
 class FoldOverlap(IntEnum):
     SERIAL = 0

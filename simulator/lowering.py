@@ -26,6 +26,13 @@ _EMPTY_I64 = np.zeros(0, np.int64)
 _EMPTY_I64.setflags(write=False)      # like mask arrays: one compiled kernel signature for both
 
 
+def _readonly(a: np.ndarray) -> np.ndarray:
+    """A read-only view (kernels take every range array read-only: one compiled signature)."""
+    view = a.view()
+    view.setflags(write=False)
+    return view
+
+
 @dataclass(frozen=True, eq=False)
 class GemmPlan:
     """Arrays for one GEMM walk."""
@@ -153,6 +160,7 @@ def lower_vector(op, hw) -> VectorPlan:
         lens = np.full(op.rows, op.cols, np.int64)
     else:
         lo, lens = op.ranges.lo, op.ranges.lengths
+    lo, lens = _readonly(lo), _readonly(lens)      # like every mask range: one kernel signature
     cpo = np.asarray(hw.vector_unit.cycles_per_op, np.int64)
     return VectorPlan(ip, table, consts, widths, heights, roles, cpo, rates, lo, lens, tuple(slots))
 

@@ -31,13 +31,13 @@ from collections import OrderedDict
 import numpy as np
 
 from .bounds import gemm_traffic_bound
-from .enums import Dataflow, n_counters
+from .enums import MAPPER_NAMES, OBJECTIVE_NAMES, Dataflow, n_counters
 from .errors import MappingError
 from .mapeval import ORDER_RANKS, bounds, evaluate, hw_arrays, mapping_of, op_key, order_table, walk_key
 from .mapping import GemmMapping
 
-MAPPERS = ("heuristic", "search")
-OBJECTIVES = ("cycles", "energy", "edp")
+MAPPERS = MAPPER_NAMES
+OBJECTIVES = OBJECTIVE_NAMES
 HEURISTIC_STEP_BUDGET = 2048      # innermost tile steps the heuristic may walk beyond its seed
 HEURISTIC_ORDERS = ("mnk", "nmk")
 PRUNE_TOLERANCE = 0.01            # skip candidates that could beat the best walked by at most 1%

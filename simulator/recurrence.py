@@ -17,7 +17,6 @@ import numpy as np
 
 from . import numerics
 from .bounds import recurrence_bounds
-from .enums import NumberFormat
 from .graph import Gemm, Layout, Recurrence, VectorOp
 from .lowering import check_int64, lower_gemm, lower_vector
 from .mapper import default_gemm_mapping
@@ -48,7 +47,7 @@ def run_recurrence(op: Recurrence, hw, store: dict | None = None, logs: dict | N
 
     Count-only runs fill `logs` (body op name -> (rows array, row counter)) with the step logs of
     the body ops: every step of a body GEMM, one step of a vector op (every step is the same)."""
-    from .engine import _EMPTY3, NO_LOG, new_gemm_state, run_layout, run_vector, zero_counts
+    from .engine import NO_LOG, new_gemm_state, run_layout, run_vector, zero_counts
     from .kernels.gemm import gemm_walk
 
     logs = {} if logs is None else logs
@@ -72,8 +71,8 @@ def run_recurrence(op: Recurrence, hw, store: dict | None = None, logs: dict | N
                 ip = plan.ip.copy()
                 ip[0] = body_op.batch * op.steps          # GemmParam.BATCH: all steps in one walk
                 rows, nlog = logs.get(body_op.name, (NO_LOG, np.zeros(1, np.int64)))
-                gemm_walk(ip, plan.rates, plan.lo, plan.hi, _EMPTY3, _EMPTY3, _EMPTY3, False, out,
-                          states[body_op.name], 0, True, rows, nlog)
+                gemm_walk(ip, plan.rates, plan.lo, plan.hi, out, states[body_op.name], 0, True, rows, nlog,
+                          NO_LOG, np.zeros(1, np.int64))
             elif isinstance(body_op, VectorOp):
                 outs[body_op.name] = run_vector(body_op, hw, log=logs.get(body_op.name)).counts * op.steps
     else:
@@ -82,8 +81,8 @@ def run_recurrence(op: Recurrence, hw, store: dict | None = None, logs: dict | N
             last = t == op.steps - 1
             for body_op in op.body:
                 if isinstance(body_op, Gemm):
-                    _gemm_step(body_op, plans[body_op.name], states[body_op.name], outs[body_op.name],
-                               store, t, last, hw)
+                    _gemm_step(body_op, plans[body_op.name], mappings[body_op.name], states[body_op.name],
+                               outs[body_op.name], store, t, last, hw)
                 elif isinstance(body_op, VectorOp):
                     outs[body_op.name] = outs[body_op.name] + run_vector(body_op, hw, store).counts
                 elif isinstance(body_op, Layout):
@@ -105,25 +104,17 @@ def run_recurrence(op: Recurrence, hw, store: dict | None = None, logs: dict | N
     return tuple(results)
 
 
-def _gemm_step(op: Gemm, plan, state, out, store, t, last, hw) -> None:
+def _gemm_step(op: Gemm, plan, mapping, state, out, store, t, last, hw) -> None:
     """Step t of a body GEMM: one walk call that continues the buffer state of step t-1."""
-    from .engine import NO_LOG
+    from .engine import NO_LOG, gemm_run_bound
     from .kernels.gemm import gemm_walk
 
+    runs, nrun = np.zeros((gemm_run_bound(op, mapping), 7), np.int64), np.zeros(1, np.int64)
+    gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, out, state, t * op.batch, last, NO_LOG, np.zeros(1, np.int64),
+              runs, nrun)
     a = store[op.a].reshape(op.batch, op.m, op.k)
     b = store[op.b].reshape(-1, op.k, op.n)
-    if hw.number_format == NumberFormat.INT8:
-        qa, sa = numerics.quantize_int8(a)
-        qb, sb = numerics.quantize_int8(b)
-        c = np.zeros((op.batch, op.m, op.n), np.float64)
-        gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, qa, qb, c, True, out, state, t * op.batch, last,
-                  NO_LOG, np.zeros(1, np.int64))
-        c *= sa * sb
-    else:
-        c = np.zeros((op.batch, op.m, op.n), np.float32)
-        gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, np.ascontiguousarray(a, np.float32),
-                  np.ascontiguousarray(b, np.float32), c, True, out, state, t * op.batch, last,
-                  NO_LOG, np.zeros(1, np.int64))
+    c = numerics.gemm_output(a, b, runs[:nrun[0]], (op.batch, op.m, op.n), hw.number_format)
     store[op.c] = numerics.store(c, hw.number_format)
 
 

@@ -132,9 +132,10 @@ class LayerResult:
 
 
 def frozen_arrays(arrays: dict[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+    """Read-only views of a finished layer's tensors (nothing writes them after the run, so no copy)."""
     out = {}
     for name, arr in arrays.items():
-        arr = np.array(arr, copy=True)
+        arr = np.asarray(arr).view()
         arr.setflags(write=False)
         out[name] = arr
     return MappingProxyType(out)

@@ -92,7 +92,7 @@ def parse_layer(chk: Checker, path: str, item: Any, default_name: str) -> LayerS
 
 def _parse_mapper(chk: Checker, top: dict) -> tuple[str | None, str | None]:
     """The workload's own mapper and objective keys (None when absent)."""
-    from .mapper import MAPPERS, OBJECTIVES
+    from .enums import MAPPER_NAMES as MAPPERS, OBJECTIVE_NAMES as OBJECTIVES
 
     mapper = chk.choice("mapper", top["mapper"], MAPPERS) if "mapper" in top else None
     objective = chk.choice("objective", top["objective"], OBJECTIVES) if "objective" in top else None

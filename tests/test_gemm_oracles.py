@@ -12,6 +12,7 @@ from simulator.enums import BOUNDARY_BASE, BoundaryCounter, Counter, Dataflow, F
 from simulator.errors import MappingError, SizeError
 from simulator.graph import Gemm
 from simulator.kernels.params import LOOP_ORDERS
+from simulator.mapper import default_gemm_mapping
 from simulator.mapping import GemmMapping
 from tests.helpers import make_hw
 
@@ -158,6 +159,39 @@ def test_shared_b_functional():
              "b": rng.standard_normal((1, 13, 6)).astype(np.float32)}
     run_gemm(Gemm("g", "a", "b", "c", 9, 13, 6, batch=3, shared_b=True), hw, store=store)
     np.testing.assert_allclose(store["c"], store["a"] @ store["b"][0], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("k", [77, 1100])               # 1100: more terms than float32 sums hold exactly
+def test_int8_products_are_exact_integer_sums(k):
+    """int8 GEMMs sum the quantised integers exactly, whatever the grouping: the whole product (an
+    unmasked walk) and the walk's runs of K tiles (chunked past 2**24 / 127**2 terms) both equal
+    int64 arithmetic, scaled back."""
+    from simulator import numerics
+    rng = np.random.default_rng(11)
+    a = numerics.store(rng.standard_normal((2, 9, k)), NumberFormat.INT8)
+    b = numerics.store(rng.standard_normal((1, k, 7)), NumberFormat.INT8)
+    qa, sa = numerics.quantize_int8(a)
+    qb, sb = numerics.quantize_int8(b)
+    exact = (qa.astype(np.int64) @ qb.astype(np.int64)).astype(np.float64) * (sa * sb)
+    whole = numerics.gemm_output(a, b, None, (2, 9, 7), NumberFormat.INT8)
+    cut = [0, 5, 40, k]                                       # K split into runs, and C into two n blocks
+    runs = np.array([(bl, 0, 9, n0, n1, k0, k1) for bl in range(2) for n0, n1 in ((0, 3), (3, 7))
+                     for k0, k1 in zip(cut, cut[1:])], np.int64)
+    pieces = numerics.gemm_output(a, b, runs, (2, 9, 7), NumberFormat.INT8)
+    assert np.array_equal(whole, exact) and np.array_equal(pieces, exact)
+
+
+def test_int8_functional_gemm_without_a_walk_equals_the_walked_one():
+    """The mapper's counts and one product (unmasked int8) give what walking the mapping gives."""
+    rng = np.random.default_rng(5)
+    hw = make_hw(rows=4, cols=4, number_format="int8", sram_bytes=4096)
+    op = Gemm("g", "a", "b", "c", 45, 77, 30, batch=2)
+    store = _store(rng, 2, 45, 77, 30, hw.number_format)
+    walked = dict(store)
+    fast = run_gemm(op, hw, store=store)
+    pinned = run_gemm(op, hw, default_gemm_mapping(op, hw), store=walked)      # given a mapping: walked
+    assert np.array_equal(store["c"], walked["c"])
+    assert np.array_equal(fast.counts, pinned.counts) and fast.counts[Counter.TILES] > 4
 
 
 @pytest.mark.parametrize("flow", FLOWS)

@@ -40,6 +40,11 @@ LEVEL_BYTES = 4
 def bounds_width(nlev: int) -> int:
     return LEVEL_BYTES + 2 * (nlev + 1)
 
+# Typed constants for calls between kernels: a plain 0 or True would be a literal type and compile
+# the callee once more for it (one compiled signature per kernel keeps the first run's compile short).
+_CDIV, _MAX = np.int64(0), np.int64(1)                 # _tiles_sum kinds
+_AXIS_M, _AXIS_K, _AXIS_N = np.int64(0), np.int64(1), np.int64(2)
+
 
 @njit(cache=True)
 def _tiles_sum(full, t, kind, unit):
@@ -59,8 +64,8 @@ def array_terms(flow, pipelined, R, C, M, K, N, tm, tk, tn):
     """One batch element on an innermost tile grid: (array cycles without the once-per-op fill and
     drain of pipelined folds, that fill and drain, slot MACs, unit words read, unit words written)."""
     if flow == _OS:
-        sm = _tiles_sum(M, tm, 0, R)
-        sn = _tiles_sum(N, tn, 0, C)
+        sm = _tiles_sum(M, tm, _CDIV, R)
+        sn = _tiles_sum(N, tn, _CDIV, C)
         kt = cdiv(K, tk)
         fd = R + C - 2
         cyc = sm * sn * K if pipelined else sm * sn * (K + kt * fd)
@@ -70,22 +75,22 @@ def array_terms(flow, pipelined, R, C, M, K, N, tm, tk, tn):
         wc = kt * M * N
     else:
         if flow == _WS:
-            spatial = _tiles_sum(K, tk, 0, R) * _tiles_sum(N, tn, 0, C)
+            spatial = _tiles_sum(K, tk, _CDIV, R) * _tiles_sum(N, tn, _CDIV, C)
             t_full, t_tile = M, tm
-            ra = _tiles_sum(N, tn, 0, C) * M * K
+            ra = _tiles_sum(N, tn, _CDIV, C) * M * K
             rb = cdiv(M, tm) * K * N
         else:
-            spatial = _tiles_sum(K, tk, 0, R) * _tiles_sum(M, tm, 0, C)
+            spatial = _tiles_sum(K, tk, _CDIV, R) * _tiles_sum(M, tm, _CDIV, C)
             t_full, t_tile = N, tn
             ra = cdiv(N, tn) * M * K
-            rb = _tiles_sum(M, tm, 0, C) * K * N
+            rb = _tiles_sum(M, tm, _CDIV, C) * K * N
         fd = 2 * R + C - 2
         if pipelined:
-            cyc = spatial * _tiles_sum(t_full, t_tile, 1, R)
+            cyc = spatial * _tiles_sum(t_full, t_tile, _MAX, R)
         else:
             cyc = spatial * (t_full + cdiv(t_full, t_tile) * fd)
         slots = spatial * t_full * R * C
-        wc = _tiles_sum(K, tk, 0, R) * M * N
+        wc = _tiles_sum(K, tk, _CDIV, R) * M * N
     rc = wc - M * N
     return cyc, fd, slots, ra + rb + rc, wc
 
@@ -211,11 +216,11 @@ def _array_from_terms(flow, pipelined, R, C, M, K, N, tm, tk, tn):
 
 @njit(cache=True)
 def _boundary_from_trips(M, K, N, t_m, t_k, t_n, order, batch, shared_b):
-    fill_a = M * K * _residencies(order, t_m, t_k, t_n, 0, 1) * batch
-    b_res = _residencies(order, t_m, t_k, t_n, 1, 2)
+    fill_a = M * K * _residencies(order, t_m, t_k, t_n, _AXIS_M, _AXIS_K) * batch
+    b_res = _residencies(order, t_m, t_k, t_n, _AXIS_K, _AXIS_N)
     once = shared_b and b_res == 1 and t_k * t_n == 1
     fill_b = K * N * b_res * (1 if once else batch)
-    c_res = _residencies(order, t_m, t_k, t_n, 0, 2)
+    c_res = _residencies(order, t_m, t_k, t_n, _AXIS_M, _AXIS_N)
     return fill_a + fill_b + batch * M * N * (c_res - 1), batch * M * N * c_res
 
 
@@ -292,10 +297,10 @@ def _third_axis(flow, mask_on_n, pipelined, R, C, full, t):
     if mask_on_n:
         if flow == _OS:
             return full if pipelined else full + cdiv(full, t) * (R + C - 2)
-        return _tiles_sum(full, t, 0, R)
+        return _tiles_sum(full, t, _CDIV, R)
     if flow == _IS:
-        return _tiles_sum(full, t, 1, R) if pipelined else full + cdiv(full, t) * (2 * R + C - 2)
-    return _tiles_sum(full, t, 0, C)
+        return _tiles_sum(full, t, _MAX, R) if pipelined else full + cdiv(full, t) * (2 * R + C - 2)
+    return _tiles_sum(full, t, _CDIV, C)
 
 
 

@@ -15,6 +15,9 @@ from .params import LEVEL_FIELDS, GemmParam, LevelParam
 OBJ_CYCLES, OBJ_ENERGY, OBJ_EDP = 0, 1, 2
 # stats: candidates walked, innermost steps walked, skipped by bound, left out by the budget
 ST_WALKED, ST_STEPS, ST_PRUNED, ST_DROPPED = 0, 1, 2, 3
+# typed, not literal: one compiled signature of each callee
+_NONE = np.int64(-1)
+_BY_CYCLES = np.int64(OBJ_CYCLES)
 
 
 def metrics_width(nmem: int) -> int:
@@ -92,15 +95,14 @@ def evaluate_ordered(cands, lb, steps, order, n_seeds, flow_pos, order_rank, tol
     tie order of _tie_before) and whether `best_counts` holds its counts (walked in this call)."""
     nmem = rpj.shape[0]
     nlev = nmem - 1
-    empty = np.zeros((0, 0, 0), np.float32)
-    no_log = np.zeros((0, 0), np.int64)          # no step log: the mapper needs counts only
-    nlog = np.zeros(1, np.int64)
+    no_rows = np.zeros((0, 0), np.int64)         # no step log, no products: the mapper needs counts only
+    count = np.zeros(1, np.int64)
     ip = ip_base.copy()
     state = np.zeros(state_size, np.int64)
     out = np.zeros(best_counts.shape[0], np.int64)
     head = np.zeros(4)
     best_head = np.full(4, np.inf)
-    best = -1
+    best = _NONE
     counted = False
     for jj in range(order.shape[0] + 1):
         if jj < order.shape[0]:
@@ -128,7 +130,7 @@ def evaluate_ordered(cands, lb, steps, order, n_seeds, flow_pos, order_rank, tol
             _set_mapping(ip, cands, i, nlev)
             state[:] = 0
             out[:] = 0
-            gemm_walk(ip, rates, lo, hi, empty, empty, empty, False, out, state, 0, True, no_log, nlog)
+            gemm_walk(ip, rates, lo, hi, out, state, np.int64(0), np.bool_(True), no_rows, count, no_rows, count)
             counts_to_metrics(out, nmem, metrics[i])
             known[i] = 2
             just_walked = True
@@ -183,9 +185,8 @@ def walk_best_first(cands, lb, key, steps, n_seeds, budget, tolerance, flow_pos,
     nlev = (cands.shape[1] - 1) // 4
     nmem = nlev + 1
     none = np.zeros(nmem)
-    empty = np.zeros((0, 0, 0), np.float32)
-    no_log = np.zeros((0, 0), np.int64)          # no step log: the mapper needs counts only
-    nlog = np.zeros(1, np.int64)
+    no_rows = np.zeros((0, 0), np.int64)         # no step log, no products: the mapper needs counts only
+    count = np.zeros(1, np.int64)
     ip = ip_base.copy()
     state = np.zeros(state_size, np.int64)
     out = np.zeros(best_counts.shape[0], np.int64)
@@ -193,11 +194,11 @@ def walk_best_first(cands, lb, key, steps, n_seeds, budget, tolerance, flow_pos,
     head = np.zeros(4)
     best_head = np.full(4, np.inf)
     alive = np.ones(n, np.bool_)
-    best = -1
+    best = _NONE
     counted = False
     j = 0
     while True:
-        pick = -1
+        pick = _NONE
         if j < n_seeds:
             pick = j
             j += 1
@@ -227,11 +228,11 @@ def walk_best_first(cands, lb, key, steps, n_seeds, budget, tolerance, flow_pos,
         _set_mapping(ip, cands, pick, nlev)
         state[:] = 0
         out[:] = 0
-        gemm_walk(ip, rates, lo, hi, empty, empty, empty, False, out, state, 0, True, no_log, nlog)
+        gemm_walk(ip, rates, lo, hi, out, state, np.int64(0), np.bool_(True), no_rows, count, no_rows, count)
         stats[ST_WALKED] += 1
         stats[ST_STEPS] += out[Counter.TILES] + out[Counter.SKIPPED_TILES]
         counts_to_metrics(out, nmem, row)
-        heads_of(row, nmem, OBJ_CYCLES, 0.0, none, none, head)
+        heads_of(row, nmem, _BY_CYCLES, 0.0, none, none, head)
         if best < 0 or _heads_before(head, best_head) or (_same(head, best_head) and
                                                           _tie_before(pick, best, n_seeds, steps, cands, flow_pos, order_rank)):
             best = pick

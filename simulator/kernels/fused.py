@@ -18,6 +18,12 @@ from .chain import CHAIN_SIZE, end, log_transfers, move, step
 from .gemm import cdiv, count_subgemm, next_log_row, transfer_cycles
 from .steplog import FusedLog
 
+# Typed constants for calls between kernels: a plain 0 or False would be a literal type and
+# compile the callee once more for it (one compiled signature per kernel: a shorter first run).
+_ZERO = np.int64(0)
+_TRUE, _FALSE = np.bool_(True), np.bool_(False)
+_LEVEL_BASE = np.int64(FusedLog.LEVEL_BASE)
+
 
 class FusedParam(IntEnum):
     BATCH = 0
@@ -101,13 +107,13 @@ def fused_walk(ip, rates, cpo, lo, hi, scale, q, k, v, o, functional, out, log, 
     chain = np.zeros(CHAIN_SIZE, np.int64)
     occ = np.zeros(4, np.int64)
     cyc = np.zeros(4, np.int64)
-    first = True
+    first = _TRUE
     m_run = np.empty(n_q, np.float32)
     l_run = np.empty(n_q, np.float32)
     for b in range(batch):
         # Initialise O, l, m in memory: a step that only writes.
-        fm, fs, dm, ds = move(out, nlev, rates, 0, (n_q * d + 2 * n_q) * eb)
-        step(chain, fm, fs, 0, dm, ds, dbuf)
+        fm, fs, dm, ds = move(out, nlev, rates, _ZERO, (n_q * d + 2 * n_q) * eb)
+        step(chain, fm, fs, _ZERO, dm, ds, dbuf)
         if log.shape[0] > 0:
             _log_init(log, nlog, b, n_q, nlev, rates, (n_q * d + 2 * n_q) * eb)
         if functional:
@@ -121,8 +127,8 @@ def fused_walk(ip, rates, cpo, lo, hi, scale, q, k, v, o, functional, out, log, 
             for i0 in range(0, n_q, br):
                 i1 = min(n_q, i0 + br)
                 rb = i1 - i0
-                valid = 0
-                rows_live = 0
+                valid = _ZERO             # typed: never a literal argument (see above)
+                rows_live = _ZERO
                 for r in range(i0, i1):
                     a0 = j0 if not masked else max(j0, lo[r])
                     a1 = j1 if not masked else min(j1, hi[r])
@@ -135,10 +141,10 @@ def fused_walk(ip, rates, cpo, lo, hi, scale, q, k, v, o, functional, out, log, 
                 if not kv_loaded:
                     fill += 2 * cb * d * eb                     # K_j, V_j once per outer step
                     kv_loaded = True
-                c1, r1, w1 = count_subgemm(flow, overlap, rows, cols, rb, d, cb, valid * d, False, eb, first, out)
-                first = False
+                c1, r1, w1 = count_subgemm(flow, overlap, rows, cols, rb, d, cb, valid * d, _FALSE, eb, first, out)
+                first = _FALSE
                 c2, r2, w2 = _online_softmax_counts(out, valid, rows_live, lanes, cpo)
-                c3, r3, w3 = count_subgemm(flow, overlap, rows, cols, rb, cb, d, valid * d, False, eb, False, out)
+                c3, r3, w3 = count_subgemm(flow, overlap, rows, cols, rb, cb, d, valid * d, _FALSE, eb, _FALSE, out)
                 c4, r4, w4 = _output_update_counts(out, rows_live, d, lanes, cpo)
                 out[Counter.VECTOR_CYCLES] += c2 + c4
                 vec_r = (r2 + r4) * eb
@@ -167,7 +173,7 @@ def _log_init(log, nlog, b, n_q, nlev, rates, drain):
     row[FusedLog.B] = b
     row[FusedLog.I1] = n_q
     row[FusedLog.DRAIN] = drain
-    log_transfers(row, FusedLog.LEVEL_BASE, nlev, rates, 0, drain)
+    log_transfers(row, _LEVEL_BASE, nlev, rates, _ZERO, drain)
 
 
 @njit(cache=True)
@@ -185,7 +191,7 @@ def _log_block(log, nlog, b, i0, i1, j0, j1, kv, occ, cyc, nlev, rates, fill, dr
         row[FusedLog.BUSY_S + s] = cyc[s]
     row[FusedLog.FILL] = fill
     row[FusedLog.DRAIN] = drain
-    log_transfers(row, FusedLog.LEVEL_BASE, nlev, rates, fill, drain)
+    log_transfers(row, _LEVEL_BASE, nlev, rates, fill, drain)
 
 
 @njit(cache=True)

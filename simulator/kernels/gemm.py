@@ -22,6 +22,10 @@ _OS = int(Dataflow.OUTPUT_STATIONARY)
 _WS = int(Dataflow.WEIGHT_STATIONARY)
 _PIPELINED = int(FoldOverlap.PIPELINED)
 
+# Typed constants for calls between kernels: a plain 0 or True would be a literal type and compile
+# the callee once more for it (one compiled signature per kernel keeps the first run's compile short).
+_I0 = np.int64(0)
+
 
 @njit(cache=True)
 def cdiv(a, b):
@@ -208,40 +212,39 @@ def _array_step(flow, overlap, rows, cols, tm, tk, tn, useful, psum_in, eb, unit
 
 
 @njit(cache=True)
-def _functional_step(a_data, b_data, c_data, b_local, m0, m1, k0, k1, n0, n1, run):
-    """Multiply one tile pair. The array accumulates an output tile in place (fp32) over the K
-    tiles that follow each other on it, so such a run of K tiles is multiplied in one product when
-    the output tile leaves the array: the same fp32 sum in one large BLAS call instead of many
-    small ones. An output tile that comes back later (partial sums) adds to C again.
+def _record_run(runs, nrun, run, b_local, m0, m1, k0, k1, n0, n1):
+    """Functional walks record the tile products for the caller (numerics.apply_runs) instead of
+    multiplying here, so the walk is one integer kernel for every mode and number format. The
+    array accumulates an output tile in place over the K tiles that follow each other on it, so
+    such a run of K tiles is one product, made when the output tile leaves the array; an output
+    tile that comes back later (partial sums) adds to C again.
 
     `run` holds the pending run: (batch element, m0, m1, n0, n1, k start, k end); -1 when none."""
     if (run[0] == b_local and run[1] == m0 and run[2] == m1 and run[3] == n0 and run[4] == n1
             and run[6] == k0):
         run[6] = k1
         return
-    _flush_run(a_data, b_data, c_data, run)
+    _flush_run(runs, nrun, run)
     run[0], run[1], run[2], run[3], run[4], run[5], run[6] = b_local, m0, m1, n0, n1, k0, k1
 
 
 @njit(cache=True)
-def _flush_run(a_data, b_data, c_data, run):
-    """Add the pending run's product (if any) to C."""
-    b = run[0]
-    if b < 0:
+def _flush_run(runs, nrun, run):
+    """Append the pending run (if any) to `runs`."""
+    if run[0] < 0:
         return
-    bb = 0 if b_data.shape[0] == 1 else b
-    a_t = np.ascontiguousarray(a_data[b, run[1]:run[2], run[5]:run[6]])
-    b_t = np.ascontiguousarray(b_data[bb, run[5]:run[6], run[3]:run[4]])
-    c_data[b, run[1]:run[2], run[3]:run[4]] += np.dot(a_t, b_t)
+    runs[nrun[0], :] = run
+    nrun[0] += 1
     run[0] = -1
 
 
 @njit(cache=True)
-def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state, key_offset, finish, log, nlog):
+def gemm_walk(ip, rates, lo, hi, out, state, key_offset, finish, log, nlog, runs, nrun):
     """Walk one GEMM plan; add its counts to `out` (int64, length n_counters(levels)).
 
-    a_data (batch, M, K), b_data (batch or 1, K, N), c_data (batch, M, N) are read and
-    accumulated only when `functional` is true; count-only callers pass empty arrays.
+    Functional walks pass `runs` with rows (a bound: one per computed step, gemm_run_bound) and
+    receive the tile products to make, one row per run of K tiles on an output tile: (batch element
+    of this call, m0, m1, n0, n1, k0, k1); `nrun[0]` counts them. Count-only walks pass no rows.
     `state` (gemm_state_size(levels) int64, zero when fresh) carries buffer contents and timing
     between calls; batch element b is keyed as key_offset + b. `finish` closes the walk: the last
     steps are timed, outputs still on chip written back and CYCLES added. With STEP_BARRIER set
@@ -281,6 +284,7 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
     drain_bytes = np.zeros(nlev, np.int64)
     top_fills = np.zeros(7, np.int64)          # at the outermost level: A, B, C bytes, new C, old C key
     logging = log.shape[0] > 0
+    functional = runs.shape[0] > 0
     run = np.full(7, -1, np.int64)            # functional: the pending run of K tiles
     sorted_ranges, pre_lo, pre_hi = sorted_mask(mask_axis, lo, hi)
 
@@ -293,7 +297,7 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
     for b_local in range(batch):
         b = key_offset + b_local
         bkey = 0 if ip[GemmParam.SHARED_B] else b
-        _reset_loops(lo_r, hi_r, tile, loop_level, loop_dim, 0)
+        _reset_loops(lo_r, hi_r, tile, loop_level, loop_dim, _I0)
         touched[:] = 0
         while True:
             m0, k0, n0 = lo_r[0, 0], lo_r[0, 1], lo_r[0, 2]
@@ -326,8 +330,8 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
                     ek = hi_r[lv, 1] - lo_r[lv, 1]
                     en = hi_r[lv, 2] - lo_r[lv, 2]
                     cb = BOUNDARY_BASE + N_BOUNDARY_COUNTERS * lv
-                    fill = 0
-                    drain = 0
+                    fill = _I0              # typed: transfer_cycles compiles once
+                    drain = _I0
                     if res_a[lv, 0] != b or res_a[lv, 1] != lo_r[lv, 0] or res_a[lv, 2] != lo_r[lv, 1]:
                         res_a[lv, 0] = b
                         res_a[lv, 1] = lo_r[lv, 0]
@@ -386,7 +390,7 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
                     fill_own[lv] = fill_new[lv]
                     drain_own[lv] = drain_new[lv]
                 # 4. the sub-GEMM on the array
-                psum_in = touched[_grid_index(grid_off, grid_n, tile, lo_r, 0)] != 0
+                psum_in = touched[_grid_index(grid_off, grid_n, tile, lo_r, _I0)] != 0
                 busy0 = out[Counter.ARRAY_CYCLES]
                 acc[0] = _array_step(flow, overlap, rows, cols, m1 - m0, k1 - k0, n1 - n0, useful, psum_in, eb,
                                      unit_rbw, unit_wbw, state, out)
@@ -396,7 +400,7 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
                 for lv in range(nlev):
                     touched[_grid_index(grid_off, grid_n, tile, lo_r, lv)] = 1
                 if functional:
-                    _functional_step(a_data, b_data, c_data, b_local, m0, m1, k0, k1, n0, n1, run)
+                    _record_run(runs, nrun, run, b_local, m0, m1, k0, k1, n0, n1)
             # 5. advance the odometer, innermost loop first
             j = nloops - 1
             while j >= 0:
@@ -415,7 +419,7 @@ def gemm_walk(ip, rates, lo, hi, a_data, b_data, c_data, functional, out, state,
             # the next step depends on this one's result: nothing of it may overlap this chain
             _close_chain(state, out, nlev, dbuf, drain_bw, views, log, nlog, b)
     if functional:
-        _flush_run(a_data, b_data, c_data, run)
+        _flush_run(runs, nrun, run)
     if finish:
         _close_chain(state, out, nlev, dbuf, drain_bw, views, log, nlog, key_offset + batch - 1)
 
@@ -465,7 +469,7 @@ def _close_chain(state, out, nlev, dbuf, drain_bw, views, log, nlog, b):
                 row[base + 3] = res_c_bytes[lv]
     for lv in range(nlev):
         if started[lv]:
-            d_step = _dur(dbuf[lv], acc[lv], fill_own[lv], 0, drain_own[lv])
+            d_step = _dur(dbuf[lv], acc[lv], fill_own[lv], _I0, drain_own[lv])
             if lv + 1 < nlev:
                 acc[lv + 1] += d_step
             else:
@@ -501,10 +505,11 @@ def gemm_walk_many(ips, rates, lo, hi, states, outs):
     zero state (row i of `states`, gemm_state_size(levels) wide, zeroed here) and its counts
     overwrite row i of `outs` (n_counters(levels) wide), as one finished gemm_walk call would give.
     """
-    empty = np.zeros((0, 0, 0), np.float32)
-    no_log = np.zeros((0, 0), np.int64)
-    nlog = np.zeros(1, np.int64)
+    no_rows = np.zeros((0, 0), np.int64)
+    count = np.zeros(1, np.int64)
     for i in range(ips.shape[0]):
         states[i, :] = 0
         outs[i, :] = 0
-        gemm_walk(ips[i], rates[i], lo, hi, empty, empty, empty, False, outs[i], states[i], 0, True, no_log, nlog)
+        # np.int64 / np.bool_: not literals, so this call shares gemm_walk's one compiled signature
+        gemm_walk(ips[i], rates[i], lo, hi, outs[i], states[i], np.int64(0), np.bool_(True), no_rows, count,
+                  no_rows, count)

@@ -11,6 +11,7 @@ from .bounds import EST_CYCLES, LB_CYCLES, LEVEL_BYTES, STEPS, gemm_bounds, hull
 from .evaluate import walk_best_first
 from .params import GemmParam
 
+_ONE_COPY = np.int64(1)   # level_tiles' copies, typed (a literal 1 would compile it once more)
 COARSE_WALKS = 4      # the heuristic's budget covers at least this many walks of its coarsest candidate
 
 
@@ -50,7 +51,7 @@ def best_single_level(seed, sm, sk, sn, cap_elems, bound, order_table, order_cou
     skipping those whose bound exceeds the best cycles walked (under a mask the bound is the exact
     array cycles of what the mask leaves, or `traffic_lb`); returns the best row and whether
     best_counts holds its counts."""
-    tiles = level_tiles(ip_base[GemmParam.DATAFLOW], sm, sk, sn, cap_elems, bound, order_table, order_count, 1)
+    tiles = level_tiles(ip_base[GemmParam.DATAFLOW], sm, sk, sn, cap_elems, bound, order_table, order_count, _ONE_COPY)
     n_seeds = seed.shape[0]
     cands = np.empty((n_seeds + tiles.shape[0], tiles.shape[1]), np.int64)
     cands[:n_seeds] = seed

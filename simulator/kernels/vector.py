@@ -55,6 +55,12 @@ class SlotRole(IntEnum):
  _ARGMAX, _SAMPLE, _SQUARE, _MAXC) = range(19)
 _ROW_OUT = (_RMAX, _RSUM, _ARGMAX, _SAMPLE)     # passes that write one value per row
 
+# Typed constants for calls between kernels: a plain 0 or False would be a literal type and
+# compile the callee once more for it (one compiled signature per kernel: a shorter first run).
+_TRUE = np.bool_(True)
+_ZERO = np.int64(0)
+_LEVEL_BASE = np.int64(VecLog.LEVEL_BASE)
+
 
 @njit(cache=True)
 def _elems(width, valid, nonempty):
@@ -325,7 +331,7 @@ def vector_walk(ip, table, consts, widths, heights, roles, cpo, rates, lo, lens,
                     row[VecLog.BUSY] = compute
                     row[VecLog.FILL] = fill
                     row[VecLog.DRAIN] = drain
-                    log_transfers(row, VecLog.LEVEL_BASE, nlev, rates, fill, drain)
+                    log_transfers(row, _LEVEL_BASE, nlev, rates, fill, drain)
     out[Counter.CYCLES] += end(chain, dbuf)
 
 
@@ -367,14 +373,14 @@ def _slot_elems(s, widths, heights, valid, nonempty, first_chunk):
 @njit(cache=True)
 def _chunk_traffic(table, widths, heights, roles, stream, p, first_chunk, valid, nonempty, eb):
     """(fill, drain) bytes of one chunk: inputs and outputs, or, streaming, pass p's own operands."""
-    fill = 0
-    drain = 0
+    fill = _ZERO
+    drain = _ZERO
     if stream:
         s1 = table[p, PassField.SRC1]
         s2 = table[p, PassField.SRC2]
-        fill += _slot_elems(s1, widths, heights, valid, nonempty, True) * eb
+        fill += _slot_elems(s1, widths, heights, valid, nonempty, _TRUE) * eb
         if s2 >= 0 and s2 != s1:
-            fill += _slot_elems(s2, widths, heights, valid, nonempty, True) * eb
+            fill += _slot_elems(s2, widths, heights, valid, nonempty, _TRUE) * eb
         drain += _elems(widths[table[p, PassField.DST]], valid, nonempty) * eb
         return fill, drain
     for s in range(widths.shape[0]):

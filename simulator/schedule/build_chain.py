@@ -15,7 +15,7 @@ the level is double-buffered.
 import numpy as np
 from numba import njit
 
-from .tasks import Kind, T, add_barrier, add_edge, add_task, add_transfer, drain_unit, fill_unit
+from .tasks import FALSE, NONE, TRUE, ZERO, Kind, T, add_barrier, add_edge, add_task, add_transfer, drain_unit, fill_unit
 
 
 def chain_task_bound(nrows: int, nlev: int, stages: int) -> tuple[int, int]:
@@ -67,31 +67,31 @@ def build_chain(nrows, nlev, dbuf, fill_cyc, drain_cyc, fill_bytes, drain_bytes,
     """Append one chain of nrows steps after task `after` (-1: none); returns (head, tail).
     fill_top/drain_top/comp_first/comp_last (length nrows, -1 filled) receive each step's off-chip
     fill, off-chip drain, first and last compute stage (`relaxed` is build_fused_overlapped's)."""
-    head = add_barrier(tab, edges, cnt, (after, -1, -1), Kind.HEAD, group)
+    head = add_barrier(tab, edges, cnt, (after, NONE, NONE), Kind.HEAD, group)
     if nrows == 0:
-        return head, add_barrier(tab, edges, cnt, (head, -1, -1), Kind.TAIL, group)
+        return head, add_barrier(tab, edges, cnt, (head, NONE, NONE), Kind.TAIL, group)
     if not dbuf:
         prev = head
         for w in range(nrows):
-            prev = _transfers(tab, edges, cnt, prev, w, fill_cyc, fill_bytes, nlev, group, False, True, fill_top)
+            prev = _transfers(tab, edges, cnt, prev, w, fill_cyc, fill_bytes, nlev, group, FALSE, TRUE, fill_top)
             prev = _stages(tab, edges, cnt, prev, w, stages, group, comp_first, comp_last)
-            prev = _transfers(tab, edges, cnt, prev, w, drain_cyc, drain_bytes, nlev, group, True, True, drain_top)
-        return head, add_barrier(tab, edges, cnt, (prev, -1, -1), Kind.TAIL, group)
-    prev = _transfers(tab, edges, cnt, head, 0, fill_cyc, fill_bytes, nlev, group, False, True, fill_top)
-    start = add_barrier(tab, edges, cnt, (prev, -1, -1), Kind.BARRIER, group)
+            prev = _transfers(tab, edges, cnt, prev, w, drain_cyc, drain_bytes, nlev, group, TRUE, TRUE, drain_top)
+        return head, add_barrier(tab, edges, cnt, (prev, NONE, NONE), Kind.TAIL, group)
+    prev = _transfers(tab, edges, cnt, head, ZERO, fill_cyc, fill_bytes, nlev, group, FALSE, TRUE, fill_top)
+    start = add_barrier(tab, edges, cnt, (prev, NONE, NONE), Kind.BARRIER, group)
     for w in range(nrows):
         first = cnt[0]
         _stages(tab, edges, cnt, start, w, stages, group, comp_first, comp_last)
         if w + 1 < nrows:
-            _transfers(tab, edges, cnt, start, w + 1, fill_cyc, fill_bytes, nlev, group, False, False, fill_top)
+            _transfers(tab, edges, cnt, start, w + 1, fill_cyc, fill_bytes, nlev, group, FALSE, FALSE, fill_top)
         if w > 0:
-            _transfers(tab, edges, cnt, start, w - 1, drain_cyc, drain_bytes, nlev, group, True, False, drain_top)
-        end = add_barrier(tab, edges, cnt, (start, -1, -1), Kind.BARRIER, group)
+            _transfers(tab, edges, cnt, start, w - 1, drain_cyc, drain_bytes, nlev, group, TRUE, FALSE, drain_top)
+        end = add_barrier(tab, edges, cnt, (start, NONE, NONE), Kind.BARRIER, group)
         for t in range(first, end):             # the window ends when every task in it has
             add_edge(edges, cnt, t, end)
         start = end
-    prev = _transfers(tab, edges, cnt, start, nrows - 1, drain_cyc, drain_bytes, nlev, group, True, True, drain_top)
-    return head, add_barrier(tab, edges, cnt, (prev, -1, -1), Kind.TAIL, group)
+    prev = _transfers(tab, edges, cnt, start, nrows - 1, drain_cyc, drain_bytes, nlev, group, TRUE, TRUE, drain_top)
+    return head, add_barrier(tab, edges, cnt, (prev, NONE, NONE), Kind.TAIL, group)
 
 
 @njit(cache=True)
@@ -100,12 +100,12 @@ def build_chains(reps, nrows, nlev, dbuf, fill_cyc, drain_cyc, fill_bytes, drain
     """`reps` chains of the same steps, each after the previous one's tail (a recurrence's vector op:
     one chain per step); marks[:, rep * nrows + w] receive each step's off-chip fill, drain, first
     and last compute."""
-    after = -1
+    after = NONE
     for rep in range(reps):
         lo, hi = rep * nrows, (rep + 1) * nrows
         heads[rep], tails[rep] = build_chain(nrows, nlev, dbuf, fill_cyc, drain_cyc, fill_bytes, drain_bytes, stages,
                                              rep, after, tab, edges, cnt, marks[0, lo:hi], marks[1, lo:hi],
-                                             marks[2, lo:hi], marks[3, lo:hi], False)
+                                             marks[2, lo:hi], marks[3, lo:hi], FALSE)
         after = tails[rep]
 
 
@@ -116,7 +116,7 @@ def build_fused_overlapped(nrows, nlev, dbuf, fill_cyc, drain_cyc, fill_bytes, d
     buffers are double-buffered like the inputs: block w+2's first stage waits for block w's
     drain (single-buffered: block w+1's fill does)."""
     nstage = stages.shape[1]
-    head = add_barrier(tab, edges, cnt, (after, -1, -1), Kind.HEAD, group)
+    head = add_barrier(tab, edges, cnt, (after, NONE, NONE), Kind.HEAD, group)
     last_stage = np.full(nstage, -1, np.int64)     # the previous block's task of each stage
     last_fill = np.full(nlev, -1, np.int64)
     last_drain = np.full(nlev, -1, np.int64)
@@ -164,7 +164,7 @@ def build_fused_overlapped(nrows, nlev, dbuf, fill_cyc, drain_cyc, fill_bytes, d
             drained[w] = t
             if lv == nlev - 1:
                 drain_top[w] = t
-    tail = add_barrier(tab, edges, cnt, (head, -1, -1), Kind.TAIL, group)
+    tail = add_barrier(tab, edges, cnt, (head, NONE, NONE), Kind.TAIL, group)
     for s in range(nstage):
         add_edge(edges, cnt, last_stage[s], tail)
     for lv in range(nlev):
@@ -178,16 +178,16 @@ def build_gather(nrows, nlev, index_cyc, fill_cyc, drain_cyc, fill_bytes, drain_
                  tab, edges, cnt, fill_top, drain_top):
     """Per batch element: the index fetch, then the picked rows filled and written out at every
     boundary at once (streamed); returns (head, tail)."""
-    head = add_barrier(tab, edges, cnt, (after, -1, -1), Kind.HEAD, group)
+    head = add_barrier(tab, edges, cnt, (after, NONE, NONE), Kind.HEAD, group)
     prev = head
     for w in range(nrows):
         first = cnt[0]
         idx = add_transfer(tab, edges, cnt, prev, fill_unit(nlev - 1), index_cyc[w], index_bytes, Kind.INDEX, w,
                            nlev - 1, group)
-        _transfers(tab, edges, cnt, idx, w, fill_cyc, fill_bytes, nlev, group, False, False, fill_top)
-        _transfers(tab, edges, cnt, idx, w, drain_cyc, drain_bytes, nlev, group, True, False, drain_top)
-        end = add_barrier(tab, edges, cnt, (idx, -1, -1), Kind.BARRIER, group)
+        _transfers(tab, edges, cnt, idx, w, fill_cyc, fill_bytes, nlev, group, FALSE, FALSE, fill_top)
+        _transfers(tab, edges, cnt, idx, w, drain_cyc, drain_bytes, nlev, group, TRUE, FALSE, drain_top)
+        end = add_barrier(tab, edges, cnt, (idx, NONE, NONE), Kind.BARRIER, group)
         for t in range(first + 1, end):
             add_edge(edges, cnt, t, end)
         prev = end
-    return head, add_barrier(tab, edges, cnt, (prev, -1, -1), Kind.TAIL, group)
+    return head, add_barrier(tab, edges, cnt, (prev, NONE, NONE), Kind.TAIL, group)

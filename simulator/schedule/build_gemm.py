@@ -17,12 +17,15 @@ import numpy as np
 from numba import njit
 
 from ..kernels.steplog import GEMM_LEVEL_FIELDS, GemmLog
-from .tasks import Kind, T, add_barrier, add_edge, add_task, add_transfer, drain_unit, fill_unit
+from .tasks import FALSE, NONE, TRUE, ZERO, Kind, T, add_barrier, add_edge, add_task, add_transfer, drain_unit, fill_unit
 
 # fill regions: task, operand (0 A, 1 B), batch, rows [r0, r1), cols [c0, c1), bytes
 REGION_WIDTH = 8
 # blocks (C tiles drained across the off-chip boundary): task, operand (2), batch, rows, cols
 BLOCK_WIDTH = 7
+# _lv fields, typed (not literal: one compiled _lv)
+_FILL_CYC, _DRAIN_CYC, _FILL_BYTES, _DRAIN_BYTES = (np.int64(f) for f in range(4))
+ARRAY = np.int64(0)      # tasks.ARRAY_UNIT, typed
 
 
 @njit(cache=True)
@@ -47,35 +50,35 @@ def build_gemm(log, nrows, nlev, dbuf, tile_mn, dims_mn, shared_b, tab, edges, c
     top = nlev - 1
     # per level: the barrier its window began at, the last task of its inner work, its drain
     win = np.full((nlev, 3), -1, np.int64)
-    chain = 0
-    started = False
-    head = -1
-    tail = -1
+    chain = ZERO                         # typed starting values: the helpers see no literals
+    started = FALSE
+    head = NONE
+    tail = NONE
     # staging bytes of the resident A and B tiles, the last compute, the fills that loaded A and B
     res = np.full(5, -1, np.int64)
     res[:2] = 0
     for j in range(nrows):
         row = log[j]
         if head < 0:                     # a chain begins after the previous one's tail
-            head = add_barrier(tab, edges, cnt, (tail, -1, -1), Kind.HEAD, chain)
+            head = add_barrier(tab, edges, cnt, (tail, NONE, NONE), Kind.HEAD, chain)
             heads[chain] = head
         if row[GemmLog.KIND] == 1:
             tail = _close_chain(row, j, nlev, started, win, head, tile_mn, dims_mn, tab, edges, cnt, blocks,
                                 rb_cnt, chain)
             tails[chain] = tail
             chain += 1
-            started = False
-            head = -1
+            started = FALSE
+            head = NONE
             continue
         if not started:
             start = _first_fills(row, j, nlev, dbuf, head, shared_b, tab, edges, cnt, regions, rb_cnt, res, chain, tile_end)
-            started = True
+            started = TRUE
         else:
             start = _close_windows(row, j, nlev, dbuf, win, shared_b, tab, edges, cnt, regions, rb_cnt, res, chain,
                                    tile_end)
         start = _open_windows(row, j, nlev, dbuf, win, start, tile_mn, dims_mn, shared_b, tab, edges, cnt, regions,
                               blocks, rb_cnt, res, chain, tile_end)
-        comp = add_task(tab, cnt, 0, row[GemmLog.OCC], row[GemmLog.BUSY], Kind.COMPUTE, j, 0, chain)
+        comp = add_task(tab, cnt, ARRAY, row[GemmLog.OCC], row[GemmLog.BUSY], Kind.COMPUTE, j, ZERO, chain)
         add_edge(edges, cnt, start, comp)
         if row[GemmLog.FILL_C] == 0:
             tab[comp, T.ALLOC] = row[GemmLog.C_NEW]      # a new output tile is placed when it is first written
@@ -87,9 +90,9 @@ def build_gemm(log, nrows, nlev, dbuf, tile_mn, dims_mn, shared_b, tab, edges, c
             if res[3 + k] >= 0:
                 tile_end[res[3 + k], k] = res[2]
     if chain == 0:                       # nothing computed (a fully masked GEMM): an empty chain
-        head = add_barrier(tab, edges, cnt, (-1, -1, -1), Kind.HEAD, 0)
+        head = add_barrier(tab, edges, cnt, (NONE, NONE, NONE), Kind.HEAD, ZERO)
         heads[0] = head
-        tails[0] = add_barrier(tab, edges, cnt, (head, -1, -1), Kind.TAIL, 0)
+        tails[0] = add_barrier(tab, edges, cnt, (head, NONE, NONE), Kind.TAIL, ZERO)
         chain = 1
     return chain
 
@@ -97,7 +100,7 @@ def build_gemm(log, nrows, nlev, dbuf, tile_mn, dims_mn, shared_b, tab, edges, c
 @njit(cache=True)
 def _top_fill(row, j, lv, after, nlev, shared_b, tab, edges, cnt, regions, rb_cnt, res, chain, tile_end):
     """A fill of level lv's new step; the off-chip one records its regions and staging bytes."""
-    t = add_transfer(tab, edges, cnt, after, fill_unit(lv), _lv(row, lv, 0), _lv(row, lv, 2), Kind.FILL, j, lv,
+    t = add_transfer(tab, edges, cnt, after, fill_unit(lv), _lv(row, lv, _FILL_CYC), _lv(row, lv, _FILL_BYTES), Kind.FILL, j, lv,
                      chain)
     if lv == nlev - 1:
         _fill_regions(row, t, shared_b, regions, rb_cnt)
@@ -110,9 +113,9 @@ def _first_fills(row, j, nlev, dbuf, head, shared_b, tab, edges, cnt, regions, r
     """The exposed first fills of a chain, outermost first; returns the first window's start."""
     prev = head
     for lv in range(nlev - 1, -1, -1):
-        if dbuf[lv] and _lv(row, lv, 2) > 0:
+        if dbuf[lv] and _lv(row, lv, _FILL_BYTES) > 0:
             prev = _top_fill(row, j, lv, prev, nlev, shared_b, tab, edges, cnt, regions, rb_cnt, res, chain, tile_end)
-    return add_barrier(tab, edges, cnt, (prev, -1, -1), Kind.BARRIER, chain)
+    return add_barrier(tab, edges, cnt, (prev, NONE, NONE), Kind.BARRIER, chain)
 
 
 @njit(cache=True)
@@ -122,7 +125,7 @@ def _close_windows(row, j, nlev, dbuf, win, shared_b, tab, edges, cnt, regions, 
     start = -1
     for lv in range(row[GemmLog.TOP] + 1):
         fill = -1
-        if dbuf[lv] and _lv(row, lv, 2) > 0:
+        if dbuf[lv] and _lv(row, lv, _FILL_BYTES) > 0:
             fill = _top_fill(row, j, lv, win[lv, 0], nlev, shared_b, tab, edges, cnt, regions, rb_cnt, res, chain, tile_end)
         start = add_barrier(tab, edges, cnt, (win[lv, 1], win[lv, 2], fill), Kind.BARRIER, chain)
         if lv + 1 < nlev:
@@ -139,17 +142,17 @@ def _open_windows(row, j, nlev, dbuf, win, start, tile_mn, dims_mn, shared_b, ta
         win[lv, 0] = start
         win[lv, 2] = -1
         drain = -1
-        if _lv(row, lv, 3) > 0:
-            drain = add_transfer(tab, edges, cnt, start, drain_unit(lv), _lv(row, lv, 1), _lv(row, lv, 3),
+        if _lv(row, lv, _DRAIN_BYTES) > 0:
+            drain = add_transfer(tab, edges, cnt, start, drain_unit(lv), _lv(row, lv, _DRAIN_CYC), _lv(row, lv, _DRAIN_BYTES),
                                  Kind.DRAIN, j, lv, chain)
             if lv == nlev - 1:
                 _block(row, drain, tile_mn, dims_mn, blocks, rb_cnt)
-                tab[drain, T.RELEASE] = _lv(row, lv, 3)
+                tab[drain, T.RELEASE] = _lv(row, lv, _DRAIN_BYTES)
         if dbuf[lv]:
             win[lv, 2] = drain
         else:
             inner = drain if drain >= 0 else start
-            if _lv(row, lv, 2) > 0:
+            if _lv(row, lv, _FILL_BYTES) > 0:
                 inner = _top_fill(row, j, lv, inner, nlev, shared_b, tab, edges, cnt, regions, rb_cnt, res, chain, tile_end)
             start = inner
     return start
@@ -205,14 +208,14 @@ def _close_chain(row, j, nlev, started, win, head, tile_mn, dims_mn, tab, edges,
     prev = head
     if started:
         for lv in range(nlev):
-            prev = add_barrier(tab, edges, cnt, (win[lv, 1], win[lv, 2], -1), Kind.BARRIER, chain)
+            prev = add_barrier(tab, edges, cnt, (win[lv, 1], win[lv, 2], NONE), Kind.BARRIER, chain)
             if lv + 1 < nlev:
                 win[lv + 1, 1] = prev
     for lv in range(nlev):
-        if _lv(row, lv, 3) > 0:
-            prev = add_transfer(tab, edges, cnt, prev, drain_unit(lv), _lv(row, lv, 1), _lv(row, lv, 3), Kind.DRAIN,
+        if _lv(row, lv, _DRAIN_BYTES) > 0:
+            prev = add_transfer(tab, edges, cnt, prev, drain_unit(lv), _lv(row, lv, _DRAIN_CYC), _lv(row, lv, _DRAIN_BYTES), Kind.DRAIN,
                                 j, lv, chain)
             if lv == nlev - 1:
                 _block(row, prev, tile_mn, dims_mn, blocks, rb_cnt)
-                tab[prev, T.RELEASE] = _lv(row, lv, 3)
-    return add_barrier(tab, edges, cnt, (prev, -1, -1), Kind.TAIL, chain)
+                tab[prev, T.RELEASE] = _lv(row, lv, _DRAIN_BYTES)
+    return add_barrier(tab, edges, cnt, (prev, NONE, NONE), Kind.TAIL, chain)

@@ -15,7 +15,8 @@ from numba import njit
 
 from ..enums import BOUNDARY_BASE, N_BOUNDARY_COUNTERS, BoundaryCounter, Counter
 from ..lowering import boundary_rates
-from .links import TaskGraph, build_task_graph
+from . import periodic
+from .links import TaskGraph, _owners, build_task_graph
 from .scheduler import (F_FORWARDED, S_ERROR, S_FORWARDED, S_MAKESPAN, S_SKIPPED_A, S_SKIPPED_B, list_schedule,
                         new_outputs)
 from .tasks import ARRAY_UNIT, VECTOR_UNIT, Kind, T, csr, drain_unit, fill_unit
@@ -55,18 +56,40 @@ class LayerSchedule:
 class SchedulePlan:
     """What scheduling a layer needs besides the op results: its task graph and the ops'
     reservations (None when the layer has nothing to overlap). Built from the step logs; reusable
-    for every evaluation of the same layer on the same hardware object (like mapped GEMM plans)."""
+    for every evaluation of the same layer on the same hardware object (like mapped GEMM plans).
+    A long recurrence's schedule is extrapolated from a few steps when that is exact (periodic.py):
+    `extrapolated` then holds its (stats, sums, spans) and there is no graph."""
     graph: TaskGraph | None
     need: np.ndarray | None
     serial: bool
+    extrapolated: tuple | None = None
 
 
 def plan_layer(graph, logs, hw, mode: str, tasks: bool = False) -> SchedulePlan:
     serial = mode == SERIAL
     if not tasks and (serial or _alone(logs)):
         return SchedulePlan(None, None, serial)
+    if not tasks:
+        per = periodic.find(graph, logs, _owners(graph))
+        extrapolated = _extrapolated(graph, logs, hw, per) if per is not None else None
+        if extrapolated is not None:
+            return SchedulePlan(None, None, False, extrapolated)
     tg = build_task_graph(graph, logs, hw, serial)
     return SchedulePlan(tg, None if serial else op_reservations(tg), serial)
+
+
+def _extrapolated(graph, logs, hw, per):
+    """The (stats, sums, spans) of a long recurrence's layer from its k, k+1 and k+2-step versions,
+    or None when one of them does not let the recurrence run alone or the increments differ."""
+    outs = []
+    for k in per.ks:
+        small_graph, small_logs = periodic.compressed(graph, logs, per, k)
+        tg = build_task_graph(small_graph, small_logs, hw, False, ranks=periodic.full_ranks(per, k))
+        start, end, _, _, stats, sums, spans = _run_tasks(SchedulePlan(tg, op_reservations(tg), False), hw)
+        if not periodic.ran_alone(tg.tab, start, end, stats, per.g):
+            return None
+        outs.append((stats, sums, spans))
+    return periodic.extrapolate(outs, per.ks, per.steps)
 
 
 def schedule_layer(graph, results, logs, hw, mode: str, tasks: bool = False) -> LayerSchedule:
@@ -79,9 +102,12 @@ def run_plan(plan: SchedulePlan, results, hw, mode: str, tasks: bool = False, gr
     """The layer's schedule under `plan`. An overlapped schedule that ends later than the serial
     one gives way to it (the serial task graph is built for a trace)."""
     serial = serial_schedule(results, hw)
-    if plan.graph is None:
+    if plan.extrapolated is not None:
+        out = _layer_schedule(plan.serial, hw, serial, *plan.extrapolated)
+    elif plan.graph is None:
         return LayerSchedule(**{**serial.__dict__, "mode": mode})
-    out = _scheduled(plan, hw, serial, tasks, logs)
+    else:
+        out = _scheduled(plan, hw, serial, tasks, logs)
     if plan.serial or out.cycles <= serial.cycles:
         return out
     fallback = _scheduled(plan_layer(graph, logs, hw, SERIAL, True), hw, serial, True, logs) if tasks else serial
@@ -117,6 +143,16 @@ def _counter_busy(counts) -> dict:
 
 def _scheduled(plan: SchedulePlan, hw, ref: LayerSchedule, tasks: bool, logs) -> LayerSchedule:
     """Run the list scheduler on the plan's task graph."""
+    start, end, dur, flags, stats, sums, spans = _run_tasks(plan, hw)
+    if stats[S_ERROR]:
+        raise RuntimeError("schedule: some tasks never became ready (a cycle in the task graph)")
+    kept = {"graph": plan.graph, "times": (start, end, dur, flags), "logs": tuple(logs)} if tasks else {}
+    return _layer_schedule(plan.serial, hw, ref, stats, sums, spans, **kept)
+
+
+def _run_tasks(plan: SchedulePlan, hw):
+    """The list schedule of the plan's task graph: per task start, end, dur, flags; stats; and the
+    busy sums and op spans of summarize()."""
     tg = plan.graph
     tab = tg.tab
     start, end, dur, flags, stats = new_outputs(len(tab), len(tg.blocks))
@@ -127,15 +163,17 @@ def _scheduled(plan: SchedulePlan, hw, ref: LayerSchedule, tasks: bool, logs) ->
     list_schedule(tab, tg.succ_ptr, tg.succ, tg.npred, tg.prio, tg.n_units, capacity, need, tg.op_prod_ptr,
                   tg.op_prod, tg.parts, tg.part_ptr, tg.unpin_ptr, tg.unpin, tg.blocks, tg.block_of, tg.cons_ptr,
                   tg.cons, fill_rate, drain_unit(top), start, end, dur, flags, stats)
-    if stats[S_ERROR]:
-        raise RuntimeError("schedule: some tasks never became ready (a cycle in the task graph)")
     sums, spans = summarize(tab, start, end, dur, len(tg.spans), fill_unit(top), drain_unit(top))
-    counts = _scheduled_counts(ref.counts, sums, stats, top)
+    return start, end, dur, flags, stats, sums, spans
+
+
+def _layer_schedule(serial: bool, hw, ref: LayerSchedule, stats, sums, spans, **kept) -> LayerSchedule:
+    """The report numbers of a list schedule (its stats, busy sums and op spans)."""
+    counts = _scheduled_counts(ref.counts, sums, stats, hw.n_boundaries - 1)
     busy = {"array": int(sums[0]), "vector": int(sums[1]), "dram_read": int(counts[Counter.OFFCHIP_FILL_CYCLES]),
             "dram_write": int(counts[Counter.OFFCHIP_DRAIN_CYCLES])}
     spans = tuple((int(a), int(b)) for a, b in spans)
-    kept = {"graph": tg, "times": (start, end, dur, flags), "logs": tuple(logs)} if tasks else {}
-    return LayerSchedule(SERIAL if plan.serial else OVERLAPPED, int(stats[S_MAKESPAN]), ref.serial_cycles,
+    return LayerSchedule(SERIAL if serial else OVERLAPPED, int(stats[S_MAKESPAN]), ref.serial_cycles,
                          int(sums[4]), busy, counts, spans, stats=stats, **kept)
 
 

@@ -48,8 +48,9 @@ class TaskGraph:
     serial: bool
 
 
-def build_task_graph(graph, logs, hw, serial: bool) -> TaskGraph:
-    """The task graph of a layer whose op results have the step logs `logs` (oplog.OpLog)."""
+def build_task_graph(graph, logs, hw, serial: bool, ranks=None) -> TaskGraph:
+    """The task graph of a layer whose op results have the step logs `logs` (oplog.OpLog).
+    `ranks(tab, rank, succ_ptr, succ, npred)`, when given, adjusts the upward ranks (periodic.py)."""
     owners = _owners(graph)
     group = np.array([g for g, _ in owners], np.int64)       # reservation groups: a graph op's results
     per_result = [op_tasks(log, hw, overlapped=not serial) for log in logs]
@@ -78,7 +79,9 @@ def build_task_graph(graph, logs, hw, serial: bool) -> TaskGraph:
     all_edges = np.concatenate(edges)
     succ_ptr, succ = csr(len(tab), all_edges[:, 0], all_edges[:, 1])
     npred = np.bincount(all_edges[:, 1], minlength=len(tab)).astype(np.int64)
-    rank = upward_rank(tab[:, T.DUR], succ_ptr, succ, npred)
+    rank = upward_rank(np.ascontiguousarray(tab[:, T.DUR]), succ_ptr, succ, npred)
+    if ranks is not None:
+        rank = ranks(tab, rank, succ_ptr, succ, npred)
     prio = np.empty(len(tab), np.int64)
     prio[np.argsort(-rank, kind="stable")] = np.arange(len(tab))      # ties: lower index first
     spans = [(int(offsets[i]), int(offsets[i + 1])) for i in range(len(per_result))]
@@ -271,6 +274,7 @@ class _Links:
 
 
 _EMPTY = np.zeros(0, np.int64)
+_EMPTY.setflags(write=False)            # like the ranges it stands for: one match_blocks signature
 
 
 def _all_forwardable(prod, p_off, keep) -> bool:

@@ -14,6 +14,12 @@ ARRAY_UNIT = 0
 VECTOR_UNIT = 1
 NO_UNIT = -1
 
+# Typed constants for calls between kernels: a plain -1, 0 or True would be a literal type and
+# compile the callee once more for it (one compiled signature per kernel: a shorter first run).
+NONE = np.int64(-1)        # no task, no unit, no step
+ZERO = np.int64(0)
+TRUE, FALSE = np.bool_(True), np.bool_(False)
+
 
 @njit(cache=True)
 def fill_unit(boundary):
@@ -92,7 +98,7 @@ def add_edge(edges, cnt, src, dst):
 @njit(cache=True)
 def add_barrier(tab, edges, cnt, srcs, kind, group):
     """A zero-time task after every task in `srcs` (-1 entries skipped)."""
-    t = add_task(tab, cnt, NO_UNIT, 0, 0, kind, -1, 0, group)
+    t = add_task(tab, cnt, NONE, ZERO, ZERO, kind, NONE, ZERO, group)
     for s in srcs:
         add_edge(edges, cnt, s, t)
     return t

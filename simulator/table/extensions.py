@@ -9,19 +9,17 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .. import simulate
 from ..analytic.attention import flash_dram_elements, standard_attention_dram_elements
 from ..cost import vector_ops
 from ..enums import Counter, VecKind
 from ..hardware import Hardware
 from ..lowering import flash_block_sizes
-from ..workload import load_workload
 from .fits import crossover
+from .runs import run_layers
 
 
 def _run(layers, hw):
-    wl = load_workload({"name": "ext", "layers": [dict(layer, name=f"l{i}") for i, layer in enumerate(layers)]})
-    return simulate(wl, hw)
+    return run_layers(layers, hw, "ext")
 
 
 # --- crossover: when does self-attention stop being cheaper than a recurrent layer? -----------------

@@ -20,12 +20,11 @@ from typing import Callable
 
 import pandas as pd
 
-from .. import simulate
 from ..enums import Counter
 from ..models.report import bound, dram_cycles
 from ..results import price_counts
-from ..workload import load_workload
 from .fits import crossover, leading_range, loglog_slope
+from .runs import run_layers
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def measure_sweep(hw, s: GenerationSettings | None = None, rows=ROWS) -> pd.Data
     records = []
     for batch in s.batches:
         layers = [dict(row.make(n, s), batch=batch, name=f"{row.key}_{n}") for row in rows for n in s.n_sweep]
-        results = simulate(load_workload({"name": "generation", "layers": layers}), hw)
+        results = run_layers(layers, hw, "generation")
         for i, r in enumerate(results):
             row, n = rows[i // len(s.n_sweep)], s.n_sweep[i % len(s.n_sweep)]
             rec = price_counts(r.counts, r.cycles, r.compute_cycles, hw)

@@ -9,6 +9,7 @@ from .. import __version__
 from ..fileio import write_atomic
 from ..report import display_path, markdown_table
 from . import extensions, figures, generation
+from .runs import shared_runs
 from .table1 import Settings, measure_table
 
 PAPER_COLUMNS = ["layer_type", "paper_complexity", "n_exponent", "d_exponent", "k_exponent", "r_exponent",
@@ -32,6 +33,11 @@ def provenance(hw) -> dict:
 
 def make_table1(hw, out_dir: Path, settings: Settings | None = None) -> dict[str, pd.DataFrame]:
     """Run every measurement and write the report files into `out_dir`. Returns the frames."""
+    with shared_runs():                  # sections that simulate the same layer share the run
+        return _make_table1(hw, out_dir, settings)
+
+
+def _make_table1(hw, out_dir: Path, settings: Settings | None) -> dict[str, pd.DataFrame]:
     out_dir = Path(out_dir)
     table, measurements = measure_table(hw, settings)
     sweeps = extensions.crossover_sweeps(hw)

@@ -13,10 +13,9 @@ from typing import Callable
 
 import pandas as pd
 
-from .. import simulate
 from ..enums import Counter
-from ..workload import load_workload
 from .fits import classify, leading_range, loglog_slope
+from .runs import run_layers
 
 
 @dataclass(frozen=True)
@@ -91,8 +90,7 @@ class RowMeasurement:
 
 
 def _run(layers: list[dict], hw):
-    wl = load_workload({"name": "table1", "layers": [dict(layer, name=f"l{i}") for i, layer in enumerate(layers)]})
-    return simulate(wl, hw)
+    return run_layers(layers, hw, "table1")
 
 
 def measure_row(spec: RowSpec, hw, s: Settings) -> RowMeasurement:
