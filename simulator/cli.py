@@ -75,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Dask scheduler address, e.g. tcp://10.0.0.1:8786 (default: a local cluster)")
     sweep.add_argument("--chunk-size", type=int, metavar="N",
                        help="design points per task (default: about half a second of work each)")
-    sweep.add_argument("--quiet", action="store_true", help="no progress bar and no summary lines")
+    sweep.add_argument("--quiet", action="store_true",
+                       help="print nothing but errors: no progress bar, summary or invalid-point warnings "
+                            "(invalid points are still listed in invalid.csv)")
     sweep.set_defaults(func=cmd_sweep)
 
     val = sub.add_parser("validate", help="check hardware, workload and sweep files; list every problem")
@@ -198,7 +200,8 @@ def cmd_sweep(args) -> int:
     say = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     try:
         outcome = run_sweep(spec, args.out, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
-                            progress=not args.quiet and sys.stderr.isatty(), chunk_size=args.chunk_size, log=say)
+                            progress=not args.quiet and sys.stderr.isatty(), chunk_size=args.chunk_size, log=say,
+                             warn=say)
     except SweepInterrupted as exc:
         print(f"attnsim: interrupted: {exc}", file=sys.stderr)
         return 130
