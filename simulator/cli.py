@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--trace", metavar="FILE.json",
                      help="write the schedule as a Chrome/Perfetto trace (open in ui.perfetto.dev)")
     run.add_argument("--gantt", metavar="FILE.png", help="draw the schedule as a Gantt chart, one row per unit")
+    run.add_argument("--save-outputs", metavar="DIR",
+                     help="with --functional: write each layer's inputs, outputs and float64 reference outputs "
+                          "to DIR/WORKLOAD.LAYER.HW.npz")
     model = run.add_argument_group("model configs (instead of WORKLOAD.yaml)")
     model.add_argument("--model", metavar="CONFIG.json", help="a Hugging Face-style config.json (see models/)")
     model.add_argument("--phase", help="prefill or decode")
@@ -103,11 +106,18 @@ def cmd_run(args) -> int:
     if args.objective and args.mapper == "heuristic":
         raise AttnsimError("--objective applies only with --mapper search (the heuristic mapper always "
                            "minimises cycles)")
+    saved = _save_folder(args)
     workload = _run_workload(args)
     configs = [_load(p, "hardware") for p in _hw_paths(args.hw)]
     results = simulate(workload, configs, functional=args.functional, seed=args.seed, mapper=args.mapper,
                        objective=args.objective, schedule=args.schedule, tasks=bool(args.trace or args.gantt))
     _write_schedule(results, args.trace, args.gantt)
+    if saved is not None:
+        from .npz import save_outputs
+
+        names = save_outputs(results, saved)
+        print(f"wrote {len(names)} files into {saved}/ (inputs, outputs and float64 reference outputs per layer)",
+              file=sys.stderr)
     title = f"attnsim {workload.name}"
     if workload.model is not None and not args.ops:
         from .models.block import describe_run
@@ -124,6 +134,17 @@ def cmd_run(args) -> int:
     else:
         sys.stdout.write(data)
     return 0
+
+
+def _save_folder(args):
+    """The --save-outputs folder, checked before anything runs."""
+    if args.save_outputs is None:
+        return None
+    if not args.functional:
+        raise AttnsimError("--save-outputs needs --functional (a count-only run computes no outputs)")
+    from .npz import check_folder
+
+    return check_folder(args.save_outputs)
 
 
 _MODEL_FLAGS = ("phase", "context", "tokens", "batch")

@@ -10,6 +10,7 @@ from typing import Iterable
 import pandas as pd
 
 from . import __version__
+from .accuracy import ERROR_COLUMNS
 from .errors import AttnsimError
 from .results import LayerResult, price_counts
 
@@ -29,13 +30,18 @@ BOUND_COLUMNS = ("bound_cycles", "mapping_efficiency")
 SCHEDULE_COLUMNS = ("serial_cycles", "array_busy_cycles", "vector_busy_cycles", "dram_read_busy_cycles",
                     "dram_write_busy_cycles")
 OP_SCHEDULE_COLUMNS = SCHEDULE_COLUMNS + ("start_cycle", "end_cycle")
-PROVENANCE_COLUMNS = ("hw_file", "hw_sha256", "workload_file", "workload_sha256", "simulator_version")
+# `mode`: functional (outputs computed, error columns present) or count-only; `seed`: the inputs'
+# seed (functional runs and data-dependent layers; empty when the counts used no random values)
+PROVENANCE_COLUMNS = ("hw_file", "hw_sha256", "workload_file", "workload_sha256", "simulator_version", "mode",
+                      "seed")
+# A functional run's error against the float64 reference (accuracy.ERROR_COLUMNS): at layer level
+# after the contract columns, before the schedule's; at op level at the end.
 OP_COLUMNS = ("workload", "layer", "op", "kind", "unit", "phase", "shape", "mapping", "hw", "dataflow", "dtype",
               "macs", "slot_macs", "vector_ops", "cycles", "compute_cycles", "stall_cycles", "seconds",
               "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "utilization",
               "energy_pj", "bound_cycles", "mapping_efficiency")
 _OPTIONAL_INT = ("n", "d", "heads", "kernel", "window", "batch", "sequential_steps", "max_path_length",
-                 "repeat", "context", "new_tokens", "kv_heads", "kv_cache_bytes", "state_bytes")
+                 "repeat", "context", "new_tokens", "kv_heads", "kv_cache_bytes", "state_bytes", "seed")
 _FIELD_COLUMNS = ("n", "d", "heads", "kernel", "window", "batch")
 SOURCE_ROOT = Path(__file__).resolve().parent.parent     # the checkout this package runs from
 
@@ -55,7 +61,10 @@ def layer_record(r: LayerResult) -> dict:
     rec.update({"hw_file": display_path(hw.source), "hw_sha256": hw.sha256,
                 "workload_file": display_path(r.workload_file) if r.workload_file != "<dict>" else r.workload_file,
                 "workload_sha256": r.workload_sha256,
-                "simulator_version": __version__})
+                "simulator_version": __version__, "mode": "functional" if r.tensors is not None else "count-only",
+                "seed": r.seed})
+    if r.tensors is not None:
+        rec.update(r.errors[0])
     return rec
 
 
@@ -94,6 +103,8 @@ def op_records(r: LayerResult) -> list[dict]:
                     "vector_busy_cycles": busy["vector"], "dram_read_busy_cycles": busy["dram_read"],
                     "dram_write_busy_cycles": busy["dram_write"], "start_cycle": span[0], "end_cycle": span[1]})
         rec.update(bound_columns(op))
+        if r.tensors is not None:
+            rec.update(r.errors[1].get(op.op, {}))
         rows.append(rec)
     return rows
 
@@ -108,14 +119,16 @@ def bound_columns(op) -> dict:
 def to_frame(results: Iterable[LayerResult], level: str = "layer") -> pd.DataFrame:
     """Layer-level (one row per layer x hardware) or op-level (one row per primitive op) frame."""
     results = list(results)
+    errors = ERROR_COLUMNS if any(r.tensors is not None for r in results) else ()
     if level == "layer":
         frame = pd.DataFrame([layer_record(r) for r in results],
-                             columns=LAYER_COLUMNS + SCHEDULE_COLUMNS + PROVENANCE_COLUMNS)
+                             columns=LAYER_COLUMNS + errors + SCHEDULE_COLUMNS + PROVENANCE_COLUMNS)
         for col in _OPTIONAL_INT:
             frame[col] = frame[col].astype("Int64")
         return frame
     if level == "op":
-        return pd.DataFrame([rec for r in results for rec in op_records(r)], columns=OP_COLUMNS + OP_SCHEDULE_COLUMNS)
+        return pd.DataFrame([rec for r in results for rec in op_records(r)],
+                            columns=OP_COLUMNS + OP_SCHEDULE_COLUMNS + errors)
     raise ValueError(f"level must be 'layer' or 'op', got {level!r}")
 
 
@@ -183,7 +196,9 @@ def _cell(v) -> str:
 def _provenance_lines(frame: pd.DataFrame, prefix: str) -> str:
     if frame.empty or "hw_file" not in frame:
         return ""
-    lines = [f"{prefix}simulator {frame['simulator_version'].iloc[0]}, generated {_now()}"]
+    modes = ", ".join(f"{mode}" + (f" (seed {seed})" if seed is not pd.NA and seed == seed else "")
+                      for mode, seed in dict.fromkeys(zip(frame["mode"], frame["seed"])))
+    lines = [f"{prefix}simulator {frame['simulator_version'].iloc[0]}, {modes}, generated {_now()}"]
     for (hw_file, digest), _ in frame.groupby(["hw_file", "hw_sha256"], sort=False):
         lines.append(f"{prefix}hardware {hw_file} sha256 {digest}")
     for wl in frame["workload_file"].unique():

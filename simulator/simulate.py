@@ -12,12 +12,13 @@ from .engine import run_graph
 from .errors import SizeError
 from .graph import OpGraph, VectorOp
 from .hardware import Hardware
-from .results import LayerResult, frozen_arrays
+from .results import LayerResult, frozen_arrays, read_only
 from .variants import REGISTRY
 from .workload import Workload
 
-# Functional runs hold every tensor (float32, plus a float64 copy of GEMM operands for int8).
-_BYTES_PER_ELEMENT_HELD = 4 * 3
+# Functional runs hold every tensor (float32, plus a float64 copy of GEMM operands for int8), and
+# their error columns a float64 reference of every tensor with one op's float64 temporaries.
+_BYTES_PER_ELEMENT_HELD = 4 * 3 + 8 * 2
 
 
 def simulate(workload: Workload, hw: Hardware | Iterable[Hardware], functional: bool = False,
@@ -83,7 +84,8 @@ def _simulate_layer(workload, index, spec, graph: OpGraph, hw, functional, seed,
         max_path_length=path_length(spec),
         workload_file=workload.source, workload_sha256=workload.sha256, seed=seed if functional or data_dependent else None,
         inputs=frozen_arrays(inputs) if functional else None,
-        outputs=frozen_arrays(outputs) if functional else None, schedule=schedule)
+        outputs=frozen_arrays(outputs) if functional else None, schedule=schedule,
+        tensors=read_only(store) if functional else None, graph=graph if functional else None)
 
 
 def _run_scheduled(graph: OpGraph, hw, store, mapper, mode: str, tasks: bool, pins: dict):

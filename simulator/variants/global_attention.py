@@ -87,7 +87,7 @@ def local_to_block(dims: Dims):
 
     def fn(x):
         x = x.reshape(b, t, s)
-        out = np.zeros((b, t, b, s), np.float32)
+        out = np.zeros((b, t, b, s), x.dtype)
         for i in range(b):
             out[i, :, i, :] = x[i]
         return (out.reshape(1, b * t, b * s),)
