@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="seed of the functional inputs (default 0)")
     run.add_argument("--format", choices=FORMATS, help="output format (default: table, or from --out's suffix)")
     run.add_argument("--ops", action="store_true", help="one row per primitive op instead of per layer")
+    run.add_argument("--wide", action="store_true",
+                     help="--format table: every column (default: a compact view at most 120 characters wide)")
     run.add_argument("--out", metavar="FILE", help="write the report to FILE (atomically) instead of stdout")
     run.add_argument("--mapper", choices=("heuristic", "search"),
                      help="how GEMMs are tiled: the default mapping (heuristic) or the best of a search "
@@ -127,7 +129,7 @@ def cmd_run(args) -> int:
         title = "\n".join([f"{title}: {describe_run(workload.model)}", *(f"  ({n})" for n in notes(workload.model))])
     else:
         frame = to_frame(results, level="op" if args.ops else "layer")
-    data = render_parquet(frame) if fmt == "parquet" else render(frame, fmt, title=title)
+    data = render_parquet(frame) if fmt == "parquet" else render(frame, fmt, title=title, wide=args.wide)
     if args.out:
         _write(args.out, data)
         print(f"wrote {args.out} ({len(frame)} rows)", file=sys.stderr)

@@ -26,8 +26,8 @@ def check_folder(folder: str) -> Path:
 
 def file_name(result) -> str:
     """workload.layer.hw.npz, with anything but letters, digits, '_', '-' and '.' replaced by '_'."""
-    return ".".join(re.sub(r"[^A-Za-z0-9_.-]+", "_", part) for part in (result.workload, result.layer, result.hw.name)) \
-        + ".npz"
+    parts = (result.workload, result.layer, result.hw.name)
+    return ".".join(re.sub(r"[^A-Za-z0-9_.-]+", "_", part) for part in parts) + ".npz"
 
 
 def layer_arrays(result) -> dict[str, np.ndarray]:

@@ -24,6 +24,9 @@ LAYER_COLUMNS = (
     *("repeat", "phase", "context", "new_tokens", "kv_heads", "kv_cache_bytes", "state_bytes"),
     *("bound_cycles", "mapping_efficiency"),
 )
+# The layer's sizes and options in its variant's own names (a GEMM's m, k, n): after the contract's
+# columns, before the error and schedule columns.
+SHAPE_COLUMNS = ("shape",)
 GENERATION_COLUMNS = LAYER_COLUMNS[LAYER_COLUMNS.index("repeat"):LAYER_COLUMNS.index("state_bytes") + 1]
 BOUND_COLUMNS = ("bound_cycles", "mapping_efficiency")
 # The schedule's columns (docs/architecture.md, "Schedule"), after the contract's, at both levels.
@@ -58,6 +61,7 @@ def layer_record(r: LayerResult) -> dict:
     rec.update({c: r.fields.get(c) for c in GENERATION_COLUMNS})
     rec.update(schedule_record(r))
     rec.update(bound_columns(r.total))
+    rec["shape"] = r.fields.get("shape", "")
     rec.update({"hw_file": display_path(hw.source), "hw_sha256": hw.sha256,
                 "workload_file": display_path(r.workload_file) if r.workload_file != "<dict>" else r.workload_file,
                 "workload_sha256": r.workload_sha256,
@@ -122,7 +126,7 @@ def to_frame(results: Iterable[LayerResult], level: str = "layer") -> pd.DataFra
     errors = ERROR_COLUMNS if any(r.tensors is not None for r in results) else ()
     if level == "layer":
         frame = pd.DataFrame([layer_record(r) for r in results],
-                             columns=LAYER_COLUMNS + errors + SCHEDULE_COLUMNS + PROVENANCE_COLUMNS)
+                             columns=LAYER_COLUMNS + SHAPE_COLUMNS + errors + SCHEDULE_COLUMNS + PROVENANCE_COLUMNS)
         for col in _OPTIONAL_INT:
             frame[col] = frame[col].astype("Int64")
         return frame
@@ -146,8 +150,9 @@ def render_parquet(frame: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-def render(frame: pd.DataFrame, fmt: str, title: str = "") -> str:
-    """Text of `frame` in one of: table, csv, json, md."""
+def render(frame: pd.DataFrame, fmt: str, title: str = "", wide: bool = False) -> str:
+    """Text of `frame` in one of: table (compact, at most 120 characters wide, unless `wide`),
+    csv, json, md."""
     if fmt == "csv":
         return frame.assign(generated=_now()).to_csv(index=False)
     if fmt == "json":
@@ -158,9 +163,12 @@ def render(frame: pd.DataFrame, fmt: str, title: str = "") -> str:
         head = f"# {title}\n\n" if title else ""
         return head + _provenance_lines(frame, "- ") + "\n" + _markdown(shown) + "\n"
     if fmt == "table":
-        with pd.option_context("display.max_columns", None, "display.width", 250):
-            body = shown.T.to_string(header=False) if len(shown) == 1 else shown.to_string(index=False)
-        return (f"{title}\n" if title else "") + body + "\n" + _provenance_lines(frame, "# ")
+        from .terminal import compact_text, wide_text
+
+        level = "op" if "op" in frame else "layer"
+        body = wide_text(shown) if wide else (compact_text(frame, level) + "# compact view: --wide shows every "
+                                              "column, --format csv|json|md every column with exact values\n")
+        return (f"{title}\n" if title else "") + body + _provenance_lines(frame, "# ")
     raise ValueError(f"unknown format {fmt!r}")
 
 
@@ -196,9 +204,9 @@ def _cell(v) -> str:
 def _provenance_lines(frame: pd.DataFrame, prefix: str) -> str:
     if frame.empty or "hw_file" not in frame:
         return ""
-    modes = ", ".join(f"{mode}" + (f" (seed {seed})" if seed is not pd.NA and seed == seed else "")
-                      for mode, seed in dict.fromkeys(zip(frame["mode"], frame["seed"])))
-    lines = [f"{prefix}simulator {frame['simulator_version'].iloc[0]}, {modes}, generated {_now()}"]
+    seeds = ", ".join(str(s) for s in frame["seed"].dropna().unique())
+    run = " and ".join(frame["mode"].unique()) + (f", seed {seeds}" if seeds else "")
+    lines = [f"{prefix}simulator {frame['simulator_version'].iloc[0]}, {run}, generated {_now()}"]
     for (hw_file, digest), _ in frame.groupby(["hw_file", "hw_sha256"], sort=False):
         lines.append(f"{prefix}hardware {hw_file} sha256 {digest}")
     for wl in frame["workload_file"].unique():

@@ -129,6 +129,7 @@ def layer_fields(spec, hw) -> dict:
     """The report columns a layer fills: the variant's fields, batch and repeat, and the elements it
     keeps between generation steps as bytes in the hardware's format (for the whole stack)."""
     fields = dict(REGISTRY[spec.variant].report_fields(spec))
+    fields["shape"] = REGISTRY[spec.variant].shape(spec)
     fields["batch"] = spec.batch
     fields["repeat"] = spec.repeat
     for kind in ("kv_cache", "state"):

@@ -55,7 +55,8 @@ CASES = [
      {"Y": lambda r: restricted_attention(f64(r, "X"), 5)}),
     ({"variant": "restricted_self_attention", "n": 10, "d": 3, "window": 4, "causal": True},
      {"Y": lambda r: restricted_attention(f64(r, "X"), 4, True)}),
-    *[({"variant": "recurrent", "n": 4, "d": 5, "cell": cell, "batch": 2}, {"H": lambda r, c=cell: reference(c, r.inputs)})
+    *[({"variant": "recurrent", "n": 4, "d": 5, "cell": cell, "batch": 2},
+       {"H": lambda r, c=cell: reference(c, r.inputs)})
       for cell in ("rnn", "lstm", "gru")],
     ({"variant": "recurrent", "n": 3, "d": 4, "cell": "lstm", "initial_state": "given"},
      {"H": lambda r: reference("lstm", r.inputs), "c_n": lambda r: lstm_cell_state(r.inputs)}),
@@ -152,7 +153,7 @@ def test_narrower_formats_err_more():
     layer = {"variant": "multi_head_attention", "n": 16, "d": 16, "heads": 2}
     err = {fmt: to_frame([functional(layer, fmt)]).iloc[0]["rel_rms_error"] for fmt in ("fp32", "fp16", "bf16", "int8")}
     assert err["fp32"] < 1e-5 < err["fp16"] < err["bf16"] < err["int8"] < 1
-    assert err["fp32"] <= 1e-5 * math.sqrt(16 + 16 + 8 + 16)          # counting.md §1.6's fp32 tolerance
+    assert err["fp32"] <= 1e-5 * math.sqrt(16 + 16 + 8 + 16)     # docs/conventions/counting.md §1.6 (fp32)
 
 
 def test_op_error_columns_follow_the_graph():

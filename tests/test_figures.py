@@ -174,8 +174,8 @@ def test_crossover_at_full_size_is_readable(monkeypatch):
     for d in (256, 512, 1024):
         for n in (2 ** i for i in range(4, 15)):
             rows += [{"d": d, "layer": layer, "n": n, "macs": macs, "cycles": cycles, "serial_cycles": cycles}
-                     for layer, macs, cycles in (("self_attention", 2 * n * n * d, n * n), ("rnn", 2 * n * d * d, 10 * n * d),
-                                                 ("lstm", 8 * n * d * d, 40 * n * d),
+                     for layer, macs, cycles in (("self_attention", 2 * n * n * d, n * n),
+                                                 ("rnn", 2 * n * d * d, 10 * n * d), ("lstm", 8 * n * d * d, 40 * n * d),
                                                  ("multi_head_attention", 4 * n * d * d + 2 * n * n * d, n * n))]
     sweeps = pd.DataFrame(rows)
     figures.crossover(sweeps, extensions.crossover_table(sweeps), "default", Path("crossover.png"))
@@ -199,7 +199,8 @@ def test_gantt_is_readable(monkeypatch, tmp_path):
 
     figs = capture(monkeypatch, gantt)
     results = simulate(load_workload(ROOT / "workloads" / "gemm_smoke.yaml"),
-                       [load_hardware(ROOT / "hw_configs" / n) for n in ("default.yaml", "edge_32x32.yaml")], tasks=True)
+                       [load_hardware(ROOT / "hw_configs" / n) for n in ("default.yaml", "edge_32x32.yaml")],
+                       tasks=True)
     gantt.write_gantt(results, tmp_path / "g.png")
     assert_readable(figs)
 

@@ -96,7 +96,8 @@ def test_attnsim_sweep_on_every_preset(preset, tmp_path, capsys):
     """Each preset as a sweep's base: its own buffer and twice it, and a smaller array."""
     hw = load_hardware(preset)
     size = hw.memories[0].size_bytes
-    sweep = {"name": f"on_{preset.stem}", "base_hw": str(preset), "workloads": [str(ROOT / "workloads/gemm_smoke.yaml")],
+    sweep = {"name": f"on_{preset.stem}", "base_hw": str(preset),
+             "workloads": [str(ROOT / "workloads/gemm_smoke.yaml")],
              "hw_grid": {"memories[0].size_bytes": [size, 2 * size],
                          "mac_array.rows": sorted({hw.mac_array.rows, max(1, hw.mac_array.rows // 2)})},
              "objectives": ["cycles", "energy_pj"]}

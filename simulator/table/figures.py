@@ -183,5 +183,6 @@ def generation(sweep, summary, hw_name: str, metric: str, path: Path) -> None:
         ax.set_yscale("log")
         handles, names = ax.get_legend_handles_labels()
         blank = [plt.Line2D([], [], linestyle="none") for _ in notes]
-        fig.legend(handles + blank, names + [wrap(n, 110) for n in notes], fontsize=7, ncol=1, loc="outside lower center")
+        fig.legend(handles + blank, names + [wrap(n, 110) for n in notes], fontsize=7, ncol=1,
+                   loc="outside lower center")
         save(fig, path)

@@ -10,8 +10,8 @@ the batch: costs per generated token, state per sequence.
 
 From the sweep: log-log exponents in n of MACs, DRAM bytes and cycles per token, the cache or state
 each layer keeps per sequence, and from which n each is memory-bound (roofline.bound: moving its
-DRAM bytes, reads and writes each on its own port, takes longer than its array and vector-unit work), at batch 1 and at a serving batch
-where the weights are shared by many sequences.
+DRAM bytes, reads and writes each on its own port, takes longer than its array and vector-unit
+work), at batch 1 and at a serving batch where the weights are shared by many sequences.
 """
 from __future__ import annotations
 

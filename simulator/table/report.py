@@ -9,7 +9,7 @@ from .. import __version__
 from ..fileio import write_atomic
 from ..report import display_path
 from . import extensions, figures, generation
-from .markdown import HARDWARE_COLUMNS, PAPER_COLUMNS, generation_columns, reference_point, render_markdown
+from .markdown import reference_point, render_markdown
 from .settings import TableSettings
 from .table1 import measure_table
 
@@ -56,11 +56,30 @@ def make_table1(hw, out_dir: Path, settings: TableSettings | None = None) -> dic
 
 
 def summary_text(frames, settings: TableSettings | None = None) -> str:
-    """What the command prints: the paper's columns and the hardware columns."""
+    """What the command prints, at most 120 characters wide: the paper's columns, the hardware
+    columns and the generation section (every column is in the CSV files and table1.md)."""
+    from ..terminal import Col, field, fixed, joules, render_columns, share, si
+
     s = settings or TableSettings()
-    t = frames["table1"]
-    with pd.option_context("display.max_columns", None, "display.width", 200):
-        return (t[PAPER_COLUMNS].to_string(index=False) + "\n\n"
-                + t[HARDWARE_COLUMNS].to_string(index=False, float_format=lambda v: f"{v:.4g}") + "\n\n"
-                + "Generation (per new token at context n):\n"
-                + frames["generation"][generation_columns(s.generation)].to_string(index=False) + "\n")
+    name = field("layer_type", header="layer type", shrink=1)
+    exps = [field(f"{v}_exponent", fixed(2), f"{v} exp") for v in ("n", "d", "k", "r")]
+    paper = [name, field("paper_complexity", header="paper"), *exps,
+             field("paper_sequential_ops", header="paper seq"), field("sequential_ops", header="seq ops"),
+             field("paper_path_length", header="paper path"), field("path_length", header="path")]
+    hardware = [name, field("macs", si, "MACs"), field("cycles", si), field("serial_cycles", si, "serial"),
+                field("overlap_speedup", fixed(2), "overlap"), field("utilization", fixed(3), "util"),
+                Col("DRAM", lambda r: r["dram_bytes"], lambda v: si(v, "B")), field("energy_pj", joules, "energy"),
+                field("array_share", share, "array"), field("vector_share", share, "vector"),
+                field("stall_share", share, "stall")]
+    b0, b1 = s.generation.batches[0], s.generation.batches[-1]
+    gen = [field("name", header="layer", shrink=1), *(field(f"{m}_exponent", fixed(2), f"{h} exp") for m, h in
+                   (("macs", "MACs"), ("dram_bytes", "bytes"), ("cycles", "cycles"))),
+           field("state_bytes_per_sequence", lambda v: si(v, "B"), "state/seq"),
+           field(f"memory_bound_from_n_batch_{b0}", header=f"memory-bound at batch {b0}", shrink=1),
+           field(f"memory_bound_from_n_batch_{b1}", header=f"at batch {b1}", shrink=1)]
+
+    def table(frame, cols):
+        return render_columns(frame.astype(object).to_dict("records"), cols)
+
+    return (table(frames["table1"], paper) + "\n" + table(frames["table1"], hardware) + "\n"
+            + "Generation (per new token at context n):\n" + table(frames["generation"], gen))

@@ -232,7 +232,7 @@ class GlobalAttention(Variant):
         return OpGraph(tuple(ops + out_ops), tuple(tensors))
 
     def report_fields(self, spec: LayerSpec) -> dict:
-        return {"n": spec.params.target_len, "d": spec.params.d}
+        return {"n": spec.params.target_len, "d": spec.params.d, "heads": 1}
 
     def connectivity(self, spec: LayerSpec):
         t, s = spec.params.target_len, spec.params.source_len
