@@ -24,9 +24,10 @@ LAYER_COLUMNS = (
     *("repeat", "phase", "context", "new_tokens", "kv_heads", "kv_cache_bytes", "state_bytes"),
     *("bound_cycles", "mapping_efficiency"),
 )
-# The layer's sizes and options in its variant's own names (a GEMM's m, k, n): after the contract's
-# columns, before the error and schedule columns.
-SHAPE_COLUMNS = ("shape",)
+# After the contract's columns, before the error and schedule columns: the layer's sizes and options
+# in its variant's own names (a GEMM's m, k, n), and the schedule its numbers come from (serial with
+# the reason when an overlapped one was asked for and not used).
+INFO_COLUMNS = ("shape", "schedule")
 GENERATION_COLUMNS = LAYER_COLUMNS[LAYER_COLUMNS.index("repeat"):LAYER_COLUMNS.index("state_bytes") + 1]
 BOUND_COLUMNS = ("bound_cycles", "mapping_efficiency")
 # The schedule's columns (docs/architecture.md, "Schedule"), after the contract's, at both levels.
@@ -62,6 +63,7 @@ def layer_record(r: LayerResult) -> dict:
     rec.update(schedule_record(r))
     rec.update(bound_columns(r.total))
     rec["shape"] = r.fields.get("shape", "")
+    rec["schedule"] = schedule_used(r)
     rec.update({"hw_file": display_path(hw.source), "hw_sha256": hw.sha256,
                 "workload_file": display_path(r.workload_file) if r.workload_file != "<dict>" else r.workload_file,
                 "workload_sha256": r.workload_sha256,
@@ -78,6 +80,14 @@ def schedule_record(r: LayerResult) -> dict:
     return {"serial_cycles": int(r.serial_cycles), "array_busy_cycles": busy["array"],
             "vector_busy_cycles": busy["vector"], "dram_read_busy_cycles": busy["dram_read"],
             "dram_write_busy_cycles": busy["dram_write"]}
+
+
+def schedule_used(r: LayerResult) -> str:
+    """'overlapped' or 'serial', and why when an overlapped schedule was asked for but not used."""
+    s = r.schedule
+    if s is None:
+        return "serial"
+    return f"{s.mode} ({s.note})" if s.fell_back and s.note else s.mode
 
 
 def _busy_of(counts) -> dict:
@@ -126,7 +136,7 @@ def to_frame(results: Iterable[LayerResult], level: str = "layer") -> pd.DataFra
     errors = ERROR_COLUMNS if any(r.tensors is not None for r in results) else ()
     if level == "layer":
         frame = pd.DataFrame([layer_record(r) for r in results],
-                             columns=LAYER_COLUMNS + SHAPE_COLUMNS + errors + SCHEDULE_COLUMNS + PROVENANCE_COLUMNS)
+                             columns=LAYER_COLUMNS + INFO_COLUMNS + errors + SCHEDULE_COLUMNS + PROVENANCE_COLUMNS)
         for col in _OPTIONAL_INT:
             frame[col] = frame[col].astype("Int64")
         return frame
@@ -168,6 +178,9 @@ def render(frame: pd.DataFrame, fmt: str, title: str = "", wide: bool = False) -
         level = "op" if "op" in frame else "layer"
         body = wide_text(shown) if wide else (compact_text(frame, level) + "# compact view: --wide shows every "
                                               "column, --format csv|json|md every column with exact values\n")
+        if "schedule" in frame:
+            body += "".join(f"# {r.layer} on {r.hw}: {r.schedule}\n" for r in frame.itertuples()
+                            if isinstance(r.schedule, str) and "(" in r.schedule)
         return (f"{title}\n" if title else "") + body + _provenance_lines(frame, "# ")
     raise ValueError(f"unknown format {fmt!r}")
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import os
+from dataclasses import replace
 from typing import Iterable
 
 import numpy as np
@@ -95,7 +96,7 @@ def _run_scheduled(graph: OpGraph, hw, store, mapper, mode: str, tasks: bool, pi
     object's other plans (engine._memo), so evaluating it again only reruns the scheduler."""
     from .engine import _memo
     from .schedule.layer import plan_layer, run_plan, serial_schedule
-    from .schedule.oplog import logs_for, run_logged
+    from .schedule.oplog import logs_for, run_logged, step_rows
 
     if mode == "serial" and not tasks:
         ops, _ = run_graph(graph, hw, store, mapper, pins=pins)
@@ -106,6 +107,14 @@ def _run_scheduled(graph: OpGraph, hw, store, mapper, mode: str, tasks: bool, pi
     if store is None and not tasks and key in plans and plans[key][0] is graph:
         ops, _ = run_graph(graph, hw, None, mapper, pins=pins)
         return ops, run_plan(plans[key][1], ops, hw, mode)
+    rows = 0 if tasks else step_rows(graph, hw, mapper, pins)
+    if rows > OVERLAP_STEP_BUDGET:
+        ops, _ = run_graph(graph, hw, store, mapper, pins=pins)
+        serial = serial_schedule(ops, hw)
+        if _alone(graph):            # nothing to overlap: the serial numbers are the overlapped ones
+            return ops, replace(serial, mode=mode)
+        return ops, replace(serial, fell_back=True, note=f"{rows:,} kernel steps, over the overlapped "
+                                                         f"schedule's budget of {OVERLAP_STEP_BUDGET:,}")
     if store is None:
         ops, logs = run_logged(graph, hw, mapper, pins)
     else:
@@ -118,6 +127,21 @@ def _run_scheduled(graph: OpGraph, hw, store, mapper, mode: str, tasks: bool, pi
         plans[key] = (graph, plan)
     return ops, run_plan(plan, ops, hw, mode, tasks, graph, logs)
 
+
+def _alone(graph: OpGraph) -> bool:
+    """One GEMM or vector program and nothing else that works (schedule.layer._alone, before logs)."""
+    from .graph import Gemm, Layout
+
+    working = [op for op in graph.ops if not isinstance(op, Layout)]
+    return len(working) == 1 and isinstance(working[0], (Gemm, VectorOp))
+
+
+# The overlapped schedule makes tasks of every step its kernels log, at about 30 us and 1.5 kB of
+# memory each on the 2-core development machine: a layer with more steps than this (recurrences of
+# thousands of steps whose weights are re-read every step on a small buffer: an LSTM of 4,096 steps
+# and d = 512 on edge_32x32 has 4.2 million) runs on the serial schedule instead, and says so. Every
+# bundled workload on every bundled config stays under it (the most: 0.5 million).
+OVERLAP_STEP_BUDGET = 1 << 20
 
 # Schedule plans kept per hardware object: a sweep or a table evaluates many layers once each, a
 # loop the same few many times; big task graphs (long recurrences) are not worth their memory.

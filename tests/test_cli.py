@@ -43,7 +43,7 @@ GENERATION_COLUMNS = ["repeat", "phase", "context", "new_tokens", "kv_heads", "k
 # Appended after the contract by issues (never inserted between its columns), also typed by hand.
 ADDED_COLUMNS = ["bound_cycles", "mapping_efficiency"]
 REPORT_COLUMNS = CONTRACT_COLUMNS + GENERATION_COLUMNS + ADDED_COLUMNS
-SHAPE_COLUMNS = ["shape"]                    # the layer's sizes in its variant's names, then the schedule's
+INFO_COLUMNS = ["shape", "schedule"]         # the layer's sizes in its variant's names; the schedule used
 
 
 def run_cli(capsys, *args) -> tuple[int, str, str]:
@@ -87,7 +87,7 @@ def test_run_csv_contract_columns_in_order(capsys):
     header = out.splitlines()[0].split(",")
     assert list(LAYER_COLUMNS) == REPORT_COLUMNS
     assert header[:len(REPORT_COLUMNS)] == REPORT_COLUMNS
-    assert header[len(REPORT_COLUMNS):] == SHAPE_COLUMNS + list(SCHEDULE_COLUMNS) + list(PROVENANCE_COLUMNS) + [
+    assert header[len(REPORT_COLUMNS):] == INFO_COLUMNS + list(SCHEDULE_COLUMNS) + list(PROVENANCE_COLUMNS) + [
         "generated"]
     assert list(PROVENANCE_COLUMNS)[-2:] == ["mode", "seed"]
     assert (frame_bounds := csv_frame(out))["bound_cycles"].between(1, frame_bounds["cycles"]).all()
@@ -129,7 +129,7 @@ def test_run_markdown(capsys):
     lines = out.splitlines()
     assert lines[0] == "# attnsim gemm_smoke"
     table = [line for line in lines if line.startswith("|")]
-    shown = REPORT_COLUMNS + SHAPE_COLUMNS + list(SCHEDULE_COLUMNS)
+    shown = REPORT_COLUMNS + INFO_COLUMNS + list(SCHEDULE_COLUMNS)
     assert table[0] == "| " + " | ".join(shown) + " |"
     assert table[1] == "|" + "---|" * len(shown)
     assert len(table) == 2 + len(SMOKE_LAYERS)

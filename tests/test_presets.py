@@ -8,11 +8,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulator import cli, load_hardware
 from simulator.table import extensions
 from simulator.table.report import make_table1, summary_text
 from simulator.table.settings import TableSettings
+
+from .test_schedule import ALL_VARIANTS
 
 ROOT = Path(__file__).resolve().parent.parent
 PRESETS = sorted((ROOT / "hw_configs").glob("*.yaml"))
@@ -115,3 +119,55 @@ def test_sweep_quiet_prints_nothing_even_with_invalid_points(tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
     assert len(pd.read_csv(tmp_path / "invalid.csv")) == 1      # still listed in the file
+
+
+# --- the overlapped schedule's budget ----------------------------------------------------------------
+def test_every_bundled_pair_stays_under_the_overlapped_schedules_budget():
+    """So every bundled workload on every preset is scheduled overlapped (its golden numbers)."""
+    from simulator import load_workload
+    from simulator.schedule.oplog import step_rows
+    from simulator.simulate import OVERLAP_STEP_BUDGET, layer_graph
+
+    for hw in (load_hardware(p) for p in PRESETS):
+        for workload in WORKLOADS:
+            for spec in load_workload(workload).layers:
+                if spec.variant != "local_attention":         # data-dependent windows: counted at run time
+                    assert step_rows(layer_graph(spec), hw) <= OVERLAP_STEP_BUDGET, (workload.stem, spec.name)
+
+
+def test_a_layer_over_the_budget_runs_serially_and_says_so(monkeypatch):
+    import importlib
+
+    from simulator import load_workload, simulate, to_frame
+
+    simulate_module = importlib.import_module("simulator.simulate")      # the module, not the function
+
+    from .helpers import make_hw
+
+    hw = make_hw(rows=4, cols=4, sram_bytes=1 << 12)
+    wl = load_workload({"name": "b", "layers": [{"name": "lstm", "variant": "recurrent", "n": 6, "d": 8,
+                                                 "cell": "lstm"},
+                                                {"name": "g", "variant": "gemm", "m": 40, "k": 40, "n": 40}]})
+    (lstm, gemm) = simulate(wl, hw)
+    assert lstm.schedule.mode == "overlapped" and not lstm.schedule.fell_back
+    monkeypatch.setattr(simulate_module, "OVERLAP_STEP_BUDGET", 20)
+    (lstm_b, gemm_b) = simulate(wl, make_hw(rows=4, cols=4, sram_bytes=1 << 12))
+    (serial, _) = simulate(wl, make_hw(rows=4, cols=4, sram_bytes=1 << 12), schedule="serial")
+    assert lstm_b.schedule.mode == "serial" and lstm_b.schedule.fell_back and lstm_b.cycles == serial.cycles
+    used = to_frame([lstm_b, gemm_b]).set_index("layer")["schedule"]
+    assert used["lstm"].startswith("serial (") and "over the overlapped schedule's budget of 20" in used["lstm"]
+    assert used["g"] == "overlapped" and gemm_b.cycles == gemm.cycles       # one GEMM: nothing to overlap
+
+
+@settings(max_examples=40, deadline=None)
+@given(ALL_VARIANTS, st.integers(0, 4))
+def test_the_step_count_bounds_the_kernels_logs(layer, which):
+    """step_rows (the budget's measure) is at least the step-log rows the kernels write."""
+    from simulator import load_workload
+    from simulator.schedule.oplog import run_logged, step_rows
+    from simulator.simulate import layer_graph
+
+    hw = load_hardware(PRESETS[which])
+    graph = layer_graph(load_workload({"name": "w", "layers": [dict(layer, name="l")]}).layers[0])
+    _, logs = run_logged(graph, hw)
+    assert sum(len(log.rows) for log in logs) <= step_rows(graph, hw)

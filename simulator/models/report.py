@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..report import _OPTIONAL_INT, ERROR_COLUMNS, LAYER_COLUMNS, PROVENANCE_COLUMNS, SHAPE_COLUMNS, to_frame
+from ..report import _OPTIONAL_INT, ERROR_COLUMNS, INFO_COLUMNS, LAYER_COLUMNS, PROVENANCE_COLUMNS, to_frame
 from ..roofline import bound_of_record as bound
 from .block import ModelRun
 
@@ -39,7 +39,7 @@ def model_frame(results, run: ModelRun) -> pd.DataFrame:
         per.update({c: _exact(total[c], run.tokens_generated) for c in _ADDITIVE})
         per["kv_cache_bytes"] = None if total["kv_cache_bytes"] is None else _exact(total["kv_cache_bytes"], run.batch)
         out += [rows, pd.DataFrame([total, per])]
-    columns = (list(LAYER_COLUMNS) + list(SHAPE_COLUMNS) + [c for c in ERROR_COLUMNS if c in frame] + ["bound"]
+    columns = (list(LAYER_COLUMNS) + list(INFO_COLUMNS) + [c for c in ERROR_COLUMNS if c in frame] + ["bound"]
                + list(PROVENANCE_COLUMNS))
     merged = pd.concat(out, ignore_index=True)[columns]
     for c in _INTEGER:       # integer columns stay integer where every value is (concat makes floats)

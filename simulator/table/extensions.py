@@ -146,12 +146,13 @@ def heads_question(hw: Hardware, arrays, n: int, d: int) -> pd.DataFrame:
                                        f"{hw.name}): {hw.name}'s does not hold a {side}x{side} tile of each operand")
         for (label, _), r in zip(layers, results):
             rows.append(dict(_heads_row(r, side), array=f"{side}x{side}", heads=label, buffer_bytes=buffer_bytes,
-                             note=note))
+                             memory_scale=factor, note=note))
     return pd.DataFrame(rows, columns=HEADS_COLUMNS)
 
 
 HEADS_COLUMNS = ("array", "heads", "macs", "softmax_exps", "vector_ops", "cycles", "softmax_cycles",
-                 "scores_utilization", "utilization", "serial_cycles", "serial_utilization", "buffer_bytes", "note")
+                 "scores_utilization", "utilization", "serial_cycles", "serial_utilization", "buffer_bytes",
+                 "memory_scale", "note")
 
 
 def _heads_row(r, side: int) -> dict:

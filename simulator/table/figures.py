@@ -83,7 +83,7 @@ def heads(frame, n: int, d: int, path: Path) -> None:
     arrays = list(dict.fromkeys(frame["array"]))
     labels = list(dict.fromkeys(frame["heads"]))
     with plt.rc_context(STYLE):
-        fig, (ax_c, ax_u) = plt.subplots(1, 2, figsize=(10.5, 4.0), layout="constrained")
+        fig, (ax_c, ax_u) = plt.subplots(1, 2, figsize=(10.5, 4.8), layout="constrained")
         width = 0.38
         for j, label in enumerate(labels):
             sub = frame[frame["heads"] == label].set_index("array").loc[arrays]
@@ -98,10 +98,12 @@ def heads(frame, n: int, d: int, path: Path) -> None:
                     for ax in (ax_c, ax_u):
                         ax.annotate("skipped\n(see heads.csv)", (x, 0), ha="center", va="bottom", fontsize=6,
                                     rotation=90)
+        scale = frame.groupby("array", sort=False)["memory_scale"].max()
+        ticks = [a if not scale.get(a, 1) > 1 else f"{a}\n(memory x{scale[a]:.0f})" for a in arrays]
         for ax in (ax_c, ax_u):
-            ax.set_xticks(range(len(arrays)), arrays)
+            ax.set_xticks(range(len(arrays)), ticks)
             ax.set_xlabel("MAC array (rows x cols)")
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
         ax_c.set(title=f"Same MACs, different cycles (n = {n}, d = {d})", ylabel="cycles")
         ax_u.set(title="Utilization of the score GEMM", ylabel="useful MACs / (cycles x rows x cols)")
         save(fig, path)

@@ -176,9 +176,10 @@ def _roofline_notes(roof, meta) -> list[str]:
     said = "; ".join(f"{r.layer_type}: {r.compute_cycles:,} busy cycles against {r.transfer_cycles:,.0f} transfer "
                      f"cycles, attained {r.attained_macs_per_cycle:.0f} of a {r.roof_macs_per_cycle:.0f} roof"
                      for r in left.itertuples())
-    return [f"Left of the ridge but not memory-bound ({said}): the roof is what the traffic allows, and these "
-            f"layers stay below it because their array and vector work takes longer than their transfers "
-            f"(short reductions, dependent steps or softmax passes that fill the array's folds poorly).", ""]
+    return [f"Left of the ridge but not memory-bound ({said}): the roof is only what the traffic would allow; "
+            f"these layers' array and vector-unit busy time is longer than their transfers, so compute sets their "
+            f"cycles (a recurrence's dependent matrix-vector steps, or a short reduction, keep the array busy far "
+            f"longer than MACs / (rows x cols)).", ""]
 
 
 def _generation_section(frames, s: generation.GenerationSettings) -> list[str]:
