@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seed of the functional inputs, 0 to 2^63-1 (default 0)")
     run.add_argument("--format", choices=FORMATS, help="output format (default: table, or from --out's suffix)")
     run.add_argument("--ops", action="store_true", help="one row per primitive op instead of per layer")
+    run.add_argument("--wide", action="store_true",
+                     help="--format table: every column (default: a compact view at most 120 characters wide)")
     run.add_argument("--out", metavar="FILE", help="write the report to FILE (atomically) instead of stdout")
     run.add_argument("--mapper", choices=("heuristic", "search"),
                      help="how GEMMs are tiled: the default mapping (heuristic) or the best of a search "
@@ -52,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--trace", metavar="FILE.json",
                      help="write the schedule as a Chrome/Perfetto trace (open in ui.perfetto.dev)")
     run.add_argument("--gantt", metavar="FILE.png", help="draw the schedule as a Gantt chart, one row per unit")
+    run.add_argument("--save-outputs", metavar="DIR",
+                     help="with --functional: write each layer's inputs, outputs and float64 reference outputs "
+                          "to DIR/WORKLOAD.LAYER.HW.npz")
     model = run.add_argument_group("model configs (instead of WORKLOAD.yaml)")
     model.add_argument("--model", metavar="CONFIG.json", help="a Hugging Face-style config.json (see models/)")
     model.add_argument("--phase", help="prefill or decode")
@@ -82,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--max-points", type=_int_flag(1, SWEEP_MAX_POINTS), metavar="N",
                        help="run a sweep of up to N design points x workload variants (like max_points: "
                             "in the sweep file; needed above 100,000)")
-    sweep.add_argument("--quiet", action="store_true", help="no progress bar and no summary lines")
+    sweep.add_argument("--quiet", action="store_true",
+                       help="print nothing but errors: no progress bar, summary or invalid-point warnings "
+                            "(invalid points are still listed in invalid.csv)")
     sweep.set_defaults(func=cmd_sweep)
 
     val = sub.add_parser("validate", help="check hardware, workload and sweep files; list every problem")
@@ -108,11 +115,18 @@ def cmd_run(args) -> int:
     if args.objective and args.mapper == "heuristic":
         raise AttnsimError("--objective applies only with --mapper search (the heuristic mapper always "
                            "minimises cycles)")
+    saved = _save_folder(args)
     workload = _run_workload(args)
     configs = [_load(p, "hardware") for p in _hw_paths(args.hw)]
     results = simulate(workload, configs, functional=args.functional, seed=args.seed, mapper=args.mapper,
                        objective=args.objective, schedule=args.schedule, tasks=bool(args.trace or args.gantt))
     _write_schedule(results, args.trace, args.gantt)
+    if saved is not None:
+        from .npz import save_outputs
+
+        names = save_outputs(results, saved)
+        print(f"wrote {len(names)} files into {saved}/ (inputs, outputs and float64 reference outputs per layer)",
+              file=sys.stderr)
     title = f"attnsim {workload.name}"
     if workload.model is not None and not args.ops:
         from .models.block import describe_run
@@ -122,13 +136,24 @@ def cmd_run(args) -> int:
         title = "\n".join([f"{title}: {describe_run(workload.model)}", *(f"  ({n})" for n in notes(workload.model))])
     else:
         frame = to_frame(results, level="op" if args.ops else "layer")
-    data = render_parquet(frame) if fmt == "parquet" else render(frame, fmt, title=title)
+    data = render_parquet(frame) if fmt == "parquet" else render(frame, fmt, title=title, wide=args.wide)
     if args.out:
         _write(args.out, data)
         print(f"wrote {args.out} ({len(frame)} rows)", file=sys.stderr)
     else:
         sys.stdout.write(data)
     return 0
+
+
+def _save_folder(args):
+    """The --save-outputs folder, checked before anything runs."""
+    if args.save_outputs is None:
+        return None
+    if not args.functional:
+        raise AttnsimError("--save-outputs needs --functional (a count-only run computes no outputs)")
+    from .npz import check_folder
+
+    return check_folder(args.save_outputs)
 
 
 _MODEL_FLAGS = ("phase", "context", "tokens", "batch")
@@ -203,7 +228,7 @@ def cmd_sweep(args) -> int:
     try:
         outcome = run_sweep(spec, args.out, jobs=args.jobs, executor=args.executor, scheduler=args.scheduler,
                             progress=not args.quiet and sys.stderr.isatty(), chunk_size=args.chunk_size, log=say,
-                            max_points=args.max_points)
+                            max_points=args.max_points, warn=say)
     except SweepInterrupted as exc:
         print(f"attnsim: {'terminated' if isinstance(exc.__context__, Terminated) else 'interrupted'}: {exc}",
               file=sys.stderr)

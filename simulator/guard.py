@@ -25,7 +25,9 @@ from .graph import FusedAttention, Gemm, RowRanges, VectorOp
 from .limits import COUNT_LIMIT, MAX_WALK_STEPS, memory_limit_bytes
 from .variants import REGISTRY
 
-_BYTES_PER_ELEMENT_HELD = 4 * 3   # functional runs: float32 tensors, plus float64 copies of GEMM operands
+# Functional runs hold every tensor (float32, plus a float64 copy of GEMM operands for int8), and
+# their error columns a float64 reference of every tensor with one op's float64 temporaries.
+_BYTES_PER_ELEMENT_HELD = 4 * 3 + 8 * 2
 _MASK_BYTES_PER_ROW = 24          # lo, hi and lengths, int64
 _VECTOR_BYTES_PER_ROW = 40        # prefix sums (3) and per-row ranges (2) of a vector walk, int64
 

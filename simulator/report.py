@@ -10,6 +10,7 @@ from typing import Iterable
 import pandas as pd
 
 from . import __version__
+from .accuracy import ERROR_COLUMNS
 from .errors import AttnsimError
 from .results import LayerResult, price_counts
 
@@ -23,19 +24,28 @@ LAYER_COLUMNS = (
     *("repeat", "phase", "context", "new_tokens", "kv_heads", "kv_cache_bytes", "state_bytes"),
     *("bound_cycles", "mapping_efficiency"),
 )
+# After the contract's columns, before the error and schedule columns: the layer's sizes and options
+# in its variant's own names (a GEMM's m, k, n), and the schedule its numbers come from (serial with
+# the reason when an overlapped one was asked for and not used).
+INFO_COLUMNS = ("shape", "schedule")
 GENERATION_COLUMNS = LAYER_COLUMNS[LAYER_COLUMNS.index("repeat"):LAYER_COLUMNS.index("state_bytes") + 1]
 BOUND_COLUMNS = ("bound_cycles", "mapping_efficiency")
 # The schedule's columns (docs/architecture.md, "Schedule"), after the contract's, at both levels.
 SCHEDULE_COLUMNS = ("serial_cycles", "array_busy_cycles", "vector_busy_cycles", "dram_read_busy_cycles",
                     "dram_write_busy_cycles")
 OP_SCHEDULE_COLUMNS = SCHEDULE_COLUMNS + ("start_cycle", "end_cycle")
-PROVENANCE_COLUMNS = ("hw_file", "hw_sha256", "workload_file", "workload_sha256", "simulator_version")
+# `mode`: functional (outputs computed, error columns present) or count-only; `seed`: the inputs'
+# seed (functional runs and data-dependent layers; empty when the counts used no random values)
+PROVENANCE_COLUMNS = ("hw_file", "hw_sha256", "workload_file", "workload_sha256", "simulator_version", "mode",
+                      "seed")
+# A functional run's error against the float64 reference (accuracy.ERROR_COLUMNS): at layer level
+# after the contract columns, before the schedule's; at op level at the end.
 OP_COLUMNS = ("workload", "layer", "op", "kind", "unit", "phase", "shape", "mapping", "hw", "dataflow", "dtype",
               "macs", "slot_macs", "vector_ops", "cycles", "compute_cycles", "stall_cycles", "seconds",
               "dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "utilization",
               "energy_pj", "bound_cycles", "mapping_efficiency")
 _OPTIONAL_INT = ("n", "d", "heads", "kernel", "window", "batch", "sequential_steps", "max_path_length",
-                 "repeat", "context", "new_tokens", "kv_heads", "kv_cache_bytes", "state_bytes")
+                 "repeat", "context", "new_tokens", "kv_heads", "kv_cache_bytes", "state_bytes", "seed")
 _FIELD_COLUMNS = ("n", "d", "heads", "kernel", "window", "batch")
 SOURCE_ROOT = Path(__file__).resolve().parent.parent     # the checkout this package runs from
 
@@ -52,10 +62,15 @@ def layer_record(r: LayerResult) -> dict:
     rec.update({c: r.fields.get(c) for c in GENERATION_COLUMNS})
     rec.update(schedule_record(r))
     rec.update(bound_columns(r.total))
+    rec["shape"] = r.fields.get("shape", "")
+    rec["schedule"] = schedule_used(r)
     rec.update({"hw_file": display_path(hw.source), "hw_sha256": hw.sha256,
                 "workload_file": display_path(r.workload_file) if r.workload_file != "<dict>" else r.workload_file,
                 "workload_sha256": r.workload_sha256,
-                "simulator_version": __version__})
+                "simulator_version": __version__, "mode": "functional" if r.tensors is not None else "count-only",
+                "seed": r.seed})
+    if r.tensors is not None:
+        rec.update(r.errors[0])
     return rec
 
 
@@ -65,6 +80,14 @@ def schedule_record(r: LayerResult) -> dict:
     return {"serial_cycles": int(r.serial_cycles), "array_busy_cycles": busy["array"],
             "vector_busy_cycles": busy["vector"], "dram_read_busy_cycles": busy["dram_read"],
             "dram_write_busy_cycles": busy["dram_write"]}
+
+
+def schedule_used(r: LayerResult) -> str:
+    """'overlapped' or 'serial', and why when an overlapped schedule was asked for but not used."""
+    s = r.schedule
+    if s is None:
+        return "serial"
+    return f"{s.mode} ({s.note})" if s.fell_back and s.note else s.mode
 
 
 def _busy_of(counts) -> dict:
@@ -94,6 +117,8 @@ def op_records(r: LayerResult) -> list[dict]:
                     "vector_busy_cycles": busy["vector"], "dram_read_busy_cycles": busy["dram_read"],
                     "dram_write_busy_cycles": busy["dram_write"], "start_cycle": span[0], "end_cycle": span[1]})
         rec.update(bound_columns(op))
+        if r.tensors is not None:
+            rec.update(r.errors[1].get(op.op, {}))
         rows.append(rec)
     return rows
 
@@ -108,14 +133,16 @@ def bound_columns(op) -> dict:
 def to_frame(results: Iterable[LayerResult], level: str = "layer") -> pd.DataFrame:
     """Layer-level (one row per layer x hardware) or op-level (one row per primitive op) frame."""
     results = list(results)
+    errors = ERROR_COLUMNS if any(r.tensors is not None for r in results) else ()
     if level == "layer":
         frame = pd.DataFrame([layer_record(r) for r in results],
-                             columns=LAYER_COLUMNS + SCHEDULE_COLUMNS + PROVENANCE_COLUMNS)
+                             columns=LAYER_COLUMNS + INFO_COLUMNS + errors + SCHEDULE_COLUMNS + PROVENANCE_COLUMNS)
         for col in _OPTIONAL_INT:
             frame[col] = frame[col].astype("Int64")
         return frame
     if level == "op":
-        return pd.DataFrame([rec for r in results for rec in op_records(r)], columns=OP_COLUMNS + OP_SCHEDULE_COLUMNS)
+        return pd.DataFrame([rec for r in results for rec in op_records(r)],
+                            columns=OP_COLUMNS + OP_SCHEDULE_COLUMNS + errors)
     raise ValueError(f"level must be 'layer' or 'op', got {level!r}")
 
 
@@ -133,8 +160,9 @@ def render_parquet(frame: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-def render(frame: pd.DataFrame, fmt: str, title: str = "") -> str:
-    """Text of `frame` in one of: table, csv, json, md."""
+def render(frame: pd.DataFrame, fmt: str, title: str = "", wide: bool = False) -> str:
+    """Text of `frame` in one of: table (compact, at most 120 characters wide, unless `wide`),
+    csv, json, md."""
     if fmt == "csv":
         return frame.assign(generated=_now()).to_csv(index=False)
     if fmt == "json":
@@ -145,9 +173,15 @@ def render(frame: pd.DataFrame, fmt: str, title: str = "") -> str:
         head = f"# {title}\n\n" if title else ""
         return head + _provenance_lines(frame, "- ") + "\n" + _markdown(shown) + "\n"
     if fmt == "table":
-        with pd.option_context("display.max_columns", None, "display.width", 250):
-            body = shown.T.to_string(header=False) if len(shown) == 1 else shown.to_string(index=False)
-        return (f"{title}\n" if title else "") + body + "\n" + _provenance_lines(frame, "# ")
+        from .terminal import compact_text, wide_text
+
+        level = "op" if "op" in frame else "layer"
+        body = wide_text(shown) if wide else (compact_text(frame, level) + "# compact view: --wide shows every "
+                                              "column, --format csv|json|md every column with exact values\n")
+        if "schedule" in frame:
+            body += "".join(f"# {r.layer} on {r.hw}: {r.schedule}\n" for r in frame.itertuples()
+                            if isinstance(r.schedule, str) and "(" in r.schedule)
+        return (f"{title}\n" if title else "") + body + _provenance_lines(frame, "# ")
     raise ValueError(f"unknown format {fmt!r}")
 
 
@@ -183,7 +217,9 @@ def _cell(v) -> str:
 def _provenance_lines(frame: pd.DataFrame, prefix: str) -> str:
     if frame.empty or "hw_file" not in frame:
         return ""
-    lines = [f"{prefix}simulator {frame['simulator_version'].iloc[0]}, generated {_now()}"]
+    seeds = ", ".join(str(s) for s in frame["seed"].dropna().unique())
+    run = " and ".join(frame["mode"].unique()) + (f", seed {seeds}" if seeds else "")
+    lines = [f"{prefix}simulator {frame['simulator_version'].iloc[0]}, {run}, generated {_now()}"]
     for (hw_file, digest), _ in frame.groupby(["hw_file", "hw_sha256"], sort=False):
         lines.append(f"{prefix}hardware {hw_file} sha256 {digest}")
     for wl in frame["workload_file"].unique():

@@ -100,6 +100,18 @@ class LayerResult:
     inputs: Mapping[str, np.ndarray] | None = field(default=None, repr=False)
     outputs: Mapping[str, np.ndarray] | None = field(default=None, repr=False)
     schedule: Any = field(default=None, repr=False)   # schedule.layer.LayerSchedule (None: ops one after another)
+    # functional runs: every tensor the run held at its end (intermediates too) and the layer's op
+    # graph, from which `errors` runs the float64 reference (accuracy.py) when first asked
+    tensors: Mapping[str, np.ndarray] | None = field(default=None, repr=False)
+    graph: Any = field(default=None, repr=False)
+
+    @functools.cached_property
+    def errors(self) -> tuple[dict, dict]:
+        """(layer errors, op name -> op errors) against the float64 reference (accuracy.py);
+        empty columns for a count-only run."""
+        from .accuracy import layer_errors
+
+        return layer_errors(self)
 
     @functools.cached_property
     def total(self) -> OpResult:
@@ -139,6 +151,14 @@ def frozen_arrays(arrays: dict[str, np.ndarray]) -> Mapping[str, np.ndarray]:
         arr.setflags(write=False)
         out[name] = arr
     return MappingProxyType(out)
+
+
+def read_only(arrays: dict[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+    """`arrays` made read-only in place (no copy: a functional run's tensors can be large)."""
+    for arr in arrays.values():
+        if isinstance(arr, np.ndarray):
+            arr.setflags(write=False)
+    return MappingProxyType(dict(arrays))
 
 
 def price_counts(counts: np.ndarray, cycles: int, compute_cycles: int, hw) -> dict[str, Any]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+from dataclasses import replace
 from typing import Iterable
 
 import numpy as np
@@ -16,7 +17,7 @@ from .graph import OpGraph
 from .guard import check_workload
 from .hardware import Hardware
 from .limits import SEED_MAX
-from .results import LayerResult, frozen_arrays
+from .results import LayerResult, frozen_arrays, read_only
 from .variants import REGISTRY
 from .workload import Workload
 
@@ -89,7 +90,8 @@ def _simulate_layer(workload, index, spec, graph: OpGraph, hw, functional, seed,
         max_path_length=path_length(spec),
         workload_file=workload.source, workload_sha256=workload.sha256, seed=seed if functional or data_dependent else None,
         inputs=frozen_arrays(inputs) if functional else None,
-        outputs=frozen_arrays(outputs) if functional else None, schedule=schedule)
+        outputs=frozen_arrays(outputs) if functional else None, schedule=schedule,
+        tensors=read_only(store) if functional else None, graph=graph if functional else None)
 
 
 def _run_scheduled(graph: OpGraph, hw, store, mapper, mode: str, tasks: bool, pins: dict):
@@ -99,7 +101,7 @@ def _run_scheduled(graph: OpGraph, hw, store, mapper, mode: str, tasks: bool, pi
     object's other plans (engine._memo), so evaluating it again only reruns the scheduler."""
     from .engine import _memo
     from .schedule.layer import plan_layer, run_plan, serial_schedule
-    from .schedule.oplog import logs_for, run_logged
+    from .schedule.oplog import logs_for, run_logged, step_rows
 
     if mode == "serial" and not tasks:
         ops, _ = run_graph(graph, hw, store, mapper, pins=pins)
@@ -110,6 +112,14 @@ def _run_scheduled(graph: OpGraph, hw, store, mapper, mode: str, tasks: bool, pi
     if store is None and not tasks and key in plans and plans[key][0] is graph:
         ops, _ = run_graph(graph, hw, None, mapper, pins=pins)
         return ops, run_plan(plans[key][1], ops, hw, mode)
+    rows = 0 if tasks else step_rows(graph, hw, mapper, pins)
+    if rows > OVERLAP_STEP_BUDGET:
+        ops, _ = run_graph(graph, hw, store, mapper, pins=pins)
+        serial = serial_schedule(ops, hw)
+        if _alone(graph):            # nothing to overlap: the serial numbers are the overlapped ones
+            return ops, replace(serial, mode=mode)
+        return ops, replace(serial, fell_back=True, note=f"{rows:,} kernel steps, over the overlapped "
+                                                         f"schedule's budget of {OVERLAP_STEP_BUDGET:,}")
     if store is None:
         ops, logs = run_logged(graph, hw, mapper, pins)
     else:
@@ -123,6 +133,21 @@ def _run_scheduled(graph: OpGraph, hw, store, mapper, mode: str, tasks: bool, pi
     return ops, run_plan(plan, ops, hw, mode, tasks, graph, logs)
 
 
+def _alone(graph: OpGraph) -> bool:
+    """One GEMM or vector program and nothing else that works (schedule.layer._alone, before logs)."""
+    from .graph import Gemm, Layout
+
+    working = [op for op in graph.ops if not isinstance(op, Layout)]
+    return len(working) == 1 and isinstance(working[0], (Gemm, VectorOp))
+
+
+# The overlapped schedule makes tasks of every step its kernels log, at about 30 us and 1.5 kB of
+# memory each on the 2-core development machine: a layer with more steps than this (recurrences of
+# thousands of steps whose weights are re-read every step on a small buffer: an LSTM of 4,096 steps
+# and d = 512 on edge_32x32 has 4.2 million) runs on the serial schedule instead, and says so. Every
+# bundled workload on every bundled config stays under it (the most: 0.5 million).
+OVERLAP_STEP_BUDGET = 1 << 20
+
 # Schedule plans kept per hardware object: a sweep or a table evaluates many layers once each, a
 # loop the same few many times; big task graphs (long recurrences) are not worth their memory.
 _PLANS_KEPT = 32
@@ -133,6 +158,7 @@ def layer_fields(spec, hw) -> dict:
     """The report columns a layer fills: the variant's fields, batch and repeat, and the elements it
     keeps between generation steps as bytes in the hardware's format (for the whole stack)."""
     fields = dict(REGISTRY[spec.variant].report_fields(spec))
+    fields["shape"] = REGISTRY[spec.variant].shape(spec)
     fields["batch"] = spec.batch
     fields["repeat"] = spec.repeat
     for kind in ("kv_cache", "state"):

@@ -43,6 +43,7 @@ GENERATION_COLUMNS = ["repeat", "phase", "context", "new_tokens", "kv_heads", "k
 # Appended after the contract by issues (never inserted between its columns), also typed by hand.
 ADDED_COLUMNS = ["bound_cycles", "mapping_efficiency"]
 REPORT_COLUMNS = CONTRACT_COLUMNS + GENERATION_COLUMNS + ADDED_COLUMNS
+INFO_COLUMNS = ["shape", "schedule"]         # the layer's sizes in its variant's names; the schedule used
 
 
 def run_cli(capsys, *args) -> tuple[int, str, str]:
@@ -74,7 +75,7 @@ def test_run_default_hardware_table(capsys):
     code, out, err = run_cli(capsys, "run", SMOKE)
     assert code == 0 and err == ""
     assert out.startswith("attnsim gemm_smoke\n")
-    for word in ["qk", "proj", "default", "weight_stationary", "bf16"]:
+    for word in ["qk", "proj", "gemm", "m=512 k=64 n=512", "MACs", "cycles"]:     # the compact view
         assert word in out
     assert f"# hardware {DEFAULT_SHOWN} sha256 " in out
     assert "# workload workloads/gemm_smoke.yaml" in out
@@ -86,7 +87,9 @@ def test_run_csv_contract_columns_in_order(capsys):
     header = out.splitlines()[0].split(",")
     assert list(LAYER_COLUMNS) == REPORT_COLUMNS
     assert header[:len(REPORT_COLUMNS)] == REPORT_COLUMNS
-    assert header[len(REPORT_COLUMNS):] == list(SCHEDULE_COLUMNS) + list(PROVENANCE_COLUMNS) + ["generated"]
+    assert header[len(REPORT_COLUMNS):] == INFO_COLUMNS + list(SCHEDULE_COLUMNS) + list(PROVENANCE_COLUMNS) + [
+        "generated"]
+    assert list(PROVENANCE_COLUMNS)[-2:] == ["mode", "seed"]
     assert (frame_bounds := csv_frame(out))["bound_cycles"].between(1, frame_bounds["cycles"]).all()
     frame = csv_frame(out)
     assert list(frame["layer"]) == SMOKE_LAYERS
@@ -126,7 +129,7 @@ def test_run_markdown(capsys):
     lines = out.splitlines()
     assert lines[0] == "# attnsim gemm_smoke"
     table = [line for line in lines if line.startswith("|")]
-    shown = REPORT_COLUMNS + list(SCHEDULE_COLUMNS)
+    shown = REPORT_COLUMNS + INFO_COLUMNS + list(SCHEDULE_COLUMNS)
     assert table[0] == "| " + " | ".join(shown) + " |"
     assert table[1] == "|" + "---|" * len(shown)
     assert len(table) == 2 + len(SMOKE_LAYERS)

@@ -295,7 +295,7 @@ def test_aoa_counts_match_closed_forms():
         assert ops["exp"] == 2 * nd * nq * b                         # separate shifts, no shared exp(M)
         assert r.sequential_steps == 4 and r.max_path_length == 1
         assert (r.fields["n"], r.fields["d"]) == (nd, d)
-        assert r.fields.get("heads") is None and r.fields.get("window") is None
+        assert r.fields.get("heads") == 1 and r.fields.get("window") is None   # one head, no window
 
 
 def test_aoa_count_only_equals_functional():

@@ -1,17 +1,18 @@
 """The report of a model step: one row per kind of layer (the whole stack of blocks), the stack's
 total, and the total per generated token (decode) or per sequence (prefill).
 
-`bound` says what limits each row on the simulated hardware: `memory` when moving its DRAM bytes
-at the DRAM bandwidth (reads at the read rate plus writes at the write rate) takes more than 5%
-longer than the MAC array and the vector unit are busy (`compute_cycles`), `compute` when the
-busy time exceeds the transfer time by more than 5%, `balanced` in between (closer than the
-per-op fill and drain overheads the serial schedule adds).
+`bound` says what limits each row on the simulated hardware (roofline.bound, the one definition
+every report uses): `memory` when moving its DRAM bytes takes more than 5% longer than the MAC
+array and the vector unit are busy (`compute_cycles`), reads and writes each on their own port at
+its rate, `compute` when the busy time exceeds the transfer time by more than 5%, `balanced` in
+between.
 """
 from __future__ import annotations
 
 import pandas as pd
 
-from ..report import _OPTIONAL_INT, LAYER_COLUMNS, PROVENANCE_COLUMNS, to_frame
+from ..report import _OPTIONAL_INT, ERROR_COLUMNS, INFO_COLUMNS, LAYER_COLUMNS, PROVENANCE_COLUMNS, to_frame
+from ..roofline import bound_of_record as bound
 from .block import ModelRun
 
 # summed over the layers of a stack (and divided per token or sequence)
@@ -21,25 +22,6 @@ _ADDITIVE = ("macs", "slot_macs", "vector_ops", "cycles", "compute_cycles", "sta
 
 _INTEGER = tuple(c for c in LAYER_COLUMNS if c in _ADDITIVE or c in _OPTIONAL_INT
                  if c not in ("seconds", "energy_pj"))
-
-
-def dram_cycles(dram_read_bytes: float, dram_write_bytes: float, hw) -> float:
-    """Cycles the off-chip level's ports need to move these bytes at full bandwidth."""
-    level = hw.memories[-1]
-    return dram_read_bytes / level.read_bw_bytes_per_cycle + dram_write_bytes / level.write_bw_bytes_per_cycle
-
-
-BALANCE = 1.05
-
-
-def bound(rec, hw) -> str:
-    """'memory' when the DRAM transfers alone take longer than the compute units' busy time,
-    'compute' when the reverse, 'balanced' when they are within 5% of each other."""
-    moving = dram_cycles(rec["dram_read_bytes"], rec["dram_write_bytes"], hw)
-    busy = rec["compute_cycles"]
-    if moving > BALANCE * busy:
-        return "memory"
-    return "compute" if busy > BALANCE * moving else "balanced"
 
 
 def model_frame(results, run: ModelRun) -> pd.DataFrame:
@@ -57,7 +39,8 @@ def model_frame(results, run: ModelRun) -> pd.DataFrame:
         per.update({c: _exact(total[c], run.tokens_generated) for c in _ADDITIVE})
         per["kv_cache_bytes"] = None if total["kv_cache_bytes"] is None else _exact(total["kv_cache_bytes"], run.batch)
         out += [rows, pd.DataFrame([total, per])]
-    columns = list(LAYER_COLUMNS) + ["bound"] + list(PROVENANCE_COLUMNS)
+    columns = (list(LAYER_COLUMNS) + list(INFO_COLUMNS) + [c for c in ERROR_COLUMNS if c in frame] + ["bound"]
+               + list(PROVENANCE_COLUMNS))
     merged = pd.concat(out, ignore_index=True)[columns]
     for c in _INTEGER:       # integer columns stay integer where every value is (concat makes floats)
         if merged[c].dropna().map(lambda v: float(v).is_integer()).all():

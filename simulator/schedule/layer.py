@@ -33,7 +33,8 @@ class LayerSchedule:
     busy: dict                    # array, vector, dram_read, dram_write -> busy cycles
     counts: np.ndarray            # the layer's counts as scheduled (forwarded bytes removed)
     spans: tuple                  # per op result: (start_cycle, end_cycle)
-    fell_back: bool = False       # the list schedule ended later than the serial one
+    fell_back: bool = False       # overlapped was asked for, serial is what this is
+    note: str = ""                # why it fell back
     graph: TaskGraph | None = None
     times: tuple | None = None    # (start, end, dur, flags) per task, when the tasks were scheduled
     stats: np.ndarray | None = None
@@ -111,7 +112,8 @@ def run_plan(plan: SchedulePlan, results, hw, mode: str, tasks: bool = False, gr
     if plan.serial or out.cycles <= serial.cycles:
         return out
     fallback = _scheduled(plan_layer(graph, logs, hw, SERIAL, True), hw, serial, True, logs) if tasks else serial
-    return LayerSchedule(**{**fallback.__dict__, "fell_back": True})
+    return LayerSchedule(**{**fallback.__dict__, "fell_back": True,
+                            "note": "the overlapped schedule ended later than the serial one"})
 
 
 def _alone(logs) -> bool:

@@ -157,6 +157,35 @@ def _logged_recurrence(op: Recurrence, hw) -> list[tuple]:
     return out
 
 
+def step_rows(graph, hw, mapper=("heuristic", "cycles"), pins=None) -> int:
+    """An upper bound on the step-log rows of a graph's ops: the steps an overlapped schedule makes
+    tasks of (a GEMM under a mask computed from the data counted at the array's tile size)."""
+    from ..engine import _planned_gemm
+    from ..recurrence import resident_mappings
+
+    pins = pins or _NO_PINS
+    total = 0
+    for op in graph.ops:
+        if isinstance(op, Recurrence):
+            mappings, _ = resident_mappings(op.body, hw)
+            total += sum(_gemm_bound(b, mappings[b.name], op.steps) for b in op.body if isinstance(b, Gemm))
+            total += sum(b.batch * b.rows * len(b.passes) for b in op.body if isinstance(b, VectorOp)) * op.steps
+        elif isinstance(op, Gemm) and isinstance(op.mask, str):
+            r, c = hw.mac_array.rows, hw.mac_array.cols
+            total += op.batch * _cdiv(op.m, r) * _cdiv(op.k, r) * _cdiv(op.n, c)
+        elif isinstance(op, Gemm):
+            mapping = pins.get(op.name) or _planned_gemm(op, hw, mapper[0], mapper[1])[0]
+            total += _gemm_bound(op, mapping, 1)
+        elif isinstance(op, VectorOp):
+            total += op.batch * op.rows * len(op.passes)
+        elif isinstance(op, FusedAttention):
+            from ..lowering import flash_block_sizes
+
+            _, br, bc = flash_block_sizes(hw, op.d)
+            total += op.batch * (1 + _cdiv(op.n_kv, bc) * _cdiv(op.n_q, br))
+    return total
+
+
 def run_logged(graph, hw, mapper=("heuristic", "cycles"), pins=None):
     """(op results, op logs) of a graph run count-only: one walk per op counts and logs."""
     pairs = [pair for op in graph.ops for pair in _logged_op(op, hw, mapper, pins=pins)]

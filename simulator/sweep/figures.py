@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib import ticker
 from matplotlib.colors import LogNorm
 
-from ..plotting import STYLE, plt, save
+from ..plotting import STYLE, plt, save, wrap
 from .pareto import non_dominated
 from .spec import SweepSpec
 from .tables import knob_labels, knob_levels
@@ -38,10 +38,15 @@ def _panels(per_point):
 def _grid(n: int, width: float, height: float):
     cols = min(3, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, layout="constrained")
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     return fig, axes.flat
+
+
+def _chars(fig) -> int:
+    """Characters of a 9-10 pt title that fit across the figure."""
+    return max(40, int(fig.get_figwidth() * 13))
 
 
 def _title(frame) -> str:
@@ -52,11 +57,13 @@ def _title(frame) -> str:
 
 
 def _log_if_wide(ax, xs, ys) -> None:
-    """Log axes for values spanning more than 5x, ticked at 1, 2, 5 x 10^k (no crowded minor labels)."""
+    """Log axes for values spanning more than 5x, ticked at 1, 2, 5 x 10^k when they span at most a
+    decade and a half, at 10^k beyond (no crowded or overlapping labels)."""
     for values, axis in ((xs, ax.xaxis), (ys, ax.yaxis)):
         if len(values) and values.min() > 0 and values.max() / values.min() > 5:
             (ax.set_xscale if axis is ax.xaxis else ax.set_yscale)("log")
-            axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+            decades = math.log10(values.max() / values.min())
+            axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0) if decades <= 1.5 else (1.0,)))
             axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
             axis.set_minor_formatter(ticker.NullFormatter())
 
@@ -84,15 +91,14 @@ def pareto_figure(spec: SweepSpec, per_point, path: Path) -> list[str]:
                 ax.plot(xs[stair][order], ys[stair][order], drawstyle="steps-post", color="C3", lw=1, marker="o",
                         ms=9, mfc="none", zorder=4, label=f"front of {xcol} and {ycol} only")
             if len(objs) > 2:
-                fig.colorbar(sc, ax=ax, label=label(objs[2]))
+                fig.colorbar(sc, ax=ax, label=wrap(label(objs[2]), 34))
             _log_if_wide(ax, xs, ys)
-            ax.set(xlabel=label(xcol) if xcol != "point_id" else "design point id", ylabel=label(ycol),
-                   title=_title(frame))
+            ax.set(xlabel=wrap(label(xcol), 48) if xcol != "point_id" else "design point id",
+                   ylabel=wrap(label(ycol), 40), title=wrap(_title(frame), 48))
             ax.legend(fontsize=6, loc="best")
         more = f" (first {MAX_PANELS} of {total} workload variants)" if total > MAX_PANELS else ""
-        fig.suptitle(f"Sweep {spec.name}: {len(per_point['point_id'].unique()):,} design points; "
-                     f"front over {', '.join(objs)}, all minimised{more}", fontsize=10)
-        fig.tight_layout()
+        fig.suptitle(wrap(f"Sweep {spec.name}: {len(per_point['point_id'].unique()):,} design points; "
+                          f"front over {', '.join(objs)}, all minimised{more}", _chars(fig)), fontsize=10)
         save(fig, path)
     return [path.name]
 
@@ -129,13 +135,12 @@ def heatmap_figure(spec: SweepSpec, per_point, influence, path: Path) -> list[st
                    ylabel=f"{named[a]} ({shares[a]:.0%} of variance)",
                    title=_title(frame))
             ax.grid(False)
-            fig.colorbar(im, ax=ax, label=label(objective))
+            fig.colorbar(im, ax=ax, label=wrap(label(objective), 34))
         how = "geometric mean" if log else "mean"
         more = f"; first {MAX_PANELS} of {total} workload variants" if total > MAX_PANELS else ""
-        fig.suptitle(f"{objective} over the two most influential knobs ({how} over the other knobs{more})\n"
-                     f"influence: share of the variance of {'log ' if log else ''}{objective} explained by a knob's "
-                     f"mean effect", fontsize=9)
-        fig.tight_layout()
+        fig.suptitle(wrap(f"{objective} over the two most influential knobs ({how} over the other knobs{more}). "
+                          f"Influence: share of the variance of {'log ' if log else ''}{objective} explained by a "
+                          f"knob's mean effect", _chars(fig)), fontsize=9)
         save(fig, path)
     return [path.name]
 

@@ -9,9 +9,9 @@ their whole layer; one extension row adds the projections to attention. Everythi
 the batch: costs per generated token, state per sequence.
 
 From the sweep: log-log exponents in n of MACs, DRAM bytes and cycles per token, the cache or state
-each layer keeps per sequence, and from which n each is memory-bound (models/report.bound: moving
-its DRAM bytes takes longer than its array and vector-unit work), at batch 1 and at a serving batch
-where the weights are shared by many sequences.
+each layer keeps per sequence, and from which n each is memory-bound (roofline.bound: moving its
+DRAM bytes, reads and writes each on its own port, takes longer than its array and vector-unit
+work), at batch 1 and at a serving batch where the weights are shared by many sequences.
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from typing import Callable
 import pandas as pd
 
 from ..enums import Counter
-from ..models.report import bound, dram_cycles
 from ..results import price_counts
+from ..roofline import bound_of_record, transfer_cycles
 from .fits import crossover, leading_range, loglog_slope
 from .runs import run_layers
 
@@ -98,9 +98,9 @@ def measure_sweep(hw, s: GenerationSettings | None = None, rows=ROWS) -> pd.Data
                    "vector_cycles": r.total.count(Counter.VECTOR_CYCLES)}
             records.append({"key": row.key, "layer_type": row.title(s), "batch": batch, "n": n,
                             **{f"{k}_per_token": _exact(v, batch) for k, v in per.items()},
-                            "dram_transfer_cycles_per_token": dram_cycles(rec["dram_read_bytes"],
-                                                                          rec["dram_write_bytes"], hw) / batch,
-                            "state_bytes_per_sequence": _exact(state, batch), "bound": bound(rec, hw)})
+                            "dram_transfer_cycles_per_token": transfer_cycles(rec["dram_read_bytes"],
+                                                                               rec["dram_write_bytes"], hw) / batch,
+                            "state_bytes_per_sequence": _exact(state, batch), "bound": bound_of_record(rec, hw)})
     return pd.DataFrame(records)
 
 
@@ -239,8 +239,9 @@ def _bound_text(t: pd.DataFrame, sweep: pd.DataFrame, s: GenerationSettings) -> 
     first, serving = (f"memory_bound_from_n_batch_{b}" for b in (s.batches[0], s.batches[-1]))
     freed = [k for k in t.index if t.loc[k, first].startswith("every") and t.loc[k, serving].startswith("never")]
     stays = [k for k in t.index if t.loc[k, first].startswith("every") and t.loc[k, serving].startswith("every")]
-    text = ("- Memory-bound here means the DRAM transfers take more than 5% longer than the array and vector-unit "
-            "work (`bound` in the sweep CSV). " + ". ".join(_cap(p) for p in parts) + ".")
+    text = ("- Memory-bound here means the DRAM transfers (reads and writes each on their own port) take more "
+            "than 5% longer than the array and vector-unit work (`bound` in the sweep CSV; the roofline section's "
+            "definition). " + ". ".join(_cap(p) for p in parts) + ".")
     if freed:
         text += (f" A serving batch frees {_names(t, freed)}: their weights are read once for all {s.batches[-1]} "
                  f"sequences.")

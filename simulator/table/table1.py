@@ -132,6 +132,7 @@ def _hardware_columns(r) -> dict:
     return {
         "macs": rec["macs"],
         "cycles": rec["cycles"],
+        "compute_cycles": rec["compute_cycles"],
         "serial_cycles": rec["serial_cycles"],
         "overlap_speedup": rec["serial_cycles"] / total,
         "seconds": rec["seconds"],

@@ -75,7 +75,7 @@ class AttentionOverAttention(Variant):
         return OpGraph(ops, tensors)
 
     def report_fields(self, spec: LayerSpec) -> dict:
-        return {"n": spec.params.doc_len, "d": spec.params.d}
+        return {"n": spec.params.doc_len, "d": spec.params.d, "heads": 1}
 
     def connectivity(self, spec: LayerSpec):
         """Every document output s_i reads every query word in one hop (cross attention)."""

@@ -98,6 +98,18 @@ class Variant:
         kept between generation steps, whole batch) become the byte columns. Others stay empty."""
         return {}
 
+    def shape(self, spec: LayerSpec) -> str:
+        """The layer's sizes and options in its own parameter names, e.g. 'm=512 k=64 n=512' or
+        'n=512 d=512 cell=lstm': required parameters, and the others where they differ from their
+        default (a true flag by its name). The `shape` report column."""
+        parts = []
+        for f in fields(self.params_cls):
+            value, kind = getattr(spec.params, f.name), f.metadata["kind"]
+            if kind == "seed" or value is None or (f.default is not MISSING and value == f.default):
+                continue
+            parts.append(f.name if value is True else f"{f.name}={str(value).lower() if kind == 'bool' else value}")
+        return " ".join(parts)
+
     def connectivity(self, spec: LayerSpec):
         """Which input positions each output position reads in one hop (connectivity.py), or None
         for layers without positions."""

@@ -87,7 +87,7 @@ def local_to_block(dims: Dims):
 
     def fn(x):
         x = x.reshape(b, t, s)
-        out = np.zeros((b, t, b, s), np.float32)
+        out = np.zeros((b, t, b, s), x.dtype)
         for i in range(b):
             out[i, :, i, :] = x[i]
         return (out.reshape(1, b * t, b * s),)
@@ -232,7 +232,7 @@ class GlobalAttention(Variant):
         return OpGraph(tuple(ops + out_ops), tuple(tensors))
 
     def report_fields(self, spec: LayerSpec) -> dict:
-        return {"n": spec.params.target_len, "d": spec.params.d}
+        return {"n": spec.params.target_len, "d": spec.params.d, "heads": 1}
 
     def connectivity(self, spec: LayerSpec):
         t, s = spec.params.target_len, spec.params.source_len

@@ -124,7 +124,7 @@ class HardAttention(Variant):
         return [pick, gather]
 
     def report_fields(self, spec: LayerSpec) -> dict:
-        return {"n": spec.params.n, "d": spec.params.d}
+        return {"n": spec.params.n, "d": spec.params.d, "heads": 1}
 
     def connectivity(self, spec: LayerSpec):
         """Every query step reads all L locations (soft: weighted; hard: the one drawn, which may

@@ -231,7 +231,7 @@ class LocalAttention(Variant):
 
     def report_fields(self, spec: LayerSpec) -> dict:
         p = spec.params
-        return {"n": p.target_len, "d": p.d, "window": 2 * p.window_radius + 1}
+        return {"n": p.target_len, "d": p.d, "heads": 1, "window": 2 * p.window_radius + 1}
 
     def connectivity(self, spec: LayerSpec):
         """local-m: the actual windows. local-p: the windows depend on the data; every target may

@@ -53,7 +53,7 @@ def pe_table(n: int, d: int) -> np.ndarray:
 
 def _interleave(n: int, d: int):
     def fn(s, c):
-        pe = np.empty((1, n, d), np.float32)
+        pe = np.empty((1, n, d), np.result_type(s, c))
         pe[0, :, 0::2] = np.asarray(s).reshape(n, d // 2)
         pe[0, :, 1::2] = np.asarray(c).reshape(n, d // 2)
         return (pe,)

@@ -130,9 +130,10 @@ def _glue(batch: int, n: int, d: int, ux_names: tuple[str, ...], carried: tuple[
 
     def before(store, t):
         if t == 0:
-            store["H"] = np.zeros((batch, n, d), np.float32)
+            dtype = np.asarray(store["UXb"]).dtype       # float32 on the array, float64 in the reference
+            store["H"] = np.zeros((batch, n, d), dtype)
             for prev, _ in carried:
-                initial = np.asarray(store[f"{prev[0]}_0"]) if given else np.zeros((batch, d), np.float32)
+                initial = np.asarray(store[f"{prev[0]}_0"]) if given else np.zeros((batch, d), dtype)
                 store[prev] = initial.reshape(1, batch, d)                # h_0, c_0 (zero unless given)
         ux_t = np.asarray(store["UXb"]).reshape(batch, n, g * d)[:, t, :]
         for k, name in enumerate(ux_names):
