@@ -402,6 +402,11 @@ def main(argv=None) -> int:
     except SystemExit as exc:   # --help, --version, or a usage error argparse has already printed
         return exc.code if isinstance(exc.code, int) else 2
     previous = _install(signal.SIGTERM, _on_sigterm)
+    notice = None
+    if args.func in (cmd_run, cmd_table, cmd_sweep) and not getattr(args, "quiet", False):
+        from .compile_notice import install
+
+        notice = install()           # says so on stderr when a cold cache compiles kernels (None: off)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always", UserWarning)
@@ -420,6 +425,8 @@ def main(argv=None) -> int:
         return 0
     finally:
         _install(signal.SIGTERM, previous)
+        if notice is not None:
+            notice.finish()
 
 
 def _install(signum, handler):

@@ -30,6 +30,18 @@ _hypothesis_profiles()
 
 
 @pytest.fixture(autouse=True, scope="session")
+def no_compile_notice():
+    """In-process CLI runs compare stderr exactly; whether a kernel is still to be compiled depends
+    on the order tests run in and on the disk cache, so the cold-cache notice is off here (its own
+    tests turn it on)."""
+    from simulator import compile_notice
+
+    compile_notice.ENABLED = False
+    yield
+    compile_notice.ENABLED = True
+
+
+@pytest.fixture(autouse=True, scope="session")
 def reports_folder_untouched():
     """Tests never write into reports/ (what the CLI writes by default): they use temp folders."""
     def listing():

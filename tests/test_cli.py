@@ -450,6 +450,12 @@ def test_python_dash_m_bad_input_exits_2_without_traceback(tmp_path):
     assert res.stderr.startswith(f"attnsim: error: --out {tmp_path}: is a directory")
 
 
+def _without_compile_notice(stderr: str) -> str:
+    """A process of its own may find a kernel not yet in Numba's disk cache (CI starts cold) and
+    say so (simulator/compile_notice.py, tested in test_compile_notice.py)."""
+    return "".join(line for line in stderr.splitlines(keepends=True) if not line.startswith("attnsim: compil"))
+
+
 def test_installed_attnsim_script(tmp_path):
     script = Path(sys.executable).with_name("attnsim")
     if not script.exists():
@@ -457,7 +463,7 @@ def test_installed_attnsim_script(tmp_path):
     out_path = tmp_path / "report.json"
     res = _proc([str(script), "run", SMOKE, "--out", str(out_path)], tmp_path)
     assert res.returncode == 0, res.stderr
-    assert res.stderr == f"wrote {out_path} (2 rows)\n"
+    assert _without_compile_notice(res.stderr) == f"wrote {out_path} (2 rows)\n"
     assert [r["layer"] for r in json.loads(out_path.read_text())["rows"]] == SMOKE_LAYERS
     assert os.listdir(tmp_path) == ["report.json"]
     res = _proc([str(script), "validate", str(tmp_path / "missing.yaml")], tmp_path)
