@@ -77,6 +77,16 @@ class CompileNotice:
         self.stream.flush()
 
 
+_active: list = []       # notices listening now (silence() stops them in a forked child)
+
+
+def silence() -> None:
+    """Stop every notice inherited from the parent process (a forked worker's compilations are the
+    parent's to announce, or nobody's)."""
+    while _active:
+        _active.pop().stop()
+
+
 def install(stream=None) -> CompileNotice | None:
     """Listen for compilations from now on (imports Numba); call .finish() when the command ends,
     which stops listening and prints the summary if anything compiled."""
@@ -95,5 +105,11 @@ def install(stream=None) -> CompileNotice | None:
 
     listener = _Listener()
     event.register("numba:compile", listener)
-    notice.stop = lambda: event.unregister("numba:compile", listener)
+    def stop():
+        if notice in _active:          # once
+            _active.remove(notice)
+            event.unregister("numba:compile", listener)
+
+    notice.stop = stop
+    _active.append(notice)
     return notice

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from numba import njit
 from numba.typed import List
 
 from . import numerics
@@ -28,9 +29,21 @@ def gemm_run_bound(op, mapping) -> int:
 
 
 def _empty_slots() -> List:
+    return _slots_of(_EMPTY3)
+
+
+# typed.List's own methods called from Python are compiled anew in every process (Numba does not
+# cache them: about a second per run); made and filled inside cached kernels, the list costs nothing.
+@njit(cache=True)
+def _slots_of(first):
     slots = List()
-    slots.append(_EMPTY3)
+    slots.append(first)
     return slots
+
+
+@njit(cache=True)
+def _append_slot(slots, array):
+    slots.append(array)
 
 
 def resolve_ranges(mask, store: dict | None, op_name: str):
@@ -95,25 +108,28 @@ def run_vector(op: VectorOp, hw, store: dict | None = None, log=None) -> OpResul
         slots = _empty_slots()
         functional = False
     else:
-        slots = List()
+        arrays = []
         for name, width, height in zip(plan.slots, plan.widths, plan.heights):
             shape = (op.batch, int(height), int(width))
             if name in op.inputs and name not in op.outputs:
                 # read-only for the kernel: no copy needed
-                slots.append(np.ascontiguousarray(_as3(store[name], shape, name), dtype=np.float32))
+                arrays.append(np.ascontiguousarray(_as3(store[name], shape, name), dtype=np.float32))
             elif name in op.inputs:
-                slots.append(np.array(_as3(store[name], shape, name), dtype=np.float32, order="C", copy=True))
+                arrays.append(np.array(_as3(store[name], shape, name), dtype=np.float32, order="C", copy=True))
             elif name in op.outputs:
-                slots.append(np.zeros(shape, np.float32))      # zero outside each row's valid range
+                arrays.append(np.zeros(shape, np.float32))      # zero outside each row's valid range
             else:
-                slots.append(np.empty(shape, np.float32))      # temporaries: read only where written
+                arrays.append(np.empty(shape, np.float32))      # temporaries: read only where written
+        slots = _slots_of(arrays[0])
+        for array in arrays[1:]:
+            _append_slot(slots, array)
         functional = True
     rows, nlog = log if log is not None else (NO_LOG, np.zeros(1, np.int64))
     vector_walk(plan.ip, plan.table, plan.consts, plan.widths, plan.heights, plan.roles, plan.cpo, plan.rates,
                 plan.lo, plan.lens, slots, functional, out, rows, nlog)
     if functional:
         picked = index_outputs(op)
-        for name, arr in zip(plan.slots, slots):
+        for name, arr in zip(plan.slots, arrays):       # the kernel wrote into these arrays' memory
             if name in op.outputs:
                 store[name] = arr if name in picked else numerics.store(arr, hw.number_format)
     shape = f"{op.batch} x {op.rows}x{op.cols}" if op.batch > 1 else f"{op.rows}x{op.cols}"

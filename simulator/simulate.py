@@ -13,7 +13,7 @@ from .checks import describe
 from .connectivity import SearchTooLarge
 from .engine import run_graph
 from .errors import MappingError
-from .graph import OpGraph
+from .graph import OpGraph, VectorOp
 from .guard import check_workload
 from .hardware import Hardware
 from .limits import SEED_MAX

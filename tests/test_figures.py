@@ -150,6 +150,7 @@ def test_every_table_figure_is_readable(monkeypatch, tmp_path):
     from simulator.table.settings import TableSettings
 
     figs = capture(monkeypatch, figures)
+    monkeypatch.setattr("simulator.table.report._can_fork", lambda: False)   # every figure drawn here, captured
     make_table1(load_hardware(ROOT / "hw_configs" / "default.yaml"), tmp_path, TableSettings.small())
     assert sorted(name for name, _ in figs) == sorted(["complexity.png", "crossover.png", "heads.png", "memory.png",
                                                       "roofline.png", "generation_cycles.png",

@@ -26,6 +26,38 @@ FILES = ("table1.csv", "table1.md", "crossover.csv", "heads.csv", "memory.csv", 
          "generation_cycles.png", "generation_bytes.png")
 
 
+def test_the_main_job_in_two_processes_writes_what_one_process_writes(tmp_path, monkeypatch):
+    """make_table1 measures the crossover, heads and memory sections in a forked process when it can:
+    the files (CSV, Markdown, PNG bytes) and frames are those of a run in one process."""
+    from simulator.table import report
+
+    hw = load_hardware(PRESETS[0])
+    settings = TableSettings.small()
+    assert report._can_fork()                 # Linux, 2 cores or more: the test machines
+    forked = make_table1(hw, tmp_path / "forked", settings)
+    monkeypatch.setattr(report, "_can_fork", lambda: False)
+    alone = make_table1(hw, tmp_path / "alone", settings)
+    assert list(forked) == list(alone) == list(report.FRAME_ORDER)
+    for name in forked:
+        pd.testing.assert_frame_equal(forked[name], alone[name])
+    files = sorted(p.name for p in (tmp_path / "alone").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "forked").iterdir()) and len(files) == len(FILES)
+    for name in files:
+        assert (tmp_path / "forked" / name).read_bytes() == (tmp_path / "alone" / name).read_bytes(), name
+
+
+def test_a_failing_second_process_leaves_the_work_to_this_one(tmp_path, monkeypatch):
+    from simulator.table import report
+
+    class Broken:
+        def result(self):
+            raise RuntimeError("the worker died")
+
+    monkeypatch.setattr(report._SidePart, "__enter__", lambda self: setattr(self, "future", Broken()) or self)
+    frames = make_table1(load_hardware(PRESETS[0]), tmp_path, TableSettings.small())
+    assert list(frames) == list(report.FRAME_ORDER) and len(list(tmp_path.iterdir())) == len(FILES)
+
+
 @pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.stem)
 def test_the_main_job_runs_on_every_preset(preset, tmp_path):
     """make_table1 is what `attnsim table --hw PRESET` runs; here at TableSettings.small()."""

@@ -31,33 +31,98 @@ def make_table1(hw, out_dir: Path, settings: TableSettings | None = None) -> dic
 
 def _make_table1(hw, out_dir: Path, s: TableSettings) -> dict[str, pd.DataFrame]:
     out_dir = Path(out_dir)
-    table, measurements = measure_table(hw, s.table1)
-    sweeps = extensions.crossover_sweeps(hw, s.crossover_d, s.crossover_n)
-    frames = {
-        "table1": table,
-        "crossover": extensions.crossover_table(sweeps),
-        "heads": extensions.heads_question(hw, s.heads_arrays, s.heads_n, s.heads_d),
-        "memory": extensions.memory_sweep(hw, s.memory_n, s.memory_d),
-    }
-    roof, roof_meta = extensions.roofline_points(measurements, hw)
+    with _SidePart(hw, out_dir, s) as side:      # crossover, heads and memory: in a second process
+        table, measurements = measure_table(hw, s.table1)
+        roof, roof_meta = extensions.roofline_points(measurements, hw)
+        frames = {"table1": table, **side.result()}
     frames["roofline"] = roof
     frames["generation_sweep"] = generation.measure_sweep(hw, s.generation)
     frames["generation"] = generation.summary(frames["generation_sweep"], s.generation)
     prov = provenance(hw)
     # No timestamp: the same code and hardware give byte-identical files, so re-running the main
     # job on a checkout leaves it clean (the simulator version and the config's sha256 say what made it).
-    for name, frame in frames.items():
-        write_atomic(out_dir / f"{name}.csv", frame.assign(**prov).to_csv(index=False))
-    point = reference_point(s)
+    for name in FRAME_ORDER:
+        write_atomic(out_dir / f"{name}.csv", frames[name].assign(**prov).to_csv(index=False))
     figures.complexity(measurements, hw.name, s.table1, out_dir / "complexity.png")
+    figures.roofline(roof, roof_meta, hw.name, reference_point(s), out_dir / "roofline.png")
+    for metric, name in (("cycles_per_token", "generation_cycles"), ("dram_bytes_per_token", "generation_bytes")):
+        figures.generation(frames["generation_sweep"], frames["generation"], hw.name, metric, out_dir / f"{name}.png")
+    frames = {name: frames[name] for name in FRAME_ORDER}
+    write_atomic(out_dir / "table1.md", render_markdown(frames, roof_meta, prov, s))
+    return frames
+
+
+FRAME_ORDER = ("table1", "crossover", "heads", "memory", "roofline", "generation_sweep", "generation")
+
+
+def _side_part(hw, out_dir: Path, s: TableSettings) -> dict[str, pd.DataFrame]:
+    """The sections that need nothing from the others: the crossover sweeps, the heads question and
+    the memory sweep, with their figures."""
+    sweeps = extensions.crossover_sweeps(hw, s.crossover_d, s.crossover_n)
+    frames = {"crossover": extensions.crossover_table(sweeps),
+              "heads": extensions.heads_question(hw, s.heads_arrays, s.heads_n, s.heads_d),
+              "memory": extensions.memory_sweep(hw, s.memory_n, s.memory_d)}
     figures.crossover(sweeps, frames["crossover"], hw.name, out_dir / "crossover.png")
     figures.heads(frames["heads"], s.heads_n, s.heads_d, out_dir / "heads.png")
     figures.memory(frames["memory"], hw.name, out_dir / "memory.png")
-    figures.roofline(roof, roof_meta, hw.name, point, out_dir / "roofline.png")
-    for metric, name in (("cycles_per_token", "generation_cycles"), ("dram_bytes_per_token", "generation_bytes")):
-        figures.generation(frames["generation_sweep"], frames["generation"], hw.name, metric, out_dir / f"{name}.png")
-    write_atomic(out_dir / "table1.md", render_markdown(frames, roof_meta, prov, s))
     return frames
+
+
+class _SidePart:
+    """_side_part in a forked process while this one measures Table 1 and the generation section (the
+    machine's second core: about a third of the warm run), or here, afterwards, where a fork is not
+    safe (threads running, not Linux) or there is one core. The files and frames are the same."""
+
+    def __init__(self, hw, out_dir: Path, s: TableSettings):
+        self.args = (hw, out_dir, s)
+        self.pool = self.future = None
+
+    def __enter__(self):
+        if _can_fork():
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
+                                            initializer=_quiet_child)
+            self.future = self.pool.submit(_side_part, *self.args)
+        return self
+
+    def result(self) -> dict[str, pd.DataFrame]:
+        if self.future is not None:
+            try:
+                return self.future.result()
+            except Exception:           # e.g. the child died: the same work here, with its own error
+                pass
+        return _side_part(*self.args)
+
+    def __exit__(self, exc_type, *exc):
+        if self.pool is None:
+            return
+        if exc_type is not None:        # interrupted or failed here: the child's work is not wanted
+            for process in list(getattr(self.pool, "_processes", {}).values()):
+                process.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _can_fork() -> bool:
+    import os
+    import sys
+    import threading
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return sys.platform.startswith("linux") and threading.active_count() == 1 and cores >= 2
+
+
+def _quiet_child() -> None:
+    """The parent speaks for both processes: no compile notice here, and no traceback on Ctrl-C or
+    a kill of the process group (Ctrl-C reaches the parent, which terminates this process)."""
+    import signal
+
+    from .. import compile_notice
+
+    compile_notice.silence()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def summary_text(frames, settings: TableSettings | None = None) -> str:
