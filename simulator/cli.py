@@ -365,8 +365,7 @@ def cmd_validate(args) -> int:
 
 def _sweep_summary(data, path: str, text: str) -> str:
     """A sweep file checked as `attnsim sweep` would (its expressions at every point included)."""
-    from .sweep.run import grid_text
-    from .sweep.spec import sweep_from_dict
+    from .sweep.spec import grid_text, sweep_from_dict      # not sweep.run: pandas and Numba stay unloaded
 
     return grid_text(sweep_from_dict(data, source=path, text=text))
 

@@ -20,7 +20,7 @@ from ..limits import SWEEP_DEFAULT_MAX_POINTS, SWEEP_MAX_POINTS
 from .evaluate import ROW_COLUMNS, EvalContext, evaluate_chunk
 from .executors import make_executor
 from .report import SweepOutcome, write_report
-from .spec import SweepSpec
+from .spec import SweepSpec, grid_text  # noqa: F401  (grid_text: part of this module's API)
 from .store import PartialStore, auto_chunk_size, count, done_ranges, pending_ranges
 
 PROVENANCE = ("hw_file", "hw_sha256", "workload_file", "workload_sha256", "sweep_file", "sweep_sha256",
@@ -75,17 +75,6 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, jobs: int | No
     outcome.evaluated, outcome.seconds = evaluated, time.perf_counter() - started
     outcome.eval_seconds, outcome.report_seconds = eval_done - eval_started, time.perf_counter() - eval_done
     return outcome
-
-
-def grid_text(spec: SweepSpec) -> str:
-    """'30 design points (150 in the product of the listed values, 120 tied away; constraints filter
-    6 before simulation)': the grid as the sweep file expands it, before anything is simulated."""
-    exp = spec.expansion
-    notes = [f"{exp.combinations:,} in the product of the listed values, {exp.tied_away:,} tied away"] \
-        if exp.tied_away else []
-    if spec.filtered_early:
-        notes.append(f"constraints filter {spec.filtered_early:,} before simulation")
-    return f"{spec.n_points:,} design point{_s(spec.n_points)}" + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def expansion_report(spec: SweepSpec, outcome: SweepOutcome) -> str:

@@ -385,3 +385,14 @@ def _workload_variant(data: dict, wl: Workload, values) -> dict:
                 layer[key.rpartition(".")[2]] = value
         out["layers"].append(layer)
     return out
+
+
+def grid_text(spec: SweepSpec) -> str:
+    """'30 design points (150 in the product of the listed values, 120 tied away; constraints filter
+    6 before simulation)': the grid as the sweep file expands it, before anything is simulated."""
+    exp = spec.expansion
+    notes = [f"{exp.combinations:,} in the product of the listed values, {exp.tied_away:,} tied away"] \
+        if exp.tied_away else []
+    if spec.filtered_early:
+        notes.append(f"constraints filter {spec.filtered_early:,} before simulation")
+    return f"{spec.n_points:,} design point{'' if spec.n_points == 1 else 's'}" + (f" ({'; '.join(notes)})" if notes else "")
