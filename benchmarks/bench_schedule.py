@@ -68,8 +68,10 @@ def before_after(quick: bool) -> None:
 
 def heads_question() -> None:
     from simulator.table.extensions import heads_question as measure
+    from simulator.table.settings import TableSettings
 
-    frame = measure(load_hardware(ROOT / "hw_configs" / "default.yaml"))
+    s = TableSettings()                      # the sizes attnsim table measures at
+    frame = measure(load_hardware(ROOT / "hw_configs" / "default.yaml"), s.heads_arrays, s.heads_n, s.heads_d)
     rows = [[r.array, r.heads, f"{r.serial_cycles:,}", f"{r.cycles:,}", f"{r.serial_cycles / r.cycles:.3f}",
              f"{r.serial_utilization:.3f}", f"{r.utilization:.3f}"] for r in frame.itertuples()]
     print("\nthe heads question on default.yaml's memories (attnsim table's heads.csv)")
