@@ -31,22 +31,28 @@ def make_table1(hw, out_dir: Path, settings: TableSettings | None = None) -> dic
 
 def _make_table1(hw, out_dir: Path, s: TableSettings) -> dict[str, pd.DataFrame]:
     out_dir = Path(out_dir)
-    with _SidePart(hw, out_dir, s) as side:      # crossover, heads and memory: in a second process
+    with _SidePart(hw, out_dir, s) as side:      # the crossover sweeps: in a second process
         table, measurements = measure_table(hw, s.table1)
         roof, roof_meta = extensions.roofline_points(measurements, hw)
-        frames = {"table1": table, **side.result()}
-    frames["roofline"] = roof
-    frames["generation_sweep"] = generation.measure_sweep(hw, s.generation)
-    frames["generation"] = generation.summary(frames["generation_sweep"], s.generation)
+        frames = {"table1": table,
+                  "heads": extensions.heads_question(hw, s.heads_arrays, s.heads_n, s.heads_d),
+                  "memory": extensions.memory_sweep(hw, s.memory_n, s.memory_d),
+                  "roofline": roof}
+        frames["generation_sweep"] = generation.measure_sweep(hw, s.generation)
+        frames["generation"] = generation.summary(frames["generation_sweep"], s.generation)
+        figures.heads(frames["heads"], s.heads_n, s.heads_d, out_dir / "heads.png")
+        figures.memory(frames["memory"], hw.name, out_dir / "memory.png")
+        figures.complexity(measurements, hw.name, s.table1, out_dir / "complexity.png")
+        figures.roofline(roof, roof_meta, hw.name, reference_point(s), out_dir / "roofline.png")
+        for metric, name in (("cycles_per_token", "generation_cycles"), ("dram_bytes_per_token", "generation_bytes")):
+            figures.generation(frames["generation_sweep"], frames["generation"], hw.name, metric,
+                               out_dir / f"{name}.png")
+        frames.update(side.result())
     prov = provenance(hw)
     # No timestamp: the same code and hardware give byte-identical files, so re-running the main
     # job on a checkout leaves it clean (the simulator version and the config's sha256 say what made it).
     for name in FRAME_ORDER:
         write_atomic(out_dir / f"{name}.csv", frames[name].assign(**prov).to_csv(index=False))
-    figures.complexity(measurements, hw.name, s.table1, out_dir / "complexity.png")
-    figures.roofline(roof, roof_meta, hw.name, reference_point(s), out_dir / "roofline.png")
-    for metric, name in (("cycles_per_token", "generation_cycles"), ("dram_bytes_per_token", "generation_bytes")):
-        figures.generation(frames["generation_sweep"], frames["generation"], hw.name, metric, out_dir / f"{name}.png")
     frames = {name: frames[name] for name in FRAME_ORDER}
     write_atomic(out_dir / "table1.md", render_markdown(frames, roof_meta, prov, s))
     return frames
@@ -56,21 +62,17 @@ FRAME_ORDER = ("table1", "crossover", "heads", "memory", "roofline", "generation
 
 
 def _side_part(hw, out_dir: Path, s: TableSettings) -> dict[str, pd.DataFrame]:
-    """The sections that need nothing from the others: the crossover sweeps, the heads question and
-    the memory sweep, with their figures."""
+    """The section that needs nothing from the others and takes about half the time: the crossover
+    sweeps (long recurrences and attention up to n = 16384), with its figure."""
     sweeps = extensions.crossover_sweeps(hw, s.crossover_d, s.crossover_n)
-    frames = {"crossover": extensions.crossover_table(sweeps),
-              "heads": extensions.heads_question(hw, s.heads_arrays, s.heads_n, s.heads_d),
-              "memory": extensions.memory_sweep(hw, s.memory_n, s.memory_d)}
+    frames = {"crossover": extensions.crossover_table(sweeps)}
     figures.crossover(sweeps, frames["crossover"], hw.name, out_dir / "crossover.png")
-    figures.heads(frames["heads"], s.heads_n, s.heads_d, out_dir / "heads.png")
-    figures.memory(frames["memory"], hw.name, out_dir / "memory.png")
     return frames
 
 
 class _SidePart:
-    """_side_part in a forked process while this one measures Table 1 and the generation section (the
-    machine's second core: about a third of the warm run), or here, afterwards, where a fork is not
+    """_side_part in a forked process while this one measures the other sections (the machine's
+    second core: about half of the warm run), or here, afterwards, where a fork is not
     safe (threads running, not Linux) or there is one core. The files and frames are the same."""
 
     def __init__(self, hw, out_dir: Path, s: TableSettings):
