@@ -105,6 +105,7 @@ def install(stream=None) -> CompileNotice | None:
 
     listener = _Listener()
     event.register("numba:compile", listener)
+
     def stop():
         if notice in _active:          # once
             _active.remove(notice)
