@@ -83,8 +83,8 @@ _active: list = []       # notices listening now (silence() stops them in a fork
 def silence() -> None:
     """Stop every notice inherited from the parent process (a forked worker's compilations are the
     parent's to announce, or nobody's)."""
-    while _active:
-        _active.pop().stop()
+    for notice in list(_active):
+        notice.stop()
 
 
 def install(stream=None) -> CompileNotice | None:
@@ -107,9 +107,10 @@ def install(stream=None) -> CompileNotice | None:
     event.register("numba:compile", listener)
 
     def stop():
-        if notice in _active:          # once
-            _active.remove(notice)
+        if listener in event._registered.get("numba:compile", ()):      # once
             event.unregister("numba:compile", listener)
+        if notice in _active:
+            _active.remove(notice)
 
     notice.stop = stop
     _active.append(notice)

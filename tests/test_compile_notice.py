@@ -107,3 +107,28 @@ def test_a_kernels_callees_count_and_their_time_once(monkeypatch):
     assert 0 < notice.compile_seconds <= wall_s            # nested time not counted twice
     notice.finish()
     assert stream.getvalue().splitlines()[-1].startswith("attnsim: compiled 2 kernels in ")
+
+
+def test_a_forked_worker_is_silenced(monkeypatch):
+    """attnsim table's second process compiles too; the parent alone speaks (silence() in the child)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from simulator.table import report
+
+    monkeypatch.setattr(compile_notice, "ENABLED", True)
+    stream = io.StringIO()
+    notice = compile_notice.install(stream)
+    try:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=report._quiet_child) as pool:
+            assert pool.submit(_listeners_in_child).result() == (0, 0)
+    finally:
+        notice.finish()
+    assert _listeners_in_child() == (0, 0)                 # and finish() stopped this one
+
+
+def _listeners_in_child():
+    from numba.core import event
+
+    return len(compile_notice._active), len(event._registered.get("numba:compile", []))
