@@ -13,9 +13,9 @@ from ..errors import ConfigError, MappingError, SizeError
 from ..hardware import Hardware
 from ..report import BOUND_COLUMNS, GENERATION_COLUMNS, LAYER_COLUMNS, SCHEDULE_COLUMNS, bound_columns, schedule_record
 from ..results import price_with_breakdown
-from ..simulate import simulate
 from .expansion import Expansion, PointError
 from .grid import apply_values, point_hash
+from .memo import LayerMemo
 from .spec import SweepSpec
 
 # Per-row columns a worker fills: the layer-level contract (less `workload`, which the case gives)
@@ -40,6 +40,20 @@ class EvalContext:
     def from_spec(cls, spec: SweepSpec) -> "EvalContext":
         return cls(spec.base_data, spec.base_hw_path, spec.expansion,
                    tuple((c.index, c.workload) for c in spec.valid_cases), spec.mapper, spec.mapper_objective)
+
+    @property
+    def memo(self) -> LayerMemo:
+        """This process's memo of layer evaluations (sweep/memo.py); never pickled to workers."""
+        memo = self.__dict__.get("_memo")
+        if memo is None:
+            memo = LayerMemo(self.mapper, self.mapper_objective)
+            object.__setattr__(self, "_memo", memo)
+        return memo
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_memo", None)
+        return state
 
 
 @dataclass
@@ -71,6 +85,7 @@ class ChunkResult:
 def evaluate_chunk(ctx: EvalContext, start: int, stop: int) -> ChunkResult:
     """Evaluate design points start..stop-1 on every valid case."""
     out = ChunkResult(start, stop, [], [], [])
+    memo = ctx.memo
     for pid in range(start, stop):
         hw = _point_hardware(ctx, pid, out)
         if hw is None:
@@ -78,7 +93,7 @@ def evaluate_chunk(ctx: EvalContext, start: int, stop: int) -> ChunkResult:
         digest = out.points[-1][1]
         for case_index, workload in ctx.cases:
             try:
-                results = simulate(workload, hw, mapper=ctx.mapper, objective=ctx.mapper_objective)
+                results = memo.layers(case_index, workload, hw)
                 rows = [layer_row(pid, case_index, r, hw) for r in results]
             except Exception as exc:        # noqa: BLE001 - recorded as an invalid point, see _problems
                 out.invalid.append([pid, digest, case_index, _problems(exc)])
