@@ -47,14 +47,15 @@ COUNT_KEYS = {
     "mac_array.dataflow": ["weight_stationary", "output_stationary", "input_stationary"],
     "memories[0].size_bytes": [1024, 4096, 16384],
     "memories[0].double_buffered": [True, False],
-    "memories[-1].read_bw_bytes_per_cycle": [8, 64],
+    "memories[-1].read_bw_bytes_per_cycle": [8, 64, 0.0],      # 0: out of range, an invalid point
     "vector_unit.lanes": [4, 16],
+    "vector_unit.cycles_per_op.exp": [4, 1],
     "schedule": ["overlapped", "serial"],
 }
 PRICE_KEYS = {
     "clock_hz": [1.0e9, 7.0e8],
     "mac_array.mac_energy_pj": [0.5, 1.5],
-    "vector_unit.op_energy_pj": [1.0, 0.25],
+    "vector_unit.op_energy_pj": [1.0, 0.25, -1.0],
     "memories[0].read_pj_per_byte": [2.5, 1.0],
     "memories[-1].write_pj_per_byte": [40.0, 12.0],
     "area.mm2_per_mac": [0.003, 0.001],
@@ -212,3 +213,34 @@ def test_search_mapper_keys_on_prices_too(tmp_path, objective):
     assert ctx.memo.misses == spec.n_points
     compared, _ = check_sweep_equals_direct(spec, [(0, spec.n_points)])
     assert compared == 5 * 4
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_hardware_builder_equals_from_dict(tmp_path, seed):
+    """sweep/fastbuild.py: every point's Hardware (or ConfigError, with every problem) is from_dict's."""
+    from simulator.sweep.fastbuild import HardwareBuilder
+
+    rng = random.Random(100 + seed)
+    levels = (2, 3)[seed % 2]
+    spec = sweep_spec(tmp_path, levels, random_grid(rng, levels, n_count=3, n_price=3))
+    builder = HardwareBuilder(spec.hw_parts, spec.base_hw_path)
+    pids = list(range(spec.n_points)) * 2
+    rng.shuffle(pids)
+    fast = 0
+    for pid in pids:
+        data = copy.deepcopy(spec.base_data)
+        for key, value in zip(spec.hw_keys, spec.point_values(pid)):
+            set_key(data, key, value)
+        try:
+            expected = Hardware.from_dict(data, source=spec.base_hw_path)
+        except ConfigError as exc:
+            with pytest.raises(ConfigError) as got:
+                builder.build(spec.point_values(pid), data)
+            assert got.value.problems == exc.problems
+            continue
+        templates = len(builder.templates)
+        got = builder.build(spec.point_values(pid), data)
+        fast += len(builder.templates) == templates
+        assert got == expected and got.raw == data and got.sha256 == expected.sha256 and got.source == expected.source
+        assert type(got.clock_hz) is type(expected.clock_hz)
+    assert fast > 0 or not builder.fast

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 from ..checks import short
 from ..errors import ConfigError, MappingError, SizeError
-from ..hardware import Hardware
 from ..report import BOUND_COLUMNS, GENERATION_COLUMNS, LAYER_COLUMNS, SCHEDULE_COLUMNS, bound_columns, schedule_record
 from ..results import price_with_breakdown
 from .expansion import Expansion, PointError
 from .grid import apply_values, point_hash
+from .fastbuild import HardwareBuilder
 from .memo import LayerMemo
 from .spec import SweepSpec
 
@@ -50,9 +50,19 @@ class EvalContext:
             object.__setattr__(self, "_memo", memo)
         return memo
 
+    @property
+    def builder(self) -> HardwareBuilder:
+        """This process's builder of design points' hardware (sweep/fastbuild.py); never pickled."""
+        builder = self.__dict__.get("_builder")
+        if builder is None:
+            builder = HardwareBuilder(self.expansion.parts, self.base_source)
+            object.__setattr__(self, "_builder", builder)
+        return builder
+
     def __getstate__(self):
         state = dict(self.__dict__)
         state.pop("_memo", None)
+        state.pop("_builder", None)
         return state
 
 
@@ -113,9 +123,10 @@ def _point_hardware(ctx: EvalContext, pid: int, out: ChunkResult):
         env = exp.env(pid)
         failed = exp.failing(env, pid, late=False)
         if failed is None:
-            data = apply_values(ctx.base_data, exp.parts, env[:len(exp.keys)])
+            values = env[:len(exp.keys)]
+            data = apply_values(ctx.base_data, exp.parts, values)
             digest = point_hash(data)
-            hw = Hardware.from_dict(data, source=ctx.base_source)
+            hw = ctx.builder.build(values, data)
             if exp.has_late:
                 exp.set_quantities(env, hw)
                 failed = exp.failing(env, pid, late=True)
