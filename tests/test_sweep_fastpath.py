@@ -218,6 +218,10 @@ def test_search_mapper_keys_on_prices_too(tmp_path, objective):
 @pytest.mark.parametrize("seed", range(4))
 def test_hardware_builder_equals_from_dict(tmp_path, seed):
     """sweep/fastbuild.py: every point's Hardware (or ConfigError, with every problem) is from_dict's."""
+    import dataclasses
+
+    from simulator import engine
+    from simulator.mapeval import hw_arrays
     from simulator.sweep.fastbuild import HardwareBuilder
 
     rng = random.Random(100 + seed)
@@ -241,6 +245,23 @@ def test_hardware_builder_equals_from_dict(tmp_path, seed):
         templates = len(builder.templates)
         got = builder.build(spec.point_values(pid), data)
         fast += len(builder.templates) == templates
+        # no per-object cache of another point may come along (a template's are filled here)
+        assert set(got.__dict__) == {f.name for f in dataclasses.fields(Hardware)}, set(got.__dict__)
+        hw_arrays(got), engine._memo(got)
         assert got == expected and got.raw == data and got.sha256 == expected.sha256 and got.source == expected.source
         assert type(got.clock_hz) is type(expected.clock_hz)
     assert fast > 0 or not builder.fast
+
+
+def test_every_hardware_field_is_keyed_or_priced():
+    """A field added to the hardware dataclasses must be classified in sweep/memo.py: in the count
+    key (it may change counts) or a price (cost.py applies it afterwards)."""
+    import dataclasses
+
+    from simulator.hardware import MacArray, MemoryLevel, VectorUnit
+    from simulator.sweep.memo import KEY_FIELDS, PRICE_FIELDS
+
+    for cls in (Hardware, MacArray, VectorUnit, MemoryLevel):
+        names = {f.name for f in dataclasses.fields(cls)}
+        assert names == set(KEY_FIELDS[cls.__name__]) | set(PRICE_FIELDS[cls.__name__]), cls.__name__
+        assert not set(KEY_FIELDS[cls.__name__]) & set(PRICE_FIELDS[cls.__name__])

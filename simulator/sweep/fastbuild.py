@@ -14,7 +14,7 @@ tests/test_sweep_fastpath.py holds the objects equal to from_dict's.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import replace
+from dataclasses import fields
 
 from ..checks import Checker
 from ..enums import VEC_KIND_NAMES
@@ -50,26 +50,43 @@ def limit_path(parts: tuple) -> str | None:
     return None
 
 
+def _with(obj, **changes):
+    """dataclasses.replace without __init__ (a tenth of its time; the values were checked). Only
+    the dataclass fields are copied: per-object caches (engine._memo's `_plans`, mapeval's
+    `_map_arrays`, which hold bandwidths and prices) stay with the object they were computed for."""
+    names = _FIELD_NAMES.get(type(obj))
+    if names is None:
+        names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in fields(obj))
+    new = object.__new__(type(obj))
+    state = obj.__dict__
+    new.__dict__.update({name: state[name] for name in names})
+    new.__dict__.update(changes)
+    return new
+
+
+_FIELD_NAMES: dict = {}
+
+
 def with_value(hw: Hardware, parts: tuple, value) -> Hardware | None:
     """`hw` with the range-only field at `parts` set to `value`; None when `hw` has no such field
     (an index past the end, an absent area section: from_dict decides those)."""
     head, rest = parts[0], parts[1:]
     if head == "clock_hz":
-        return replace(hw, clock_hz=value)
+        return _with(hw, clock_hz=value)
     if head == "mac_array":
-        return replace(hw, mac_array=replace(hw.mac_array, **{rest[0]: value}))
+        return _with(hw, mac_array=_with(hw.mac_array, **{rest[0]: value}))
     if head == "vector_unit" and rest[0] == "cycles_per_op":
         cycles = list(hw.vector_unit.cycles_per_op)
         cycles[VEC_KIND_NAMES.index(rest[1])] = value
-        return replace(hw, vector_unit=replace(hw.vector_unit, cycles_per_op=tuple(cycles)))
+        return _with(hw, vector_unit=_with(hw.vector_unit, cycles_per_op=tuple(cycles)))
     if head == "vector_unit":
-        return replace(hw, vector_unit=replace(hw.vector_unit, **{rest[0]: value}))
+        return _with(hw, vector_unit=_with(hw.vector_unit, **{rest[0]: value}))
     if head == "memories":
         if not 0 <= rest[0] < len(hw.memories):
             return None
         levels = list(hw.memories)
-        levels[rest[0]] = replace(levels[rest[0]], **{rest[1]: value})
-        return replace(hw, memories=tuple(levels))
+        levels[rest[0]] = _with(levels[rest[0]], **{rest[1]: value})
+        return _with(hw, memories=tuple(levels))
     if hw.area is None:
         return None
     if rest[0] == "mm2_per_mib":
@@ -77,8 +94,8 @@ def with_value(hw: Hardware, parts: tuple, value) -> Hardware | None:
             return None
         prices = list(hw.area.mm2_per_mib)
         prices[rest[1]] = value
-        return replace(hw, area=replace(hw.area, mm2_per_mib=tuple(prices)))
-    return replace(hw, area=replace(hw.area, **{rest[0]: value}))
+        return _with(hw, area=_with(hw.area, mm2_per_mib=tuple(prices)))
+    return _with(hw, area=_with(hw.area, **{rest[0]: value}))
 
 
 class HardwareBuilder:
@@ -104,7 +121,7 @@ class HardwareBuilder:
                 self.templates.popitem(last=False)
             return hw
         hw = self._from_template(template, values)
-        return replace(hw, raw=data) if hw is not None else Hardware.from_dict(data, source=self.source)
+        return _with(hw, raw=data) if hw is not None else Hardware.from_dict(data, source=self.source)
 
     def _from_template(self, hw: Hardware, values) -> Hardware | None:
         chk = Checker(self.source)

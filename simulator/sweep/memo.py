@@ -15,8 +15,6 @@ fields. tests/test_sweep_fastpath.py holds the memoised rows equal to per-point 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import replace
-
 from ..simulate import simulate
 
 # Distinct (workload, count key) entries kept per worker: a grid over prices cycles through the
@@ -24,25 +22,37 @@ from ..simulate import simulate
 MEMO_ENTRIES = 4096
 
 
+# Every field of the hardware dataclasses is either in the count key or priced afterwards;
+# tests/test_sweep_fastpath.py fails when a new field is neither, so none is forgotten.
+PRICE_FIELDS = {"Hardware": ("clock_hz", "area", "description", "sha256", "raw"),
+                "MacArray": ("mac_energy_pj",), "VectorUnit": ("op_energy_pj",),
+                "MemoryLevel": ("read_pj_per_byte", "write_pj_per_byte")}
+KEY_FIELDS = {"Hardware": ("name", "source", "number_format", "schedule", "mac_array", "vector_unit", "memories"),
+              "MacArray": ("rows", "cols", "dataflow", "dataflows", "fold_overlap"),
+              "VectorUnit": ("lanes", "cycles_per_op"),
+              "MemoryLevel": ("name", "size_bytes", "read_bw_bytes_per_cycle", "write_bw_bytes_per_cycle",
+                              "double_buffered")}
+
+
 def count_key(hw, mapper: str):
-    """The hardware with every price-only field cleared (module docstring): equal for two design
-    points exactly when their layers count the same. The whole hardware under the search mapper."""
+    """The KEY_FIELDS of the hardware (module docstring): equal for two design points exactly when
+    their layers count the same. The whole hardware under the search mapper."""
     if mapper == "search":
         return hw
-    array = replace(hw.mac_array, mac_energy_pj=0.0)
-    vector = replace(hw.vector_unit, op_energy_pj=0.0)
-    levels = tuple(replace(m, read_pj_per_byte=0.0, write_pj_per_byte=0.0) for m in hw.memories)
-    return replace(hw, clock_hz=0.0, mac_array=array, vector_unit=vector, memories=levels, area=None,
-                   description="", sha256="", raw=None)
+    a, v = hw.mac_array, hw.vector_unit
+    return (hw.name, hw.source, hw.number_format, hw.schedule,
+            (a.rows, a.cols, a.dataflow, a.dataflows, a.fold_overlap), (v.lanes, v.cycles_per_op),
+            tuple((m.name, m.size_bytes, m.read_bw_bytes_per_cycle, m.write_bw_bytes_per_cycle, m.double_buffered)
+                  for m in hw.memories))
 
 
 class LayerMemo:
-    """simulate(workload, hw) per (case, count_key(hw)), least recently used first out. Results are
-    returned as computed on the first point of their key: callers price them with their own point's
-    hardware (evaluate.layer_row reads no prices from a result)."""
+    """prepare(result, hw) of every layer of simulate(workload, hw), per (case, count_key(hw)), least
+    recently used first out. Entries are prepared on the first point of their key; callers price
+    them with their own point's hardware (sweep/rows.py reads no prices from an entry)."""
 
-    def __init__(self, mapper: str, objective: str, entries: int = MEMO_ENTRIES):
-        self.mapper, self.objective, self.entries = mapper, objective, entries
+    def __init__(self, mapper: str, objective: str, prepare=lambda result, hw: result, entries: int = MEMO_ENTRIES):
+        self.mapper, self.objective, self.prepare, self.entries = mapper, objective, prepare, entries
         self.table: OrderedDict = OrderedDict()
         self.hits = self.misses = 0
 
@@ -55,7 +65,8 @@ class LayerMemo:
         else:
             self.misses += 1
             try:
-                hit = simulate(workload, hw, mapper=self.mapper, objective=self.objective)
+                hit = tuple(self.prepare(r, hw)
+                            for r in simulate(workload, hw, mapper=self.mapper, objective=self.objective))
             except Exception as exc:       # noqa: BLE001 - the same point fails the same way again
                 hit = _Raised(exc)
             self.table[key] = hit

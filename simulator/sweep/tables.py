@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..report import LAYER_COLUMNS, SCHEDULE_COLUMNS
 from .pareto import non_dominated
-from .evaluate import ROW_COLUMNS
+from .rows import ROW_COLUMNS
 from .expansion import PointError
 from .spec import SweepSpec
 
