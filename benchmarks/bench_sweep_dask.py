@@ -28,7 +28,7 @@ CHUNK = 4
 
 
 def _warm(sweep: dict) -> None:
-    """Runs on each worker: load the compiled kernels (one evaluation of a small workload)."""
+    """Runs on each worker: load the compiled kernels (BERT-base on the base hardware)."""
     from simulator.sweep.evaluate import EvalContext, evaluate_chunk
     from simulator.sweep.spec import sweep_from_dict
 
@@ -40,8 +40,7 @@ def measure(workers: int, points: int) -> tuple[float, float, list]:
     ranges = [(a, min(a + CHUNK, points)) for a in range(0, points, CHUNK)]
     started = time.perf_counter()
     with DaskExecutor(EvalContext.from_spec(spec), workers, None) as ex:
-        ex.client.run(_warm, {**bert_sweep("heuristic"), "hw_grid": {},
-                              "workloads": [str(ROOT / "workloads/gemm_smoke.yaml")]})
+        ex.client.run(_warm, {**bert_sweep("heuristic"), "hw_grid": {}})
         ready = time.perf_counter()
         chunks = list(ex.run(ranges))
         done = time.perf_counter()
