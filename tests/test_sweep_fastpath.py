@@ -111,12 +111,18 @@ def same(mine, theirs) -> bool:
     return mine == theirs
 
 
-def direct(spec, pid: int, workload: Workload, case_index: int, mapper: str, objective: str):
-    """(rows, problems) of one point evaluated on its own: rows as the sweep writes them, built
-    from to_frame; problems as [case or None, [[key path, reason], ...]] when it fails."""
+def point_data(spec, pid: int) -> dict:
+    """The point's hardware dict, built here from the base and the point's values."""
     data = copy.deepcopy(spec.base_data)
     for key, value in zip(spec.hw_keys, spec.point_values(pid)):
         set_key(data, key, value)
+    return data
+
+
+def direct(spec, pid: int, workload: Workload, case_index: int, mapper: str, objective: str):
+    """(rows, problems) of one point evaluated on its own: rows as the sweep writes them, built
+    from to_frame; problems as [case or None, [[key path, reason], ...]] when it fails."""
+    data = point_data(spec, pid)
     try:
         hw = Hardware.from_dict(data, source=spec.base_hw_path)
     except ConfigError as exc:
@@ -232,9 +238,7 @@ def test_hardware_builder_equals_from_dict(tmp_path, seed):
     rng.shuffle(pids)
     fast = 0
     for pid in pids:
-        data = copy.deepcopy(spec.base_data)
-        for key, value in zip(spec.hw_keys, spec.point_values(pid)):
-            set_key(data, key, value)
+        data = point_data(spec, pid)
         try:
             expected = Hardware.from_dict(data, source=spec.base_hw_path)
         except ConfigError as exc:
