@@ -269,3 +269,16 @@ def test_every_hardware_field_is_keyed_or_priced():
         names = {f.name for f in dataclasses.fields(cls)}
         assert names == set(KEY_FIELDS[cls.__name__]) | set(PRICE_FIELDS[cls.__name__]), cls.__name__
         assert not set(KEY_FIELDS[cls.__name__]) & set(PRICE_FIELDS[cls.__name__])
+
+
+def test_worker_memos_stay_in_their_process(tmp_path):
+    """A context sent to workers (pickled) carries no memo or template of the sender's."""
+    import pickle
+
+    spec = sweep_spec(tmp_path, 2, {"clock_hz": [1.0e9, 2.0e9]})
+    ctx = EvalContext.from_spec(spec)
+    evaluate_chunk(ctx, 0, spec.n_points)
+    assert ctx.memo.misses == 1 and len(ctx.builder.templates) == 1
+    copy_ = pickle.loads(pickle.dumps(ctx))
+    assert "_memo" not in copy_.__dict__ and "_builder" not in copy_.__dict__
+    assert copy_.memo.misses == 0 and not copy_.builder.templates
