@@ -13,7 +13,7 @@ from .checks import describe
 from .connectivity import SearchTooLarge
 from .engine import run_graph
 from .errors import MappingError
-from .graph import OpGraph
+from .graph import OpGraph, VectorOp
 from .guard import check_workload
 from .hardware import Hardware
 from .limits import SEED_MAX
@@ -140,7 +140,7 @@ def _run_scheduled(graph: OpGraph, hw, store, mapper, mode: str, tasks: bool, pi
 
 def _alone(graph: OpGraph) -> bool:
     """One GEMM or vector program and nothing else that works (schedule.layer._alone, before logs)."""
-    from .graph import Gemm, Layout, VectorOp
+    from .graph import Gemm, Layout
 
     working = [op for op in graph.ops if not isinstance(op, Layout)]
     return len(working) == 1 and isinstance(working[0], (Gemm, VectorOp))

@@ -186,7 +186,7 @@ def test_cli_functional_report_and_provenance(capsys):
     assert (frame["mode"] == "functional").all() and (frame["seed"] == 4).all()
     assert (frame["sqnr_db"] > 40).all()                      # bf16 on default.yaml
     assert cli.main(["run", str(smoke), "--functional"]) == 0
-    assert "functional (seed 0)" in capsys.readouterr().out
+    assert "functional, seed 0" in capsys.readouterr().out
 
 
 def test_save_outputs_writes_every_layer(tmp_path, capsys):

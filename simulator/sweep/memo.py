@@ -15,6 +15,8 @@ fields. tests/test_sweep_fastpath.py holds the memoised rows equal to per-point 
 from __future__ import annotations
 
 from collections import OrderedDict
+from operator import attrgetter
+
 from ..simulate import simulate
 
 # Distinct (workload, count key) entries kept per worker: a grid over prices cycles through the
@@ -34,16 +36,19 @@ KEY_FIELDS = {"Hardware": ("name", "source", "number_format", "schedule", "mac_a
                               "double_buffered")}
 
 
+_NESTED = ("mac_array", "vector_unit", "memories")
+_TOP = attrgetter(*(f for f in KEY_FIELDS["Hardware"] if f not in _NESTED))
+_ARRAY = attrgetter(*KEY_FIELDS["MacArray"])
+_VECTOR = attrgetter(*KEY_FIELDS["VectorUnit"])
+_LEVEL = attrgetter(*KEY_FIELDS["MemoryLevel"])
+
+
 def count_key(hw, mapper: str):
     """The KEY_FIELDS of the hardware (module docstring): equal for two design points exactly when
     their layers count the same. The whole hardware under the search mapper."""
     if mapper == "search":
         return hw
-    a, v = hw.mac_array, hw.vector_unit
-    return (hw.name, hw.source, hw.number_format, hw.schedule,
-            (a.rows, a.cols, a.dataflow, a.dataflows, a.fold_overlap), (v.lanes, v.cycles_per_op),
-            tuple((m.name, m.size_bytes, m.read_bw_bytes_per_cycle, m.write_bw_bytes_per_cycle, m.double_buffered)
-                  for m in hw.memories))
+    return (_TOP(hw), _ARRAY(hw.mac_array), _VECTOR(hw.vector_unit), tuple(_LEVEL(m) for m in hw.memories))
 
 
 class LayerMemo:
