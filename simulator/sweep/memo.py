@@ -73,7 +73,7 @@ class LayerMemo:
                 hit = tuple(self.prepare(r, hw)
                             for r in simulate(workload, hw, mapper=self.mapper, objective=self.objective))
             except Exception as exc:       # noqa: BLE001 - the same point fails the same way again
-                hit = _Raised(exc)
+                hit = _Raised(exc)         # kept without its traceback (frames hold the point's arrays)
             self.table[key] = hit
             if len(self.table) > self.entries:
                 self.table.popitem(last=False)
@@ -86,4 +86,5 @@ class _Raised:
     __slots__ = ("exc",)
 
     def __init__(self, exc: Exception):
-        self.exc = exc
+        exc.__context__ = None
+        self.exc = exc.with_traceback(None)
