@@ -106,6 +106,11 @@ def _run_scheduled(graph: OpGraph, hw, store, mapper, mode: str, tasks: bool, pi
     if mode == "serial" and not tasks:
         ops, _ = run_graph(graph, hw, store, mapper, pins=pins)
         return ops, serial_schedule(ops, hw)
+    if not tasks and _alone(graph):
+        # one GEMM or vector program: the overlapped schedule is the serial one (schedule.layer._alone),
+        # so no step log is needed, and a GEMM's counts come from the mapper's own walk
+        ops, _ = run_graph(graph, hw, store, mapper, pins=pins)
+        return ops, replace(serial_schedule(ops, hw), mode=mode)
     plans = _memo(hw).setdefault("schedules", {})
     # graphs are cached per layer (layer_graph); pinned mappings change the plan
     key = (id(graph), mapper, mode, tuple(sorted(pins.items())))

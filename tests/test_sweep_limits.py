@@ -109,16 +109,16 @@ def test_damaged_saved_chunks_are_set_aside_and_evaluated_again(tmp_path, uninte
 
 
 def test_a_point_that_raises_is_recorded_not_replayed(tmp_path, monkeypatch):
-    from simulator.sweep import evaluate as evaluate_module
+    from simulator.sweep import memo as memo_module
 
-    real = evaluate_module.simulate
+    real = memo_module.simulate
 
     def flaky(workload, hw, **kwargs):
         if hw.mac_array.rows == 16 and hw.mac_array.cols == 16:
             raise TypeError("a bug")
         return real(workload, hw, **kwargs)
 
-    monkeypatch.setattr(evaluate_module, "simulate", flaky)
+    monkeypatch.setattr(memo_module, "simulate", flaky)
     sweep, out = sweep_file(tmp_path), tmp_path / "out"
     code, _, err = run(["sweep", sweep, "--out", out, "--jobs", "1"])
     assert code == 0 and "1 (point, workload) pair failed to simulate" in err

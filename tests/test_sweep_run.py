@@ -415,11 +415,11 @@ def _tiny_sweep(tmp_path: Path, **extra) -> Path:
 
 
 def test_mapper_and_its_objective_reach_simulate(tmp_path, monkeypatch):
-    import simulator.sweep.evaluate as sweep_eval
+    import simulator.sweep.memo as sweep_memo
 
     calls = []
-    real = sweep_eval.simulate
-    monkeypatch.setattr(sweep_eval, "simulate", lambda wl, hw, **kw: calls.append(kw) or real(wl, hw))
+    real = sweep_memo.simulate
+    monkeypatch.setattr(sweep_memo, "simulate", lambda wl, hw, **kw: calls.append(kw) or real(wl, hw))
     spec = load_sweep(_tiny_sweep(tmp_path, mapper="search", mapper_objective="energy"))
     evaluate_chunk(EvalContext.from_spec(spec), 0, spec.n_points)
     assert calls == [{"mapper": "search", "objective": "energy"}] * 4

@@ -1,8 +1,10 @@
 """Worker side of a sweep: evaluate a range of design points, count-only, into plain rows.
 
 A worker receives one EvalContext (parsed workloads, the base hardware dict, the grid) once, then
-chunks of point ids. Rows are lists of plain values (no DataFrame per point: that costs
-milliseconds); sweep.py assembles them. Nothing here writes files.
+chunks of point ids. Each point's hardware comes from a validated template where it can
+(fastbuild.py), its layers from the worker's memo where only prices differ (memo.py), its rows
+priced from the memoised parts (rows.py). Rows are lists of plain values (no DataFrame per point:
+that costs milliseconds); sweep/report.py assembles them. Nothing here writes files.
 """
 from __future__ import annotations
 
@@ -10,21 +12,12 @@ from dataclasses import dataclass, field
 
 from ..checks import short
 from ..errors import ConfigError, MappingError, SizeError
-from ..hardware import Hardware
-from ..report import BOUND_COLUMNS, GENERATION_COLUMNS, LAYER_COLUMNS, SCHEDULE_COLUMNS, bound_columns, schedule_record
-from ..results import price_with_breakdown
-from ..simulate import simulate
 from .expansion import Expansion, PointError
 from .grid import apply_values, point_hash
+from .fastbuild import HardwareBuilder
+from .memo import LayerMemo
+from .rows import _ROW_ORDER, ROW_COLUMNS, layer_row, priced_row, row_parts  # noqa: F401 - re-exported
 from .spec import SweepSpec
-
-# Per-row columns a worker fills: the layer-level contract (less `workload`, which the case gives)
-# and the energy breakdown; sweep.py adds the point and case columns and provenance.
-ROW_COLUMNS = tuple(c for c in LAYER_COLUMNS if c != "workload") + SCHEDULE_COLUMNS
-_FIELD_COLUMNS = ("n", "d", "heads", "kernel", "window", "batch")
-_PRICED_COLUMNS = ROW_COLUMNS[ROW_COLUMNS.index("macs"):ROW_COLUMNS.index("sequential_steps")]
-_ROW_ORDER = ("layer", "variant", "hw", "dataflow", *_FIELD_COLUMNS, "dtype", *_PRICED_COLUMNS,
-              "sequential_steps", "max_path_length", *GENERATION_COLUMNS, *BOUND_COLUMNS, *SCHEDULE_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -40,6 +33,30 @@ class EvalContext:
     def from_spec(cls, spec: SweepSpec) -> "EvalContext":
         return cls(spec.base_data, spec.base_hw_path, spec.expansion,
                    tuple((c.index, c.workload) for c in spec.valid_cases), spec.mapper, spec.mapper_objective)
+
+    @property
+    def memo(self) -> LayerMemo:
+        """This process's memo of layer evaluations (sweep/memo.py); never pickled to workers."""
+        memo = self.__dict__.get("_memo")
+        if memo is None:
+            memo = LayerMemo(self.mapper, self.mapper_objective, row_parts)
+            object.__setattr__(self, "_memo", memo)
+        return memo
+
+    @property
+    def builder(self) -> HardwareBuilder:
+        """This process's builder of design points' hardware (sweep/fastbuild.py); never pickled."""
+        builder = self.__dict__.get("_builder")
+        if builder is None:
+            builder = HardwareBuilder(self.expansion.parts, self.base_source)
+            object.__setattr__(self, "_builder", builder)
+        return builder
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_memo", None)
+        state.pop("_builder", None)
+        return state
 
 
 @dataclass
@@ -71,6 +88,7 @@ class ChunkResult:
 def evaluate_chunk(ctx: EvalContext, start: int, stop: int) -> ChunkResult:
     """Evaluate design points start..stop-1 on every valid case."""
     out = ChunkResult(start, stop, [], [], [])
+    memo = ctx.memo
     for pid in range(start, stop):
         hw = _point_hardware(ctx, pid, out)
         if hw is None:
@@ -78,8 +96,7 @@ def evaluate_chunk(ctx: EvalContext, start: int, stop: int) -> ChunkResult:
         digest = out.points[-1][1]
         for case_index, workload in ctx.cases:
             try:
-                results = simulate(workload, hw, mapper=ctx.mapper, objective=ctx.mapper_objective)
-                rows = [layer_row(pid, case_index, r, hw) for r in results]
+                rows = [priced_row(pid, case_index, parts, hw) for parts in memo.layers(case_index, workload, hw)]
             except Exception as exc:        # noqa: BLE001 - recorded as an invalid point, see _problems
                 out.invalid.append([pid, digest, case_index, _problems(exc)])
                 continue
@@ -98,9 +115,10 @@ def _point_hardware(ctx: EvalContext, pid: int, out: ChunkResult):
         env = exp.env(pid)
         failed = exp.failing(env, pid, late=False)
         if failed is None:
-            data = apply_values(ctx.base_data, exp.parts, env[:len(exp.keys)])
+            values = env[:len(exp.keys)]
+            data = apply_values(ctx.base_data, exp.parts, values)
             digest = point_hash(data)
-            hw = Hardware.from_dict(data, source=ctx.base_source)
+            hw = ctx.builder.build(values, data)
             if exp.has_late:
                 exp.set_quantities(env, hw)
                 failed = exp.failing(env, pid, late=True)
@@ -126,20 +144,3 @@ def _problems(exc: Exception) -> list[list[str]]:
     if isinstance(exc, (MappingError, SizeError)):
         return [["", short(f"simulation failed: {exc}", 300)]]
     return [["", short(f"internal error (a bug in attnsim, please report it): {type(exc).__name__}: {exc}", 300)]]
-
-
-def layer_row(pid: int, case_index: int, r, hw) -> list:
-    """[pid, case, *ROW_COLUMNS, *energy breakdown] of one LayerResult: the values of
-    report.layer_record (a test holds them equal), with the layer's ops summed once instead of three
-    times (a fifth of the time of a sweep row for a 12-op attention layer)."""
-    rec, breakdown = price_with_breakdown(r.counts, r.cycles, r.compute_cycles, hw)
-    row = [pid, case_index, r.layer, r.variant, hw.name, hw.dataflow_name]
-    row.extend(r.fields.get(c) for c in _FIELD_COLUMNS)
-    row.append(hw.format_name)
-    row.extend(rec[c] for c in _PRICED_COLUMNS)
-    row.extend((r.sequential_steps, r.max_path_length))
-    row.extend(r.fields.get(c) for c in GENERATION_COLUMNS)
-    row.extend(bound_columns(r.total).values())
-    row.extend(schedule_record(r).values())
-    row.extend(float(v) for v in breakdown.values())
-    return row

@@ -6,14 +6,13 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from matplotlib import ticker
 from matplotlib.colors import LogNorm
 
 from ..plotting import STYLE, plt, save, wrap
 from .pareto import non_dominated
 from .spec import SweepSpec
-from .tables import knob_labels, knob_levels
+from .tables import knob_levels, knobs
 
 MAX_PANELS = 12
 _NAMES = {"cycles": ("latency", "cycles"), "compute_cycles": ("compute time", "cycles"),
@@ -31,8 +30,7 @@ def label(column: str) -> str:
 
 
 def _panels(per_point):
-    groups = list(per_point.groupby("_case", sort=True))
-    return groups[:MAX_PANELS], len(groups)
+    return list(per_point.groupby("_case", sort=True))[:MAX_PANELS]
 
 
 def _grid(n: int, width: float, height: float):
@@ -68,13 +66,14 @@ def _log_if_wide(ax, xs, ys) -> None:
             axis.set_minor_formatter(ticker.NullFormatter())
 
 
-def pareto_figure(spec: SweepSpec, per_point, path: Path) -> list[str]:
-    """First two objectives (or the only one against point id); every point grey, the front over
-    all objectives coloured (by the third objective when there is one), and the two-objective
-    staircase drawn through its points."""
+def pareto_figure(spec: SweepSpec, per_point, path: Path, n_points: int, total: int) -> list[str]:
+    """First two objectives (or the only one against point id); the points of `per_point` grey (all
+    of them up to summary.SAMPLE_ROWS, else a sample with the extremes), the front over all
+    objectives coloured (by the third objective when there is one), and the two-objective staircase
+    drawn through its points. `n_points` design points and `total` workload variants have rows."""
     objs = list(spec.objectives)
     xcol, ycol = (objs[0], objs[1]) if len(objs) > 1 else ("point_id", objs[0])
-    groups, total = _panels(per_point)
+    groups = _panels(per_point)
     with plt.rc_context(STYLE):
         fig, axes = _grid(len(groups), 4.6, 3.8)
         for ax, (_, frame) in zip(axes, groups):
@@ -97,15 +96,16 @@ def pareto_figure(spec: SweepSpec, per_point, path: Path) -> list[str]:
                    ylabel=wrap(label(ycol), 40), title=wrap(_title(frame), 48))
             ax.legend(fontsize=6, loc="best")
         more = f" (first {MAX_PANELS} of {total} workload variants)" if total > MAX_PANELS else ""
-        fig.suptitle(wrap(f"Sweep {spec.name}: {len(per_point['point_id'].unique()):,} design points; "
+        fig.suptitle(wrap(f"Sweep {spec.name}: {n_points:,} design points; "
                           f"front over {', '.join(objs)}, all minimised{more}", _chars(fig)), fontsize=10)
         save(fig, path)
     return [path.name]
 
 
-def heatmap_figure(spec: SweepSpec, per_point, influence, path: Path) -> list[str]:
+def heatmap_figure(spec: SweepSpec, per_point, influence, path: Path, summary, total: int) -> list[str]:
     """The first objective over the two most influential knobs (influence.csv): each cell the
-    geometric mean over the other knobs. Nothing is drawn when fewer than two knobs vary."""
+    geometric mean over the other knobs (summed for every point by `summary`, summary.py). One panel
+    per variant of `per_point` (`total` have rows). Nothing is drawn when fewer than two knobs vary."""
     if len(influence) < 2:
         path.unlink(missing_ok=True)
         return []
@@ -116,11 +116,12 @@ def heatmap_figure(spec: SweepSpec, per_point, influence, path: Path) -> list[st
     objective = spec.objectives[0]
     log = influence["transform"].iloc[0] == "log"
     levels = knob_levels(spec)
-    groups, total = _panels(per_point)
+    index = {name: i for i, name in enumerate(knobs(spec))}
+    groups = _panels(per_point)
     with plt.rc_context(STYLE):
         fig, axes = _grid(len(groups), 4.8, 3.9)
-        for ax, (_, frame) in zip(axes, groups):
-            grid = _cell_means(spec, frame, a, b, levels, objective, log)
+        for ax, (case, frame) in zip(axes, groups):
+            grid = summary.cell_means(int(case), index[a], index[b], log)
             finite = grid[np.isfinite(grid)]
             norm = (LogNorm(finite.min(), finite.max()) if log and len(finite) and finite.max() > 5 * finite.min()
                     else None)
@@ -150,19 +151,3 @@ def _ticks(levels: list[str], most: int = 40) -> tuple[list[int], list[str]]:
     (thousands of tick labels cost megabytes and are unreadable)."""
     step = max(1, -(-len(levels) // most))
     return list(range(0, len(levels), step)), levels[::step]
-
-
-def _cell_means(spec, frame, a, b, levels, objective, log) -> np.ndarray:
-    values = frame[objective].to_numpy(float)
-    values = np.log(values) if log else values
-    ia = pd.Series(knob_labels(spec, frame, a)).map({v: i for i, v in enumerate(levels[a])}).to_numpy(dtype=float)
-    ib = pd.Series(knob_labels(spec, frame, b)).map({v: i for i, v in enumerate(levels[b])}).to_numpy(dtype=float)
-    known = ~(np.isnan(ia) | np.isnan(ib))          # a cell shown apart from its level is left out, not a crash
-    ia, ib, values = ia[known].astype(np.int64), ib[known].astype(np.int64), values[known]
-    sums = np.zeros((len(levels[a]), len(levels[b])))
-    counts = np.zeros_like(sums)
-    np.add.at(sums, (ia, ib), values)
-    np.add.at(counts, (ia, ib), 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = sums / counts
-    return np.exp(means) if log else means

@@ -12,7 +12,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .. import __version__
@@ -20,6 +19,7 @@ from ..errors import AttnsimError
 from ..fileio import AtomicStream, write_atomic
 from ..report import display_path
 from . import tables
+from .summary import ReportSummary
 from .spec import SweepSpec
 
 
@@ -71,18 +71,19 @@ def write_report(spec: SweepSpec, out: Path, chunks, warn) -> SweepOutcome:
         streams.commit()
     finally:
         streams.discard()
-    sums, rows, invalid_rows = tally.sums, tally.rows, tally.invalid_rows
-    per_point = tables.per_point_frame(spec, {k: np.concatenate([s[k] for s in sums]) for k in sums[0]})
-    pareto = tables.pareto_frame(spec, per_point)
-    influence = tables.influence_frame(spec, per_point)
+    rows, invalid_rows, summary = tally.rows, tally.invalid_rows, tally.summary
+    pareto = tables.pareto_frame(spec, tables.per_point_frame(spec, summary.fronts()))
+    influence = tables.influence_frame(spec, summary)
+    drawn = tables.per_point_frame(spec, summary.figure_rows())      # a bounded subset (summary.py)
     files = ["results.csv"] + (["results.parquet"] if streams.parquet is not None else []) + ["invalid.csv"]
     files += ["filtered.csv"] if streams.filtered is not None else []
     for name, frame in (("pareto", pareto), ("influence", influence)):
         files += _write_frame(out / f"{name}.csv", frame.assign(**prov))
     from . import figures
 
-    files += figures.pareto_figure(spec, per_point, out / "pareto.png")
-    files += figures.heatmap_figure(spec, per_point, influence, out / "heatmap.png")
+    counted = (tally.evaluated_points, len(summary.front))
+    files += figures.pareto_figure(spec, drawn, out / "pareto.png", *counted)
+    files += figures.heatmap_figure(spec, drawn, influence, out / "heatmap.png", summary, counted[1])
     order = ["results.csv", "results.parquet", "pareto.csv", "invalid.csv", "filtered.csv", "influence.csv"]
     files.sort(key=lambda f: order.index(f) if f in order else len(order))
     return SweepOutcome(out, rows, pareto, influence, files, invalid_rows,
@@ -92,9 +93,10 @@ def write_report(spec: SweepSpec, out: Path, chunks, warn) -> SweepOutcome:
 
 @dataclass
 class _Tally:
-    """What streaming the chunks counted: per-point sums for the Pareto front, rows, invalid and
-    filtered points (for the warning and the expansion report)."""
-    sums: list = field(default_factory=list)
+    """What streaming the chunks counted: the report's summary of the points (fronts, influence
+    sums, figure data: summary.py), rows, invalid and filtered points (for the warning and the
+    expansion report)."""
+    summary: ReportSummary
     kinds: Counter = field(default_factory=Counter)
     first_invalid: list = field(default_factory=list)
     rows: int = 0
@@ -119,8 +121,8 @@ def _nothing_evaluated(spec, out: Path, streams, tally: _Tally) -> None:
 
 def _stream_rows(spec, chunks, streams, prov, generated) -> "_Tally":
     """Stream every chunk's rows, invalid and filtered points into the files, in point order; return
-    the per-point sums and the counts the warning and the expansion report need."""
-    t = _Tally()
+    the points' summary and the counts the warning and the expansion report need."""
+    t = _Tally(ReportSummary(spec))
 
     def invalid(frame: pd.DataFrame, header: bool = False) -> None:
         if len(frame) or header:
@@ -135,7 +137,7 @@ def _stream_rows(spec, chunks, streams, prov, generated) -> "_Tally":
         results = tables.results_frame(spec, [piece])
         if len(results):
             streams.write_results(results.assign(**_provenance(spec, results), generated=generated))
-            t.sums.append(tables.objective_sums(spec, results))
+            t.summary.add(tables.objective_sums(spec, results))
             t.rows += len(results)
             t.evaluated_points += results["point_id"].nunique()      # pieces never share a point
         invalid(tables.invalid_frame(spec, [piece], with_cases=False))

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from ..errors import AttnsimError, ConfigError
 from ..limits import SWEEP_DEFAULT_MAX_POINTS, SWEEP_MAX_POINTS
-from .evaluate import ROW_COLUMNS, EvalContext, evaluate_chunk
+from .evaluate import EvalContext, evaluate_chunk
 from .executors import make_executor
 from .report import SweepOutcome, write_report
+from .rows import ROW_COLUMNS
 from .spec import SweepSpec, grid_text  # noqa: F401  (grid_text: part of this module's API)
 from .store import PartialStore, auto_chunk_size, count, done_ranges, pending_ranges
 

@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..report import LAYER_COLUMNS, SCHEDULE_COLUMNS
 from .pareto import non_dominated
-from .evaluate import ROW_COLUMNS
+from .rows import ROW_COLUMNS
 from .expansion import PointError
 from .spec import SweepSpec
 
@@ -77,17 +77,6 @@ def knob_levels(spec: SweepSpec) -> dict[str, list[str]]:
     """Each knob's levels as labels, in grid order."""
     return {name: [_label([show(v) for v in row], axis.is_zip) for row in axis.rows]
             for name, axis in knobs(spec).items()}
-
-
-def knob_labels(spec: SweepSpec, frame: pd.DataFrame, knob: str) -> np.ndarray:
-    """The level label of each row of `frame` (which has the knob's key columns) for `knob`."""
-    axis = knobs(spec)[knob]
-    columns = [frame[k].astype(str).to_numpy() for k in axis.keys]
-    if not axis.is_zip:
-        return columns[0]
-    out = np.empty(len(frame), dtype=object)
-    out[:] = [_label(parts, True) for parts in zip(*columns)]
-    return out
 
 
 def _label(parts, is_zip: bool) -> str:
@@ -285,27 +274,23 @@ def pareto_frame(spec: SweepSpec, per_point: pd.DataFrame) -> pd.DataFrame:
     return front[list(dict.fromkeys(cols))].reset_index(drop=True)
 
 
-def influence_frame(spec: SweepSpec, per_point: pd.DataFrame) -> pd.DataFrame:
+def influence_frame(spec: SweepSpec, summary) -> pd.DataFrame:
     """Each knob's share of the variance of log(first objective) explained by its mean effect
-    (eta squared: between-level sum of squares / total), within each workload variant."""
+    (eta squared: between-level sum of squares / total), within each workload variant, from the
+    report's summary (summary.ReportSummary.shares); the objective itself when some value is not
+    positive."""
     objective = spec.objectives[0]
-    y = per_point[objective].to_numpy(dtype=np.float64)
-    log = bool(len(y)) and bool((y > 0).all())
-    y = np.log(y) if log else y
-    centred = y - pd.Series(y).groupby(per_point["_case"].to_numpy()).transform("mean").to_numpy()
-    total = float((centred ** 2).sum())
+    log = summary.points > 0 and summary.all_positive
+    shares = summary.shares(log)
     records = []
     exp = spec.expansion
-    for knob, axis in knobs(spec).items():
+    for i, (knob, axis) in enumerate(knobs(spec).items()):
         if len(axis.rows) < 2:
             continue
-        levels = knob_labels(spec, per_point, knob)
-        means = pd.Series(centred).groupby(levels).agg(["mean", "size"])
-        between = float((means["size"] * means["mean"] ** 2).sum())
         followers = ([] if axis.is_zip else list(axis.keys[1:])) + \
             [exp.keys[s] for s, leader in exp.tied if exp.keys[leader] in axis.keys]
         records.append({"knob": knob, "values": len(axis.rows), "objective": objective,
-                        "transform": "log" if log else "none", "share": between / total if total > 0 else 0.0,
+                        "transform": "log" if log else "none", "share": shares.get(i, 0.0),
                         "tied": ", ".join(followers)})
     frame = pd.DataFrame(records, columns=["knob", "values", "objective", "transform", "share", "tied"])
     return frame.sort_values("share", ascending=False, kind="stable").reset_index(drop=True)

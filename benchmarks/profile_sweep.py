@@ -1,0 +1,100 @@
+"""Where a sweep chunk's time goes, stage by stage (cProfile, one process, one core).
+
+Usage: python benchmarks/profile_sweep.py [--points 300]
+Two grids on workloads/bert_base_layer.yaml (3 layers per point), heuristic mapper, count-only:
+* "array": bench_sweep.py's rows x cols x SRAM x dataflow grid: every point simulates;
+* "prices": clock x MAC energy x DRAM read energy: the layers count alike at every point, so the
+  worker's memo (sweep/memo.py) simulates them once and every other point is re-priced.
+One chunk of --points points is evaluated after a warm-up chunk (kernels loaded, caches warm for
+other points). Each stage is a function's cumulative time; indented stages are inside the one above
+(so shares do not add up across levels). cProfile adds its own overhead per call, more to the many
+small calls; the wall time without the profiler is printed first. Prints tables; asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_sweep import bert_sweep  # noqa: E402
+from benchmarks.common import print_table  # noqa: E402
+from simulator.sweep.evaluate import EvalContext, evaluate_chunk  # noqa: E402
+from simulator.sweep.spec import sweep_from_dict  # noqa: E402
+
+# (depth, label, module path suffix, function name)
+STAGES = [
+    (0, "whole chunk", "sweep/evaluate.py", "evaluate_chunk"),
+    (1, "point hardware: template or from_dict, hash", "sweep/evaluate.py", "_point_hardware"),
+    (2, "Hardware.from_dict (validation)", "simulator/hardware.py", "from_dict"),
+    (2, "point_hash", "sweep/grid.py", "point_hash"),
+    (1, "memo lookup + simulate() on a miss", "sweep/memo.py", "layers"),
+    (2, "simulate()", "simulator/simulate.py", "simulate"),
+    (3, "guard: counts bounded before running", "simulator/guard.py", "check_workload"),
+    (3, "step_rows: steps a layer will log", "schedule/oplog.py", "step_rows"),
+    (3, "run_logged: ops walked with step logs", "schedule/oplog.py", "run_logged"),
+    (4, "mapping (heuristic mapper)", "simulator/mapper.py", "choose_gemm_plan"),
+    (4, "lowering (GEMM plans)", "simulator/lowering.py", "lower_gemm"),
+    (4, "kernel: gemm_walk", "kernels/gemm.py", "gemm_walk"),
+    (4, "kernel: vector_walk", "kernels/vector.py", "vector_walk"),
+    (3, "plan_layer: task graph + schedule", "schedule/layer.py", "plan_layer"),
+    (4, "build_task_graph", "schedule/links.py", "build_task_graph"),
+    (4, "list_schedule (event-driven)", "schedule/scheduler.py", "list_schedule"),
+    (3, "run_plan: counts as scheduled", "schedule/layer.py", "run_plan"),
+    (2, "row parts of a new entry", "sweep/rows.py", "row_parts"),
+    (1, "pricing the rows", "sweep/rows.py", "priced_row"),
+]
+
+
+def price_sweep() -> dict:
+    grid = {"clock_hz": [5e8 + 1e7 * i for i in range(20)],
+            "mac_array.mac_energy_pj": [0.5 + 0.1 * i for i in range(10)],
+            "memories[1].read_pj_per_byte": [10.0 + i for i in range(10)]}
+    return {**bert_sweep("heuristic"), "hw_grid": grid}
+
+
+def profile(sweep: dict, points: int) -> tuple[float, int, list]:
+    spec = sweep_from_dict(sweep, source="<bench>")
+    ctx = EvalContext.from_spec(spec)
+    evaluate_chunk(ctx, 0, 20)                          # warm-up: kernels loaded, caches started
+    start = min(500, spec.n_points - 2 * points)
+    t = time.perf_counter()
+    evaluate_chunk(ctx, start, start + points)
+    wall = time.perf_counter() - t
+    ctx2 = EvalContext.from_spec(spec)
+    evaluate_chunk(ctx2, 0, 20)
+    prof = cProfile.Profile()
+    prof.enable()
+    out = evaluate_chunk(ctx2, start + points, start + 2 * points)
+    prof.disable()
+    stats = pstats.Stats(prof).stats
+    cum = {}
+    for (path, _line, name), (_cc, _nc, _tt, ct, _callers) in stats.items():
+        for _depth, label, suffix, fn in STAGES:
+            if name == fn and path.endswith(suffix):
+                cum[label] = cum.get(label, 0.0) + ct
+    total = cum.get("whole chunk", 0.0) or 1.0
+    rows = [["  " * d + label, f"{cum.get(label, 0.0) * 1e3:,.0f}", f"{100 * cum.get(label, 0.0) / total:.0f}%"]
+            for d, label, _s, _f in STAGES]
+    return wall, len(out.rows), rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--points", type=int, default=300)
+    args = parser.parse_args()
+    for name, sweep in (("array", bert_sweep("heuristic")), ("prices", price_sweep())):
+        wall, rows, table = profile(sweep, args.points)
+        print(f"grid '{name}': {args.points} points, {rows} layer evaluations in {wall:.2f} s without the profiler "
+              f"= {rows / wall:,.0f} layer evals/s on one core")
+        print_table(["stage (profiled)", "ms", "share"], table)
+        print()
+
+
+if __name__ == "__main__":
+    main()
