@@ -96,10 +96,6 @@ def expansion_report(spec: SweepSpec, outcome: SweepOutcome) -> str:
     return f"design points: {head}{spec.n_points:,} in the grid; {', '.join(parts)}"
 
 
-def _s(n: int) -> str:
-    return "" if n == 1 else "s"
-
-
 def check_size(spec: SweepSpec, max_points: int | None = None) -> None:
     """Refuse a sweep of more evaluations (design points x workload variants) than allowed: the
     sweep file's max_points (or the flag), else SWEEP_DEFAULT_MAX_POINTS."""
