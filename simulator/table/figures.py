@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from matplotlib.ticker import FuncFormatter
+
 from ..plotting import MARKERS, STYLE, Series, add_notes, draw_series, plt, save, wrap
 
 
@@ -105,6 +107,8 @@ def heads(frame, n: int, d: int, path: Path) -> None:
             ax.set_xlabel("MAC array (rows x cols)")
             ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
         ax_c.set(title=f"Same MACs, different cycles (n = {n}, d = {d})", ylabel="cycles")
+        # whole numbers with separators: matplotlib's "1e6" offset label sat on the title
+        ax_c.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
         ax_u.set(title="Utilization of the score GEMM", ylabel="useful MACs / (cycles x rows x cols)")
         save(fig, path)
 
