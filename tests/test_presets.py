@@ -27,7 +27,7 @@ FILES = ("table1.csv", "table1.md", "crossover.csv", "heads.csv", "memory.csv", 
 
 
 def test_the_main_job_in_two_processes_writes_what_one_process_writes(tmp_path, monkeypatch):
-    """make_table1 measures the crossover sweeps in a forked process when it can:
+    """make_table1 measures the crossover and memory sweeps in a forked process when it can:
     the files (CSV, Markdown, PNG bytes) and frames are those of a run in one process."""
     from simulator.table import report
 

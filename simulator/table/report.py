@@ -31,17 +31,15 @@ def make_table1(hw, out_dir: Path, settings: TableSettings | None = None) -> dic
 
 def _make_table1(hw, out_dir: Path, s: TableSettings) -> dict[str, pd.DataFrame]:
     out_dir = Path(out_dir)
-    with _SidePart(hw, out_dir, s) as side:      # the crossover sweeps: in a second process
+    with _SidePart(hw, out_dir, s) as side:      # the crossover and memory sweeps: in a second process
         table, measurements = measure_table(hw, s.table1)
         roof, roof_meta = extensions.roofline_points(measurements, hw)
         frames = {"table1": table,
                   "heads": extensions.heads_question(hw, s.heads_arrays, s.heads_n, s.heads_d),
-                  "memory": extensions.memory_sweep(hw, s.memory_n, s.memory_d),
                   "roofline": roof}
         frames["generation_sweep"] = generation.measure_sweep(hw, s.generation)
         frames["generation"] = generation.summary(frames["generation_sweep"], s.generation)
         figures.heads(frames["heads"], s.heads_n, s.heads_d, out_dir / "heads.png")
-        figures.memory(frames["memory"], hw.name, out_dir / "memory.png")
         figures.complexity(measurements, hw.name, s.table1, out_dir / "complexity.png")
         figures.roofline(roof, roof_meta, hw.name, reference_point(s), out_dir / "roofline.png")
         for metric, name in (("cycles_per_token", "generation_cycles"), ("dram_bytes_per_token", "generation_bytes")):
@@ -62,11 +60,13 @@ FRAME_ORDER = ("table1", "crossover", "heads", "memory", "roofline", "generation
 
 
 def _side_part(hw, out_dir: Path, s: TableSettings) -> dict[str, pd.DataFrame]:
-    """The section that needs nothing from the others and takes about half the time: the crossover
-    sweeps (long recurrences and attention up to n = 16384), with its figure."""
+    """Sections that need nothing from the others, about half the work: the crossover sweeps (long
+    recurrences and attention up to n = 16384) and the memory sweep, with their figures."""
     sweeps = extensions.crossover_sweeps(hw, s.crossover_d, s.crossover_n)
-    frames = {"crossover": extensions.crossover_table(sweeps)}
+    frames = {"crossover": extensions.crossover_table(sweeps),
+              "memory": extensions.memory_sweep(hw, s.memory_n, s.memory_d)}
     figures.crossover(sweeps, frames["crossover"], hw.name, out_dir / "crossover.png")
+    figures.memory(frames["memory"], hw.name, out_dir / "memory.png")
     return frames
 
 
