@@ -107,10 +107,9 @@ def install(stream=None) -> CompileNotice | None:
     event.register("numba:compile", listener)
 
     def stop():
-        if listener in event._registered.get("numba:compile", ()):      # once
-            event.unregister("numba:compile", listener)
-        if notice in _active:
+        if notice in _active:          # once: listening exactly while in _active
             _active.remove(notice)
+            event.unregister("numba:compile", listener)
 
     notice.stop = stop
     _active.append(notice)

@@ -21,7 +21,7 @@ from .evaluate import EvalContext, evaluate_chunk
 from .executors import make_executor
 from .report import SweepOutcome, write_report
 from .rows import ROW_COLUMNS
-from .spec import SweepSpec, grid_text  # noqa: F401  (grid_text: part of this module's API)
+from .spec import SweepSpec, grid_text
 from .store import PartialStore, auto_chunk_size, count, done_ranges, pending_ranges
 
 PROVENANCE = ("hw_file", "hw_sha256", "workload_file", "workload_sha256", "sweep_file", "sweep_sha256",
