@@ -119,12 +119,10 @@ def _run_scheduled(graph: OpGraph, hw, store, mapper, mode: str, tasks: bool, pi
         return ops, run_plan(plans[key][1], ops, hw, mode)
     rows = 0 if tasks else step_rows(graph, hw, mapper, pins)
     if rows > OVERLAP_STEP_BUDGET:
-        ops, _ = run_graph(graph, hw, store, mapper, pins=pins)
-        serial = serial_schedule(ops, hw)
-        if _alone(graph):            # nothing to overlap: the serial numbers are the overlapped ones
-            return ops, replace(serial, mode=mode)
-        return ops, replace(serial, fell_back=True, note=f"{rows:,} kernel steps, over the overlapped "
-                                                         f"schedule's budget of {OVERLAP_STEP_BUDGET:,}")
+        ops, _ = run_graph(graph, hw, store, mapper, pins=pins)     # (a layer alone returned above)
+        return ops, replace(serial_schedule(ops, hw), fell_back=True,
+                            note=f"{rows:,} kernel steps, over the overlapped schedule's budget of "
+                                 f"{OVERLAP_STEP_BUDGET:,}")
     if store is None:
         ops, logs = run_logged(graph, hw, mapper, pins)
     else:
