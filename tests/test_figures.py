@@ -189,6 +189,7 @@ def test_sweep_figures_are_readable(monkeypatch, tmp_path):
     from simulator.sweep.spec import load_sweep
 
     figs = capture(monkeypatch, figures)
+    monkeypatch.setattr("simulator.sidework.can_fork", lambda: False)    # every figure drawn here, captured
     for sweep in ("quick.yaml", "square_arrays.yaml"):
         run_sweep(load_sweep(ROOT / "sweeps" / sweep), tmp_path / sweep, jobs=1, warn=lambda msg: None)
     assert sorted(name for name, _ in figs) == ["heatmap.png", "heatmap.png", "pareto.png", "pareto.png"]

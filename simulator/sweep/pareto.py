@@ -6,6 +6,7 @@ identical objective vectors do not dominate each other, so duplicates on the fro
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 
 def non_dominated(values) -> np.ndarray:
@@ -29,46 +30,51 @@ def non_dominated(values) -> np.ndarray:
         return mask
     if k == 2:
         return _front_2d(values, order)
-    return _front_blocks(values, order, mask)
+    return _front_scan(values, order, mask)
 
 
-def _front_blocks(values: np.ndarray, order: np.ndarray, mask: np.ndarray, block: int = 256) -> np.ndarray:
-    """k >= 3: blocks of rows in lexicographic order, each compared at once with the front so far
-    and with itself. A row's dominators all come before it, and a dominated dominator is itself
-    dominated by the front (transitivity), so the front so far plus the block suffices."""
-    front = np.empty((0, values.shape[1]))
-    for start in range(0, len(order), block):
-        idx = order[start:start + block]
-        rows = values[idx]
-        alive = np.flatnonzero(~_dominated_by(front, rows))
-        alive = alive[~dominated_brute_force(rows[alive])]     # dominators dominated by the front are covered
-        mask[idx[alive]] = True
-        front = np.vstack([front, rows[alive]])
+@njit(cache=True)
+def _front_scan(values, order, mask):
+    """k >= 3: rows in lexicographic order, each compared with the front found so far. A row's
+    dominators all come before it, and a dominated dominator is itself dominated by a front row
+    (transitivity), so the front so far suffices."""
+    n, k = values.shape
+    front = np.empty(n, np.int64)
+    size = 0
+    for i in order:
+        beaten = False
+        for f in range(size):
+            j = front[f]
+            le, lt = True, False
+            for c in range(k):
+                if values[j, c] > values[i, c]:
+                    le = False
+                    break
+                if values[j, c] < values[i, c]:
+                    lt = True
+            if le and lt:
+                beaten = True
+                break
+        if not beaten:
+            front[size] = i
+            size += 1
+            mask[i] = True
     return mask
 
 
-def _dominated_by(front: np.ndarray, rows: np.ndarray, cells: int = 4_000_000) -> np.ndarray:
-    """For each row: does some row of `front` dominate it (compared in slices of bounded memory)."""
-    out = np.zeros(len(rows), dtype=bool)
-    step = max(1, cells // max(1, len(rows) * rows.shape[1]))
-    for start in range(0, len(front), step):
-        f = front[start:start + step, None, :]
-        out |= (np.all(f <= rows[None], axis=2) & np.any(f < rows[None], axis=2)).any(axis=0)
-    return out
-
-
-def _front_2d(values: np.ndarray, order: np.ndarray) -> np.ndarray:
+@njit(cache=True)
+def _front_2d(values, order):
     """Two objectives: sorted by (x, y), a row is on the front when its y is below every y of a
     row with smaller x, or it repeats the last front row exactly."""
-    mask = np.zeros(len(values), dtype=bool)
+    mask = np.zeros(values.shape[0], np.bool_)
     best_y = np.inf
-    last = None
+    last_x, last_y, have_last = 0.0, 0.0, False
     for i in order:
-        x, y = values[i]
-        if y < best_y or (last is not None and x == last[0] and y == last[1]):
+        x, y = values[i, 0], values[i, 1]
+        if y < best_y or (have_last and x == last_x and y == last_y):
             mask[i] = True
             best_y = min(best_y, y)
-            last = (x, y)
+            last_x, last_y, have_last = x, y, True
     return mask
 
 

@@ -15,9 +15,11 @@ from pathlib import Path
 import pandas as pd
 
 from .. import __version__
+from ..csvtext import frame_csv
 from ..errors import AttnsimError
 from ..fileio import AtomicStream, write_atomic
 from ..report import display_path
+from ..sidework import SideWork
 from . import tables
 from .summary import ReportSummary
 from .spec import SweepSpec
@@ -77,13 +79,15 @@ def write_report(spec: SweepSpec, out: Path, chunks, warn) -> SweepOutcome:
     drawn = tables.per_point_frame(spec, summary.figure_rows())      # a bounded subset (summary.py)
     files = ["results.csv"] + (["results.parquet"] if streams.parquet is not None else []) + ["invalid.csv"]
     files += ["filtered.csv"] if streams.filtered is not None else []
-    for name, frame in (("pareto", pareto), ("influence", influence)):
-        files += _write_frame(out / f"{name}.csv", frame.assign(**prov))
     from . import figures
 
     counted = (tally.evaluated_points, len(summary.front))
-    files += figures.pareto_figure(spec, drawn, out / "pareto.png", *counted)
-    files += figures.heatmap_figure(spec, drawn, influence, out / "heatmap.png", summary, counted[1])
+    # the two figures are most of the report's time: the scatter is drawn by a second process
+    with SideWork(figures.pareto_figure, spec, drawn, out / "pareto.png", *counted) as scatter:
+        for name, frame in (("pareto", pareto), ("influence", influence)):
+            files += _write_frame(out / f"{name}.csv", frame.assign(**prov))
+        heatmap = figures.heatmap_figure(spec, drawn, influence, out / "heatmap.png", summary, counted[1])
+        files += scatter.result() + heatmap
     order = ["results.csv", "results.parquet", "pareto.csv", "invalid.csv", "filtered.csv", "influence.csv"]
     files.sort(key=lambda f: order.index(f) if f in order else len(order))
     return SweepOutcome(out, rows, pareto, influence, files, invalid_rows,
@@ -196,7 +200,7 @@ class _Streams:
 
     def write_results(self, frame: pd.DataFrame) -> None:
         frame = _public(frame)
-        self.results.write(frame.to_csv(index=False, header=self._header["results"]))
+        self.results.write(frame_csv(frame, header=self._header["results"]))
         self._header["results"] = False
         if self.parquet is not None:
             self.parquet.write(frame)

@@ -8,6 +8,7 @@ import pandas as pd
 from .. import __version__
 from ..fileio import write_atomic
 from ..report import display_path
+from ..sidework import SideWork, can_fork, quiet_child
 from . import extensions, figures, generation
 from .markdown import reference_point, render_markdown
 from .runs import shared_runs
@@ -70,61 +71,16 @@ def _side_part(hw, out_dir: Path, s: TableSettings) -> dict[str, pd.DataFrame]:
     return frames
 
 
-class _SidePart:
+class _SidePart(SideWork):
     """_side_part in a forked process while this one measures the other sections (the machine's
-    second core: about half of the warm run), or here, afterwards, where a fork is not
-    safe (threads running, not Linux) or there is one core. The files and frames are the same."""
+    second core: about half of the warm run), or here, afterwards (sidework.py)."""
 
     def __init__(self, hw, out_dir: Path, s: TableSettings):
-        self.args = (hw, out_dir, s)
-        self.pool = self.future = None
-
-    def __enter__(self):
-        if _can_fork():
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
-                                            initializer=_quiet_child)
-            self.future = self.pool.submit(_side_part, *self.args)
-        return self
-
-    def result(self) -> dict[str, pd.DataFrame]:
-        if self.future is not None:
-            try:
-                return self.future.result()
-            except Exception:           # e.g. the child died: the same work here, with its own error
-                pass
-        return _side_part(*self.args)
-
-    def __exit__(self, exc_type, *exc):
-        if self.pool is None:
-            return
-        if exc_type is not None:        # interrupted or failed here: the child's work is not wanted
-            for process in list(getattr(self.pool, "_processes", {}).values()):
-                process.terminate()
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        super().__init__(_side_part, hw, out_dir, s, fork_ok=lambda: _can_fork())
 
 
-def _can_fork() -> bool:
-    import os
-    import sys
-    import threading
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return sys.platform.startswith("linux") and threading.active_count() == 1 and cores >= 2
-
-
-def _quiet_child() -> None:
-    """The parent speaks for both processes: no compile notice here, and no traceback on Ctrl-C or
-    a kill of the process group (Ctrl-C reaches the parent, which terminates this process)."""
-    import signal
-
-    from .. import compile_notice
-
-    compile_notice.silence()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+_can_fork = can_fork          # module attributes: tests run the table without the fork
+_quiet_child = quiet_child
 
 
 def summary_text(frames, settings: TableSettings | None = None) -> str:
