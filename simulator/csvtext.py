@@ -72,16 +72,25 @@ def _column_text(column: pd.Series, pa, pc):
     if dtype.kind in "iu":
         return pc.cast(pa.array(values), pa.string())
     if dtype.kind == "f":
-        return pa.array([_float_text(v) for v in values.tolist()], pa.string())
+        zeros = values == 0
+        if zeros.any() and np.signbit(values[zeros]).any():      # factorize would merge -0.0 into 0.0
+            return pa.array([_float_text(v) for v in values.tolist()], pa.string())
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)   # sweeps repeat values: each once
+        return _taken([repr(v) for v in uniques.tolist()], codes, pa)
     if dtype.kind == "b":
         return pa.array(np.where(values, "True", "False").tolist(), pa.string())
     if dtype.kind != "O":
         return None
     if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
         codes, uniques = pd.factorize(values, use_na_sentinel=True)    # text and missing cells only
-        text = np.array([_quoted(u) for u in uniques] + [""], dtype=object)
-        return pa.array(text[codes].tolist(), pa.string())
+        return _taken([_quoted(u) for u in uniques], codes, pa)
     return pa.array(["" if _missing(v) else _quoted(str(v)) for v in values.tolist()], pa.string())
+
+
+def _taken(texts: list, codes: np.ndarray, pa):
+    """The cells `texts[code]`, an empty cell for code -1 (missing)."""
+    table = pa.array(texts + [""], pa.string())
+    return table.take(pa.array(np.where(codes < 0, len(texts), codes)))
 
 
 def _missing(value) -> bool:
