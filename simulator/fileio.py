@@ -18,9 +18,11 @@ from pathlib import Path
 _UNKNOWN_PID_AGE_S = 3600       # a temporary file without a pid (older versions) is stale after an hour
 
 
-def write_atomic(path: str | Path, data: str | bytes) -> list[Path]:
+def write_atomic(path: str | Path, data: str | bytes, durable: bool = True) -> list[Path]:
     """Write `data` to `path` so readers see either the old file or the whole new one. Returns the
-    stale temporary files of earlier, killed writes to the same name that were removed."""
+    stale temporary files of earlier, killed writes to the same name that were removed. `durable`
+    also flushes it to the disk before the rename (a report survives a crash of the machine); a
+    file whose loss is detected and repaired (a sweep's saved chunk) may skip that."""
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
@@ -34,7 +36,8 @@ def write_atomic(path: str | Path, data: str | bytes) -> list[Path]:
             fh.flush()
             # mkstemp creates the file 0600; give it the mode a plain open() would (or the old file's).
             os.fchmod(fh.fileno(), _target_mode(path))
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -47,11 +47,11 @@ def test_a_full_disk_stops_the_sweep_cleanly_and_it_resumes(tmp_path, monkeypatc
     real = store_module.write_atomic
     saves = []
 
-    def full_disk(path, data):
+    def full_disk(path, data, **kwargs):
         if Path(path).name.startswith("chunk-") and len(saves) >= 2:
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         saves.append(path)
-        return real(path, data)
+        return real(path, data, **kwargs)
 
     monkeypatch.setattr(store_module, "write_atomic", full_disk)
     sweep, out = sweep_file(tmp_path), tmp_path / "out"
@@ -105,6 +105,28 @@ def test_damaged_saved_chunks_are_set_aside_and_evaluated_again(tmp_path, uninte
     assert code == 0, err
     assert "attnsim: note: removed 1 temporary file(s) of a run that was killed while saving" in err
     assert "1 saved chunk file(s) in" in err and "their points are evaluated again" in err
+    pd.testing.assert_frame_equal(without_stamp(out / "results.csv"), without_stamp(uninterrupted / "results.csv"))
+
+
+def test_chunk_files_a_machine_crash_could_leave_are_evaluated_again(tmp_path, uninterrupted):
+    """Chunk files are renamed into place without an fsync: after a crash of the machine one may be
+    empty, zero-filled or cut short. Each is set aside and its points evaluated again."""
+    sweep, out = sweep_file(tmp_path), tmp_path / "out"
+    spec = load_sweep(sweep)
+    from simulator.sweep.evaluate import EvalContext, evaluate_chunk
+    from simulator.sweep.store import PartialStore
+
+    store = PartialStore(out, spec.fingerprint_parts())
+    assert store.load() == []
+    ctx = EvalContext.from_spec(spec)
+    refs = [store.save(evaluate_chunk(ctx, start, start + 3)) for start in (0, 3, 6, 9)]
+    text = refs[1].path.read_text()
+    refs[1].path.write_text("")
+    refs[2].path.write_bytes(b"\0" * len(text))
+    refs[3].path.write_text(refs[3].path.read_text()[: len(text) // 2])
+    code, _, err = run(["sweep", sweep, "--out", out, "--jobs", "1"])
+    assert code == 0, err
+    assert "3 saved chunk file(s) in" in err and "their points are evaluated again" in err
     pd.testing.assert_frame_equal(without_stamp(out / "results.csv"), without_stamp(uninterrupted / "results.csv"))
 
 
