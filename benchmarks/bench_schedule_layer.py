@@ -1,0 +1,155 @@
+"""The overlapped schedule's cost per layer, before and after, in one run.
+
+Usage: python benchmarks/bench_schedule_layer.py [--points 60] [--ref REV] [--rounds 2]
+The BERT-base attention layer (12 heads, n = 512, d = 768; workloads/bert_base_layer.yaml's first
+layer) at a fixed random sample of the points of bench_sweep.py's 'array' grid (rows x cols x SRAM
+x dataflow, heuristic mapper, count-only), each evaluated on a fresh Hardware object as a sweep
+point is. The checkout under test and git revision REV (default: the merge base with main) are
+timed in alternating processes (`rounds` each; per point the best), so both see the same machine
+load; REV is exported with `git archive` to a folder under the temporary directory, kept between
+runs for its compiled kernels. Per point: the whole simulate() and its schedule part (plan_layer
++ run_plan: task graph, reservations, list schedule, report numbers) and step_rows. The layer's
+numbers (cycles, busy cycles, spans, counts, fall-backs) must be identical: the script says so.
+Prints tables; asserts nothing else.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZES = [8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256]          # bench_sweep.py's 'array' grid
+BUFFERS = [2 ** k for k in range(18, 25)]
+DATAFLOWS = ["output_stationary", "weight_stationary", "input_stationary"]
+
+
+def sample(points: int, seed: int = 14) -> list:
+    rng = random.Random(seed)
+    return [(rng.choice(SIZES), rng.choice(SIZES), rng.choice(BUFFERS), rng.choice(DATAFLOWS))
+            for _ in range(points * 2)]
+
+
+def measure(points: int) -> dict:
+    """In this process: per valid point, the best of 3 timings and the layer's numbers."""
+    from simulator import load_hardware, load_workload, simulate
+    from simulator.hardware import Hardware
+    from simulator.schedule import layer, oplog
+
+    spent = {"schedule": 0.0, "step_rows": 0.0}
+
+    def timed(fn, key):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[key] += time.perf_counter() - start
+        return wrapper
+
+    layer.plan_layer, layer.run_plan = timed(layer.plan_layer, "schedule"), timed(layer.run_plan, "schedule")
+    oplog.step_rows = timed(oplog.step_rows, "step_rows")
+    base = load_hardware(ROOT / "hw_configs" / "default.yaml")
+    import yaml
+
+    first = yaml.safe_load((ROOT / "workloads" / "bert_base_layer.yaml").read_text())["layers"][0]
+    wl = load_workload({"name": "attention", "layers": [first]})
+    out = []
+    for rows, cols, sram, dataflow in sample(points):
+        raw = copy.deepcopy(base.raw)
+        raw["mac_array"].update(rows=rows, cols=cols, dataflow=dataflow)
+        raw["memories"][0]["size_bytes"] = sram
+        try:
+            (r,) = simulate(wl, Hardware.from_dict(raw, source="<bench>"))      # warm: mapping, kernels
+        except Exception:                                                   # an invalid grid point
+            continue
+        best = None
+        for _ in range(3):
+            hw = Hardware.from_dict(raw, source="<bench>")
+            spent.update(schedule=0.0, step_rows=0.0)
+            start = time.perf_counter()
+            (r,) = simulate(wl, hw)
+            total = time.perf_counter() - start
+            best = min(best or (total, 0, 0), (total, spent["schedule"], spent["step_rows"]))
+        s = r.schedule
+        numbers = [r.cycles, s.serial_cycles, s.compute_cycles, sorted(s.busy.items()), list(s.spans),
+                   r.counts.tolist(), s.fell_back, s.mode]
+        out.append({"point": f"{rows}x{cols} {sram >> 10} KiB {dataflow[:1].upper()}S", "times": best,
+                    "numbers": numbers})
+        if len(out) == points:
+            break
+    return {"points": out}
+
+
+def export(rev: str) -> Path:
+    sha = subprocess.run(["git", "rev-parse", rev], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    where = Path(tempfile.gettempdir()) / f"attnsim_bench_{sha[:12]}"
+    if not (where / "simulator").is_dir():
+        where.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", sha], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
+    return where
+
+
+def run_one(tree: Path, points: int) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--one", str(tree), "--points", str(points)],
+                          capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def merge(runs: list) -> list:
+    """Per point, the best of the rounds."""
+    best = [dict(p) for p in runs[0]["points"]]
+    for run in runs[1:]:
+        for b, p in zip(best, run["points"]):
+            b["times"] = min(b["times"], p["times"])
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--points", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--ref", default=None)
+    parser.add_argument("--one", default=None)
+    args = parser.parse_args()
+    if args.one:
+        sys.path.insert(0, args.one)
+        print(json.dumps(measure(args.points)))
+        return
+    from benchmarks.common import print_table
+
+    ref = args.ref or subprocess.run(["git", "merge-base", "HEAD", "main"], cwd=ROOT, capture_output=True, text=True,
+                                     check=True).stdout.strip()
+    trees = {"before": export(ref), "after": ROOT}
+    runs = {"before": [], "after": []}
+    for _ in range(args.rounds):
+        for label, tree in trees.items():
+            runs[label].append(run_one(tree, args.points))
+    before, after = merge(runs["before"]), merge(runs["after"])
+    same = all(b["numbers"] == a["numbers"] for b, a in zip(before, after)) and len(before) == len(after)
+    rows = []
+    for b, a in sorted(zip(before, after), key=lambda pair: pair[0]["times"][0]):
+        rows.append([b["point"], f"{b['times'][0] * 1e3:.2f}", f"{a['times'][0] * 1e3:.2f}",
+                     f"{b['times'][1] * 1e3:.2f}", f"{a['times'][1] * 1e3:.2f}",
+                     f"{b['times'][1] / max(a['times'][1], 1e-9):.2f}x"])
+    totals = [sum(p["times"][k] for p in run) for run in (before, after) for k in (0, 1, 2)]
+    print(f"BERT-base attention layer, {len(before)} points of the 'array' grid, before = {ref[:12]}, "
+          f"best of {args.rounds} alternating rounds x 3; ms per layer evaluation")
+    print_table(["point", "simulate before", "after", "schedule before", "after", "schedule speed-up"], rows[::3])
+    print_table(["", "simulate ms/layer", "schedule (plan_layer + run_plan)", "step_rows", "layer evals/s"],
+                [[label, f"{totals[3 * i] / len(before) * 1e3:.3f}", f"{totals[3 * i + 1] / len(before) * 1e3:.3f}",
+                  f"{totals[3 * i + 2] / len(before) * 1e3:.3f}", f"{len(before) / totals[3 * i]:,.0f}"]
+                 for i, label in enumerate(("before", "after"))])
+    print(f"speed-up: simulate {totals[0] / totals[3]:.2f}x, schedule part {totals[1] / totals[4]:.2f}x; "
+          f"same numbers at every point: {'yes' if same else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()
