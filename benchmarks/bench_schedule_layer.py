@@ -1,16 +1,19 @@
 """The overlapped schedule's cost per layer, before and after, in one run.
 
-Usage: python benchmarks/bench_schedule_layer.py [--points 60] [--ref REV] [--rounds 2]
+Usage: python benchmarks/bench_schedule_layer.py [--pairs 4] [--rounds 3] [--ref REV]
 The BERT-base attention layer (12 heads, n = 512, d = 768; workloads/bert_base_layer.yaml's first
-layer) at a fixed random sample of the points of bench_sweep.py's 'array' grid (rows x cols x SRAM
-x dataflow, heuristic mapper, count-only), each evaluated on a fresh Hardware object as a sweep
-point is. The checkout under test and git revision REV (default: the merge base with main) are
-timed in alternating processes (`rounds` each; per point the best), so both see the same machine
-load; REV is exported with `git archive` to a folder under the temporary directory, kept between
-runs for its compiled kernels. Per point: the whole simulate() and its schedule part (plan_layer
-+ run_plan: task graph, reservations, list schedule, report numbers) and step_rows. The layer's
-numbers (cycles, busy cycles, spans, counts, fall-backs) must be identical: the script says so.
-Prints tables; asserts nothing else.
+layer) on consecutive points of bench_sweep.py's 'array' grid (rows x cols x SRAM x dataflow,
+heuristic mapper, count-only): `pairs` random (rows, cols) pairs, each with all 7 SRAM sizes and 3
+dataflows, in grid order, each point evaluated once per round on a fresh Hardware object, as a
+sweep worker does (mappings are warmed first, so the mapper's share is out of the figures; kept
+GEMM task builds are not: they come only from earlier points of the round). The checkout under
+test and git revision REV (default: the merge base with main) run in alternating processes,
+`rounds` each, per point the best, so both see the same machine load; REV is exported with
+`git archive` to a folder under the temporary directory, kept between runs for its compiled
+kernels. Per point: the whole simulate(), its schedule part (plan_layer + run_plan: task graph,
+reservations, list schedule, report numbers) and step_rows. The layer's numbers (cycles, busy
+cycles, spans, counts, fall-backs) must be identical: the script says so. Prints tables; asserts
+nothing else.
 """
 from __future__ import annotations
 
@@ -30,14 +33,18 @@ BUFFERS = [2 ** k for k in range(18, 25)]
 DATAFLOWS = ["output_stationary", "weight_stationary", "input_stationary"]
 
 
-def sample(points: int, seed: int = 14) -> list:
+def grid_chunk(pairs: int, seed: int = 14) -> list:
+    """`pairs` random (rows, cols) pairs of the grid, each with every SRAM size and dataflow, in the
+    grid's own order (dataflow fastest): the consecutive points a sweep worker evaluates."""
     rng = random.Random(seed)
-    return [(rng.choice(SIZES), rng.choice(SIZES), rng.choice(BUFFERS), rng.choice(DATAFLOWS))
-            for _ in range(points * 2)]
+    chosen = sorted(rng.sample([(r, c) for r in SIZES for c in SIZES], pairs))
+    return [(r, c, sram, flow) for r, c in chosen for sram in BUFFERS for flow in DATAFLOWS]
 
 
-def measure(points: int) -> dict:
-    """In this process: per valid point, the best of 3 timings and the layer's numbers."""
+def measure(pairs: int) -> dict:
+    """In this process: every valid point of the chunk simulated once (mappings cached, kernels
+    loaded), then the kept task builds forgotten, then every point once more on a fresh Hardware
+    object, timed, in grid order (what a sweep worker does); the layer's numbers."""
     from simulator import load_hardware, load_workload, simulate
     from simulator.hardware import Hardware
     from simulator.schedule import layer, oplog
@@ -53,37 +60,39 @@ def measure(points: int) -> dict:
                 spent[key] += time.perf_counter() - start
         return wrapper
 
-    layer.plan_layer, layer.run_plan = timed(layer.plan_layer, "schedule"), timed(layer.run_plan, "schedule")
-    oplog.step_rows = timed(oplog.step_rows, "step_rows")
-    base = load_hardware(ROOT / "hw_configs" / "default.yaml")
     import yaml
 
     first = yaml.safe_load((ROOT / "workloads" / "bert_base_layer.yaml").read_text())["layers"][0]
     wl = load_workload({"name": "attention", "layers": [first]})
-    out = []
-    for rows, cols, sram, dataflow in sample(points):
+    base = load_hardware(ROOT / "hw_configs" / "default.yaml")
+    raws = []
+    for rows, cols, sram, dataflow in grid_chunk(pairs):
         raw = copy.deepcopy(base.raw)
         raw["mac_array"].update(rows=rows, cols=cols, dataflow=dataflow)
         raw["memories"][0]["size_bytes"] = sram
         try:
-            (r,) = simulate(wl, Hardware.from_dict(raw, source="<bench>"))      # warm: mapping, kernels
+            simulate(wl, Hardware.from_dict(raw, source="<bench>"))          # warm: mappings, kernels
         except Exception:                                                   # an invalid grid point
             continue
-        best = None
-        for _ in range(3):
-            hw = Hardware.from_dict(raw, source="<bench>")
-            spent.update(schedule=0.0, step_rows=0.0)
-            start = time.perf_counter()
-            (r,) = simulate(wl, hw)
-            total = time.perf_counter() - start
-            best = min(best or (total, 0, 0), (total, spent["schedule"], spent["step_rows"]))
+        raws.append((f"{rows}x{cols} {sram >> 10} KiB {dataflow[:1].upper()}S", raw))
+    try:
+        from simulator.schedule import reuse
+        reuse.clear()
+    except ImportError:                                                     # a revision without it
+        pass
+    layer.plan_layer, layer.run_plan = timed(layer.plan_layer, "schedule"), timed(layer.run_plan, "schedule")
+    oplog.step_rows = timed(oplog.step_rows, "step_rows")
+    out = []
+    for label, raw in raws:
+        hw = Hardware.from_dict(raw, source="<bench>")
+        spent.update(schedule=0.0, step_rows=0.0)
+        start = time.perf_counter()
+        (r,) = simulate(wl, hw)
+        total = time.perf_counter() - start
         s = r.schedule
         numbers = [r.cycles, s.serial_cycles, s.compute_cycles, sorted(s.busy.items()), list(s.spans),
                    r.counts.tolist(), s.fell_back, s.mode]
-        out.append({"point": f"{rows}x{cols} {sram >> 10} KiB {dataflow[:1].upper()}S", "times": best,
-                    "numbers": numbers})
-        if len(out) == points:
-            break
+        out.append({"point": label, "times": [total, spent["schedule"], spent["step_rows"]], "numbers": numbers})
     return {"points": out}
 
 
@@ -97,32 +106,33 @@ def export(rev: str) -> Path:
     return where
 
 
-def run_one(tree: Path, points: int) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--one", str(tree), "--points", str(points)],
+def run_one(tree: Path, pairs: int) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--one", str(tree), "--pairs", str(pairs)],
                           capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.splitlines()[-1])
 
 
 def merge(runs: list) -> list:
-    """Per point, the best of the rounds."""
+    """Per point and column, the best of the rounds."""
     best = [dict(p) for p in runs[0]["points"]]
     for run in runs[1:]:
         for b, p in zip(best, run["points"]):
-            b["times"] = min(b["times"], p["times"])
+            b["times"] = [min(x, y) for x, y in zip(b["times"], p["times"])]
     return best
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--points", type=int, default=60)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--pairs", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--ref", default=None)
     parser.add_argument("--one", default=None)
     args = parser.parse_args()
     if args.one:
         sys.path.insert(0, args.one)
-        print(json.dumps(measure(args.points)))
+        print(json.dumps(measure(args.pairs)))
         return
+    sys.path.insert(0, str(ROOT))
     from benchmarks.common import print_table
 
     ref = args.ref or subprocess.run(["git", "merge-base", "HEAD", "main"], cwd=ROOT, capture_output=True, text=True,
@@ -131,7 +141,7 @@ def main() -> None:
     runs = {"before": [], "after": []}
     for _ in range(args.rounds):
         for label, tree in trees.items():
-            runs[label].append(run_one(tree, args.points))
+            runs[label].append(run_one(tree, args.pairs))
     before, after = merge(runs["before"]), merge(runs["after"])
     same = all(b["numbers"] == a["numbers"] for b, a in zip(before, after)) and len(before) == len(after)
     rows = []
@@ -140,8 +150,8 @@ def main() -> None:
                      f"{b['times'][1] * 1e3:.2f}", f"{a['times'][1] * 1e3:.2f}",
                      f"{b['times'][1] / max(a['times'][1], 1e-9):.2f}x"])
     totals = [sum(p["times"][k] for p in run) for run in (before, after) for k in (0, 1, 2)]
-    print(f"BERT-base attention layer, {len(before)} points of the 'array' grid, before = {ref[:12]}, "
-          f"best of {args.rounds} alternating rounds x 3; ms per layer evaluation")
+    print(f"BERT-base attention layer, {len(before)} consecutive points of the 'array' grid ({args.pairs} rows x cols "
+          f"pairs), before = {ref[:12]}, best of {args.rounds} alternating rounds; ms per layer evaluation")
     print_table(["point", "simulate before", "after", "schedule before", "after", "schedule speed-up"], rows[::3])
     print_table(["", "simulate ms/layer", "schedule (plan_layer + run_plan)", "step_rows", "layer evals/s"],
                 [[label, f"{totals[3 * i] / len(before) * 1e3:.3f}", f"{totals[3 * i + 1] / len(before) * 1e3:.3f}",

@@ -20,7 +20,8 @@ import numpy as np
 from numba import njit
 
 from ..graph import FusedAttention, Gather, Gemm, Layout, Recurrence, VectorOp
-from .optasks import K, R, op_tasks
+from .optasks import K, R
+from .reuse import all_op_tasks
 from .tasks import Kind, T, csr, n_units
 
 
@@ -53,7 +54,7 @@ def build_task_graph(graph, logs, hw, serial: bool, ranks=None) -> TaskGraph:
     `ranks(tab, rank, succ_ptr, succ, npred)`, when given, adjusts the upward ranks (periodic.py)."""
     owners = _owners(graph)
     group = np.array([g for g, _ in owners], np.int64)       # reservation groups: a graph op's results
-    per_result = [op_tasks(log, hw, overlapped=not serial) for log in logs]
+    per_result = all_op_tasks(logs, hw, overlapped=not serial)
     offsets = np.zeros(len(per_result) + 1, np.int64)
     np.cumsum([len(t.tab) for t in per_result], out=offsets[1:])
     tab = np.concatenate([t.tab for t in per_result])

@@ -94,10 +94,25 @@ def _dur(tab, t):
     return tab[t, T.DUR]
 
 
-@njit(cache=True)
-def peak_holdings(op, start, end, alloc, release, n_ops):
+def peak_holdings(op, start, end, alloc, release, n_ops) -> np.ndarray:
     """Per op, the most bytes held at once: allocations at task starts, returns at task ends
-    (returns first when both happen at the same cycle)."""
+    (returns first when both happen at the same cycle). Events are sorted by numpy's stable sort
+    (they come nearly in order, which it exploits); the order of equal events changes no peak."""
+    times, ops, delta = _events(op, start, end, alloc, release)
+    if not len(times):
+        return np.zeros(n_ops, np.int64)
+    span = 2 * (int(times.max()) + 1)
+    if n_ops * span < (1 << 62):            # one sort on (op, time, returns before reservations)
+        order = np.argsort(ops * span + times * 2 + (delta > 0), kind="stable")
+    else:
+        by_time = np.argsort(times * 2 + (delta > 0), kind="stable")
+        order = by_time[np.argsort(ops[by_time], kind="stable")]
+    return _peaks(ops, delta, order, n_ops)
+
+
+@njit(cache=True)
+def _events(op, start, end, alloc, release):
+    """(time, op, bytes) of every reservation (+) and return (-) of the tasks that hold bytes."""
     n = op.shape[0]
     times = np.empty(2 * n, np.int64)
     ops = np.empty(2 * n, np.int64)
@@ -109,15 +124,14 @@ def peak_holdings(op, start, end, alloc, release, n_ops):
         times[m], ops[m], delta[m] = start[t], op[t], alloc[t]
         times[m + 1], ops[m + 1], delta[m + 1] = end[t], op[t], -release[t]
         m += 2
-    span = 2 * (times[:m].max() + 1) if m else 1
-    if n_ops * span < (1 << 62):            # one sort on (op, time, returns before reservations)
-        order = np.argsort(ops[:m] * span + times[:m] * 2 + (delta[:m] > 0))
-    else:
-        by_time = np.argsort(times[:m] * 2 + (delta[:m] > 0), kind="mergesort")
-        order = by_time[np.argsort(ops[:m][by_time], kind="mergesort")]
+    return times[:m], ops[:m], delta[:m]
+
+
+@njit(cache=True)
+def _peaks(ops, delta, order, n_ops):
     peak = np.zeros(n_ops, np.int64)
     held = np.zeros(n_ops, np.int64)
-    for i in range(m):
+    for i in range(order.shape[0]):
         e = order[i]
         held[ops[e]] += delta[e]
         peak[ops[e]] = max(peak[ops[e]], held[ops[e]])
