@@ -138,3 +138,38 @@ def test_counting_csr_equals_a_stable_sort(n, pairs):
     ptr, succ = csr(n, src, dst)
     want = [[d for s, d in pairs if s == t] for t in range(n)]      # each source's pairs in listed order
     assert [list(succ[ptr[t]:ptr[t + 1]]) for t in range(n)] == want and ptr[-1] == len(pairs)
+
+
+def reference_vector_tasks(log, hw, monkeypatch):
+    """optasks.op_tasks with the chunks' bytes and links from the numpy reference."""
+    from types import SimpleNamespace
+
+    from . import reference_vector_bytes
+
+    def numpy_version(rows, op_rows, marks, roles, widths, heights, eb, tab, with_links):
+        out = optasks.OpTasks(tab, np.zeros((0, 2), np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64))
+        plan = SimpleNamespace(roles=roles, widths=widths, heights=heights, lo=None, lens=None)
+        reference_vector_bytes.vector_bytes(out, rows, marks, plan, SimpleNamespace(rows=op_rows), eb, with_links)
+        return out.regions, out.blocks, out.ranges is not None
+
+    with monkeypatch.context() as m:
+        m.setattr(optasks, "vector_bytes", numpy_version)
+        return optasks.op_tasks(log, hw, True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ALL_VARIANTS, SMALL_HW)
+def test_vector_chunk_bytes_and_links_equal_the_numpy_reference(layer, hw_kwargs):
+    from simulator.schedule.vector_bytes import BLOCK_COLS, REGION_COLS
+
+    assert (REGION_COLS, BLOCK_COLS) == (optasks.R.WIDTH, optasks.K.WIDTH)
+    hw = make_hw(**hw_kwargs)
+    for log in logs_of(layer, hw):
+        if log.kind != "vector":
+            continue
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            want = reference_vector_tasks(log, hw, monkeypatch)
+        got = optasks.op_tasks(log, hw, True)
+        for name in ("tab", "edges", "heads", "tails", "regions", "blocks"):
+            assert np.array_equal(getattr(got, name), getattr(want, name)), name
+        assert got.names == want.names and (got.ranges is None) == (want.ranges is None)
