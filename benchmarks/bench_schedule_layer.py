@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib
 import json
 import random
 import subprocess
@@ -75,11 +76,11 @@ def measure(pairs: int) -> dict:
         except Exception:                                                   # an invalid grid point
             continue
         raws.append((f"{rows}x{cols} {sram >> 10} KiB {dataflow[:1].upper()}S", raw))
-    try:
-        from simulator.schedule import reuse
-        reuse.clear()
-    except ImportError:                                                     # a revision without it
-        pass
+    for module in ("reuse",):                           # kept task builds: only from this round
+        try:
+            importlib.import_module(f"simulator.schedule.{module}").clear()
+        except ImportError:                             # a revision without them
+            pass
     layer.plan_layer, layer.run_plan = timed(layer.plan_layer, "schedule"), timed(layer.run_plan, "schedule")
     oplog.step_rows = timed(oplog.step_rows, "step_rows")
     out = []

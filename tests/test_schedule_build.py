@@ -173,3 +173,45 @@ def test_vector_chunk_bytes_and_links_equal_the_numpy_reference(layer, hw_kwargs
         for name in ("tab", "edges", "heads", "tails", "regions", "blocks"):
             assert np.array_equal(getattr(got, name), getattr(want, name)), name
         assert got.names == want.names and (got.ranges is None) == (want.ranges is None)
+
+
+def numpy_stacked(per_result, group):
+    """links._stacked as it was: per op result, slice assignments and shifted edges."""
+    from simulator.schedule.tasks import T
+
+    offsets = np.zeros(len(per_result) + 1, np.int64)
+    np.cumsum([len(t.tab) for t in per_result], out=offsets[1:])
+    tab = np.concatenate([t.tab for t in per_result])
+    for i in range(len(per_result)):
+        tab[offsets[i]:offsets[i + 1], T.OP] = i
+        tab[offsets[i]:offsets[i + 1], T.RES] = group[i]
+    return tab, offsets, [t.edges + offsets[i] for i, t in enumerate(per_result)]
+
+
+def numpy_ordered(tab, edges):
+    """order.ordered as it was: an argsort CSR, bincount in-degrees, ranks on a DUR copy."""
+    from simulator.schedule.links import upward_rank
+    from simulator.schedule.tasks import T
+
+    n = len(tab)
+    order = np.argsort(edges[:, 0], kind="stable")
+    ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(edges[:, 0], minlength=n), out=ptr[1:])
+    succ = np.ascontiguousarray(edges[order, 1])
+    npred = np.bincount(edges[:, 1], minlength=n).astype(np.int64)
+    return ptr, succ, npred, upward_rank(np.ascontiguousarray(tab[:, T.DUR]), ptr, succ, npred)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ALL_VARIANTS, SMALL_HW, st.booleans())
+def test_stacking_and_ordering_kernels_give_the_former_graph(layer, hw_kwargs, serial):
+    hw = make_hw(**hw_kwargs)
+    wl = load_workload({"name": "w", "layers": [dict(layer, name="l")]})
+    graph = layer_graph(wl.layers[0])
+    _, logs = run_logged(graph, hw)
+    new = links.build_task_graph(graph, logs, hw, serial)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(links, "_stacked", numpy_stacked)
+        m.setattr(links, "ordered", numpy_ordered)
+        old = links.build_task_graph(graph, logs, hw, serial)
+    assert_same_graph(new, old)
