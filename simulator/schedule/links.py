@@ -86,15 +86,26 @@ def build_task_graph(graph, logs, hw, serial: bool, ranks=None) -> TaskGraph:
 def _stacked(per_result, group):
     """The op results' tasks in one table (OP: the result's index, RES: its group), their start
     offsets, and their internal edges in layer indices (a list, recurrences add theirs)."""
-    lens = np.array([len(t.tab) for t in per_result], np.int64)
     offsets = np.zeros(len(per_result) + 1, np.int64)
-    np.cumsum(lens, out=offsets[1:])
+    np.cumsum([len(t.tab) for t in per_result], out=offsets[1:])
+    edge_offsets = np.zeros(len(per_result) + 1, np.int64)
+    np.cumsum([len(t.edges) for t in per_result], out=edge_offsets[1:])
     tab = np.concatenate([t.tab for t in per_result])
-    tab[:, T.OP] = np.repeat(np.arange(len(per_result), dtype=np.int64), lens)
-    tab[:, T.RES] = np.repeat(group, lens)
     edges = np.concatenate([t.edges for t in per_result])
-    edges += np.repeat(offsets[:-1], [len(t.edges) for t in per_result])[:, None]
+    _label(tab, edges, offsets, edge_offsets, group)
     return tab, offsets, [edges]
+
+
+@njit(cache=True)
+def _label(tab, edges, offsets, edge_offsets, group):
+    """Result i's tasks get OP i and RES group[i]; its edges move to layer indices."""
+    for i in range(group.shape[0]):
+        for t in range(offsets[i], offsets[i + 1]):
+            tab[t, T.OP] = i
+            tab[t, T.RES] = group[i]
+        for e in range(edge_offsets[i], edge_offsets[i + 1]):
+            edges[e, 0] += offsets[i]
+            edges[e, 1] += offsets[i]
 
 
 def _owners(graph) -> list[tuple[int, int]]:
