@@ -1,6 +1,6 @@
 """The overlapped schedule's cost per layer, before and after, in one run.
 
-Usage: python benchmarks/bench_schedule_layer.py [--pairs 4] [--rounds 3] [--ref REV]
+Usage: python benchmarks/bench_schedule_layer.py [--pairs 4] [--rounds 3] [--ref REV] [--profile]
 The BERT-base attention layer (12 heads, n = 512, d = 768; workloads/bert_base_layer.yaml's first
 layer) on consecutive points of bench_sweep.py's 'array' grid (rows x cols x SRAM x dataflow,
 heuristic mapper, count-only): `pairs` random (rows, cols) pairs, each with all 7 SRAM sizes and 3
@@ -12,7 +12,8 @@ test and git revision REV (default: the merge base with main) run in alternating
 `git archive` to a folder under the temporary directory, kept between runs for its compiled
 kernels. Per point: the whole simulate(), its schedule part (plan_layer + run_plan: task graph,
 reservations, list schedule, report numbers) and step_rows. The layer's numbers (cycles, busy
-cycles, spans, counts, fall-backs) must be identical: the script says so. Prints tables; asserts
+cycles, spans, counts, fall-backs) must be identical: the script says so. `--profile` instead
+prints where the checkout's time goes on the same chunk (cProfile). Prints tables; asserts
 nothing else.
 """
 from __future__ import annotations
@@ -97,6 +98,51 @@ def measure(pairs: int) -> dict:
     return {"points": out}
 
 
+# (depth, label, module path suffix, function name): cumulative times, indented ones inside the one above
+STAGES = [
+    (0, "simulate()", "simulator/simulate.py", "simulate"),
+    (1, "step_rows", "schedule/oplog.py", "step_rows"),
+    (1, "run_logged (walks, mappings warm)", "schedule/oplog.py", "run_logged"),
+    (1, "plan_layer", "schedule/layer.py", "plan_layer"),
+    (2, "build_task_graph", "schedule/links.py", "build_task_graph"),
+    (3, "op task builds (reuse / op_tasks)", "schedule/reuse.py", "all_op_tasks"),
+    (4, "GEMM builder kernel", "schedule/build_gemm.py", "build_gemm"),
+    (3, "stacking", "schedule/links.py", "_stacked"),
+    (3, "block links (match_blocks)", "schedule/links.py", "block_edges"),
+    (3, "ordering (CSR, ranks)", "schedule/order.py", "ordered"),
+    (3, "forwarding tables", "schedule/links.py", "_forwarding"),
+    (2, "op reservations", "schedule/reserve.py", "op_reservations"),
+    (1, "run_plan", "schedule/layer.py", "run_plan"),
+    (2, "list_schedule", "schedule/scheduler.py", "list_schedule"),
+    (2, "summarize", "schedule/layer.py", "summarize"),
+]
+
+
+def profile(pairs: int) -> None:
+    """Where the checkout's time goes on the chunk (cProfile around the timed pass; its own
+    overhead weighs most on the many small calls)."""
+    import cProfile
+    import pstats
+
+    from benchmarks.common import print_table
+    from simulator.schedule import reuse
+
+    prof = cProfile.Profile()
+    clear = reuse.clear
+    reuse.clear = lambda: (clear(), prof.enable())            # start when the timed pass does
+    measure(pairs)
+    prof.disable()
+    cum = {}
+    for (path, _line, name), (_cc, _nc, _tt, ct, _callers) in pstats.Stats(prof).stats.items():
+        for _depth, label, suffix, fn in STAGES:
+            if name == fn and path.endswith(suffix):
+                cum[label] = cum.get(label, 0.0) + ct
+    total = cum.get("simulate()", 0.0) or 1.0
+    print_table(["stage (profiled)", "ms", "share"],
+                [["  " * d + label, f"{cum.get(label, 0.0) * 1e3:,.0f}", f"{100 * cum.get(label, 0.0) / total:.0f}%"]
+                 for d, label, _s, _f in STAGES])
+
+
 def export(rev: str) -> Path:
     sha = subprocess.run(["git", "rev-parse", rev], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     where = Path(tempfile.gettempdir()) / f"attnsim_bench_{sha[:12]}"
@@ -128,7 +174,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--ref", default=None)
     parser.add_argument("--one", default=None)
+    parser.add_argument("--profile", action="store_true", help="only profile the checkout under test")
     args = parser.parse_args()
+    if args.profile:
+        sys.path.insert(0, str(ROOT))
+        profile(args.pairs)
+        return
     if args.one:
         sys.path.insert(0, args.one)
         print(json.dumps(measure(args.pairs)))
