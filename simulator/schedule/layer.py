@@ -17,9 +17,10 @@ from ..enums import BOUNDARY_BASE, N_BOUNDARY_COUNTERS, BoundaryCounter, Counter
 from ..lowering import boundary_rates
 from . import periodic
 from .links import TaskGraph, _owners, build_task_graph
+from .reserve import op_reservations
 from .scheduler import (F_FORWARDED, S_ERROR, S_FORWARDED, S_MAKESPAN, S_SKIPPED_A, S_SKIPPED_B, list_schedule,
                         new_outputs)
-from .tasks import ARRAY_UNIT, VECTOR_UNIT, Kind, T, csr, drain_unit, fill_unit
+from .tasks import ARRAY_UNIT, VECTOR_UNIT, Kind, T, drain_unit, fill_unit
 
 OVERLAPPED, SERIAL = "overlapped", "serial"
 
@@ -177,58 +178,6 @@ def _layer_schedule(serial: bool, hw, ref: LayerSchedule, stats, sums, spans, **
     spans = tuple((int(a), int(b)) for a, b in spans)
     return LayerSchedule(SERIAL if serial else OVERLAPPED, int(stats[S_MAKESPAN]), ref.serial_cycles,
                          int(sums[4]), busy, counts, spans, stats=stats, **kept)
-
-
-def op_reservations(tg: TaskGraph) -> np.ndarray:
-    """Each reservation group's staging reservation: the most bytes it holds when it runs alone
-    (its tasks on units of its own, with only the dependencies inside the group), from its tasks'
-    ALLOC and RELEASE."""
-    tab = tg.tab
-    n_ops = tg.n_groups
-    unit = np.where((tab[:, T.UNIT] >= 0) & (tab[:, T.RES] >= 0), tab[:, T.RES] * tg.n_units + tab[:, T.UNIT], -1)
-    alone = tab.copy()
-    alone[:, T.UNIT] = unit
-    src, dst = tg.local_edges[:, 0], tg.local_edges[:, 1]
-    succ_ptr, succ = csr(len(tab), src, dst)
-    npred = np.bincount(dst, minlength=len(tab)).astype(np.int64)
-    start, end, dur, flags, stats = new_outputs(len(tab), 0)
-    empty = np.zeros(0, np.int64)
-    list_schedule(alone, succ_ptr, succ, npred, np.arange(len(tab), dtype=np.int64), max(1, n_ops * tg.n_units), 0,
-                  np.zeros(n_ops, np.int64), np.zeros(n_ops + 1, np.int64), empty, np.zeros((0, 5), np.int64),
-                  np.zeros(len(tab) + 1, np.int64), np.zeros(len(tab) + 1, np.int64), empty, empty,
-                  np.full(len(tab), -1, np.int64), np.zeros(1, np.int64), empty, 1.0, 0, start, end, dur, flags,
-                  stats)
-    return peak_holdings(tab[:, T.RES], start[:len(tab)], end[:len(tab)], tab[:, T.ALLOC], tab[:, T.RELEASE], n_ops)
-
-
-@njit(cache=True)
-def peak_holdings(op, start, end, alloc, release, n_ops):
-    """Per op, the most bytes held at once: allocations at task starts, returns at task ends
-    (returns first when both happen at the same cycle)."""
-    n = op.shape[0]
-    times = np.empty(2 * n, np.int64)
-    ops = np.empty(2 * n, np.int64)
-    delta = np.empty(2 * n, np.int64)
-    m = 0
-    for t in range(n):
-        if op[t] < 0 or (alloc[t] == 0 and release[t] == 0):
-            continue
-        times[m], ops[m], delta[m] = start[t], op[t], alloc[t]
-        times[m + 1], ops[m + 1], delta[m + 1] = end[t], op[t], -release[t]
-        m += 2
-    span = 2 * (times[:m].max() + 1) if m else 1
-    if n_ops * span < (1 << 62):            # one sort on (op, time, returns before reservations)
-        order = np.argsort(ops[:m] * span + times[:m] * 2 + (delta[:m] > 0))
-    else:
-        by_time = np.argsort(times[:m] * 2 + (delta[:m] > 0), kind="mergesort")
-        order = by_time[np.argsort(ops[:m][by_time], kind="mergesort")]
-    peak = np.zeros(n_ops, np.int64)
-    held = np.zeros(n_ops, np.int64)
-    for i in range(m):
-        e = order[i]
-        held[ops[e]] += delta[e]
-        peak[ops[e]] = max(peak[ops[e]], held[ops[e]])
-    return peak
 
 
 def _scheduled_counts(counts, sums, stats, top: int) -> np.ndarray:

@@ -20,7 +20,9 @@ import numpy as np
 from numba import njit
 
 from ..graph import FusedAttention, Gather, Gemm, Layout, Recurrence, VectorOp
-from .optasks import K, R, op_tasks
+from .optasks import K, R
+from .order import ordered, upward_rank  # noqa: F401  (upward_rank: for periodic.py and tests)
+from .reuse import all_op_tasks
 from .tasks import Kind, T, csr, n_units
 
 
@@ -53,15 +55,9 @@ def build_task_graph(graph, logs, hw, serial: bool, ranks=None) -> TaskGraph:
     `ranks(tab, rank, succ_ptr, succ, npred)`, when given, adjusts the upward ranks (periodic.py)."""
     owners = _owners(graph)
     group = np.array([g for g, _ in owners], np.int64)       # reservation groups: a graph op's results
-    per_result = [op_tasks(log, hw, overlapped=not serial) for log in logs]
-    offsets = np.zeros(len(per_result) + 1, np.int64)
-    np.cumsum([len(t.tab) for t in per_result], out=offsets[1:])
-    tab = np.concatenate([t.tab for t in per_result])
-    for i in range(len(per_result)):
-        tab[offsets[i]:offsets[i + 1], T.OP] = i
-        tab[offsets[i]:offsets[i + 1], T.RES] = group[i]
+    per_result = all_op_tasks(logs, hw, overlapped=not serial)
+    tab, offsets, inner = _stacked(per_result, group)
     extra = []                    # layer barriers (recurrences): (kind, group), after the ops' tasks
-    inner = [t.edges + offsets[i] for i, t in enumerate(per_result)]
     heads, tails = _op_nodes(graph, owners, per_result, offsets, len(tab), extra, inner, serial)
     local = np.concatenate(inner)
     edges = [local]
@@ -76,10 +72,7 @@ def build_task_graph(graph, logs, hw, serial: bool, ranks=None) -> TaskGraph:
         rows[:, T.UNIT], rows[:, T.STEP], rows[:, T.OP] = -1, -1, -1
         rows[:, T.KIND], rows[:, T.RES] = np.array(extra, np.int64).T
         tab = np.concatenate([tab, rows])
-    all_edges = np.concatenate(edges)
-    succ_ptr, succ = csr(len(tab), all_edges[:, 0], all_edges[:, 1])
-    npred = np.bincount(all_edges[:, 1], minlength=len(tab)).astype(np.int64)
-    rank = upward_rank(np.ascontiguousarray(tab[:, T.DUR]), succ_ptr, succ, npred)
+    succ_ptr, succ, npred, rank = ordered(tab, np.concatenate(edges))
     if ranks is not None:
         rank = ranks(tab, rank, succ_ptr, succ, npred)
     prio = np.empty(len(tab), np.int64)
@@ -88,6 +81,31 @@ def build_task_graph(graph, logs, hw, serial: bool, ranks=None) -> TaskGraph:
     prod_ptr, prod = links.producers(group, len(graph.ops))
     return TaskGraph(tab, succ_ptr, succ, npred, prio, local, len(graph.ops), prod_ptr, prod,
                      *_forwarding(reads, tab, prio), spans, n_units(hw.n_boundaries), serial)
+
+
+def _stacked(per_result, group):
+    """The op results' tasks in one table (OP: the result's index, RES: its group), their start
+    offsets, and their internal edges in layer indices (a list, recurrences add theirs)."""
+    offsets = np.zeros(len(per_result) + 1, np.int64)
+    np.cumsum([len(t.tab) for t in per_result], out=offsets[1:])
+    edge_offsets = np.zeros(len(per_result) + 1, np.int64)
+    np.cumsum([len(t.edges) for t in per_result], out=edge_offsets[1:])
+    tab = np.concatenate([t.tab for t in per_result])
+    edges = np.concatenate([t.edges for t in per_result])
+    _label(tab, edges, offsets, edge_offsets, group)
+    return tab, offsets, [edges]
+
+
+@njit(cache=True)
+def _label(tab, edges, offsets, edge_offsets, group):
+    """Result i's tasks get OP i and RES group[i]; its edges move to layer indices."""
+    for i in range(group.shape[0]):
+        for t in range(offsets[i], offsets[i + 1]):
+            tab[t, T.OP] = i
+            tab[t, T.RES] = group[i]
+        for e in range(edge_offsets[i], edge_offsets[i + 1]):
+            edges[e, 0] += offsets[i]
+            edges[e, 1] += offsets[i]
 
 
 def _owners(graph) -> list[tuple[int, int]]:
@@ -355,39 +373,6 @@ def _overlap_bytes(r0, r1, c0, c1, width, lo, lens, ranged, eb):
         else:
             total += max(0, min(lo[i] + lens[i], c1) - max(lo[i], c0))
     return total * eb
-
-
-@njit(cache=True)
-def upward_rank(dur, succ_ptr, succ, npred):
-    """Each task's upward rank: its duration plus the longest chain of durations after it (the list
-    scheduler's priority: the task with more work behind it goes first). A task left unranked sits
-    on a cycle; its rank stays -1."""
-    n = dur.shape[0]
-    pend = npred.copy()
-    order = np.empty(n, np.int64)
-    tail = 0
-    for t in range(n):
-        if pend[t] == 0:
-            order[tail] = t
-            tail += 1
-    head = 0
-    while head < tail:
-        t = order[head]
-        head += 1
-        for i in range(succ_ptr[t], succ_ptr[t + 1]):
-            s = succ[i]
-            pend[s] -= 1
-            if pend[s] == 0:
-                order[tail] = s
-                tail += 1
-    rank = np.full(n, -1, np.int64)
-    for i in range(tail - 1, -1, -1):
-        t = order[i]
-        best = 0
-        for j in range(succ_ptr[t], succ_ptr[t + 1]):
-            best = max(best, rank[succ[j]])
-        rank[t] = dur[t] + best
-    return rank
 
 
 def _forwarding(reads: np.ndarray, tab: np.ndarray, prio: np.ndarray):

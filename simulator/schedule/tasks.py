@@ -121,8 +121,21 @@ def new_edges(rows: int) -> np.ndarray:
 
 
 def csr(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Successor lists of n tasks in compressed form: succ[ptr[i]:ptr[i+1]] follow task i."""
-    order = np.argsort(src, kind="stable")
+    """Successor lists of n tasks in compressed form: succ[ptr[i]:ptr[i+1]] follow task i, in the
+    order the pairs are listed (a stable counting sort on src)."""
+    return _counting_csr(n, np.ascontiguousarray(src, np.int64), np.ascontiguousarray(dst, np.int64))
+
+
+@njit(cache=True)
+def _counting_csr(n, src, dst):
     ptr = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(src, minlength=n), out=ptr[1:])
-    return ptr, np.ascontiguousarray(dst[order])
+    for i in range(src.shape[0]):
+        ptr[src[i] + 1] += 1
+    for i in range(n):
+        ptr[i + 1] += ptr[i]
+    fill = ptr[:n].copy()
+    out = np.empty(src.shape[0], np.int64)
+    for i in range(src.shape[0]):
+        out[fill[src[i]]] = dst[i]
+        fill[src[i]] += 1
+    return ptr, out
