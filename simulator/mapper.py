@@ -21,7 +21,9 @@ whole-extent mapping, fewer tile steps, larger tiles, loop-order preference). It
 with it (the engine does not walk it again). The result is cached on what it depends on: the op's
 shape, batch, sharing, step barrier, dataflow, mask bytes, and the hardware's array, dataflows,
 fold overlap, element bytes, level sizes, bandwidths and double buffering (not prices, clock or
-vector unit).
+vector unit); on one level, its size only as far as it decides which candidate tiles fit. The
+one-level candidate space itself (rows and the bound terms no memory changes) is cached apart,
+per op, array shape, dataflow, fold overlap and element bytes (_space, kernels/gemmspace.py).
 """
 from __future__ import annotations
 
@@ -105,7 +107,7 @@ def default_gemm_mapping(op, hw) -> GemmMapping:
 def default_gemm_plan(op, hw) -> tuple[GemmMapping, np.ndarray | None]:
     """The heuristic mapping and, when the heuristic walked it, its count-only counts (exactly what
     engine.run_gemm counts for it), read-only; cached."""
-    key = (op_key(op), walk_key(hw), tuple(level.usable_bytes for level in hw.on_chip))
+    key = (op_key(op), walk_key(hw), _capacity_key(op, hw))
     hit = _CACHE.get(key)
     if hit is None:
         hit = _heuristic(op, hw)
@@ -121,8 +123,21 @@ def default_gemm_plan(op, hw) -> tuple[GemmMapping, np.ndarray | None]:
     return hit
 
 
+def _capacity_key(op, hw) -> tuple:
+    """What the level sizes decide. On one level that is only which candidates fit, a prefix of the
+    space's distinct footprints: two sizes that admit the same ones give the same plan (a size that
+    admits none gives an error quoting it, so it keys on the bytes)."""
+    sizes = tuple(level.usable_bytes for level in hw.on_chip)
+    if len(sizes) != 1:
+        return sizes
+    space = _space(op, hw, Dataflow(op.dataflow if op.dataflow is not None else hw.mac_array.dataflow))
+    fitting = int(np.searchsorted(space.footprints, sizes[0] // hw.bytes_per_element, side="right"))
+    return ("fitting", fitting) if fitting else sizes
+
+
 def clear_cache() -> None:
     _CACHE.clear()
+    _SPACES.clear()
 
 
 def _heuristic(op, hw):
@@ -148,15 +163,14 @@ def _heuristic(op, hw):
 
 def _single_level(op, hw, flow: Dataflow, seeds: np.ndarray):
     from .kernels.gemm import gemm_state_size
-    from .kernels.mapspace import best_single_level
+    from .kernels.gemmspace import best_of_space
     from .lowering import lower_gemm
 
     arr = hw.mac_array
-    units = axis_units(flow, arr.rows, arr.cols)
     dims = (op.m, op.k, op.n)
-    sizes = [np.array(axis_sizes(u, d, d), np.int64) for u, d in zip(units, dims)]
+    space = _space(op, hw, flow)
     cap = hw.on_chip[0].usable_bytes // hw.bytes_per_element
-    if not len(seeds) and sizes[0][0] * sizes[1][0] + sizes[1][0] * sizes[2][0] + sizes[0][0] * sizes[2][0] > cap:
+    if not len(seeds) and space.smallest > cap:
         return MappingError(f"no tile of the ({op.m}, {op.k}, {op.n}) GEMM fits level {hw.on_chip[0].name!r} "
                             f"({hw.on_chip[0].usable_bytes} usable bytes)")
     ha = hw_arrays(hw)
@@ -165,13 +179,64 @@ def _single_level(op, hw, flow: Dataflow, seeds: np.ndarray):
     lo, hi = (op.mask.lo, op.mask.hi) if masked else (plan.lo, plan.hi)
     stats = np.zeros(4, np.int64)
     counts = np.zeros(n_counters(hw.n_boundaries), np.int64)
-    best, counted = best_single_level(
-        seeds, *sizes, cap, np.array(dims, np.int64), *_ORDERS, ORDER_RANKS, masked, lo, hi, op.mask_axis == "n",
-        float(gemm_traffic_bound(op, hw)) if masked else 0.0, op.batch,
-        bool(op.shared_b), bool(getattr(op, "step_barrier", False)), arr.rows, arr.cols, int(arr.fold_overlap) == 1,
-        hw.bytes_per_element, ha.unit_bw, ha.fill_bw, ha.drain_bw, ha.dbuf, plan.ip, plan.rates, gemm_state_size(1),
-        HEURISTIC_STEP_BUDGET + (int(op.batch) if len(seeds) else 0), PRUNE_TOLERANCE, ha.flow_pos, stats, counts)
+    best, counted = best_of_space(
+        space.cands, space.terms, space.frac, len(seeds) > 0, cap, masked,
+        float(gemm_traffic_bound(op, hw)) if masked else 0.0, ha.unit_bw, ha.fill_bw, ha.drain_bw, ha.dbuf,
+        HEURISTIC_STEP_BUDGET + (int(op.batch) if len(seeds) else 0), PRUNE_TOLERANCE, ha.flow_pos, ORDER_RANKS,
+        plan.ip, plan.rates, lo, hi, gemm_state_size(1), stats, counts)
     return mapping_of(best, 1, False), (counts if counted else None)
+
+
+class _Space:
+    """One op's one-level candidate rows (the whole-extent seed first) and their point-independent
+    bound terms (kernels/gemmspace.py), the smallest tile's footprint and every distinct footprint
+    (elements)."""
+    __slots__ = ("cands", "terms", "frac", "smallest", "footprints")
+
+    def __init__(self, cands, terms, frac, smallest):
+        self.cands, self.terms, self.frac, self.smallest = cands, terms, frac, smallest
+        self.footprints = np.unique(terms[:, 0])      # sorted; the seed's (row 0) included
+
+
+_SPACES: OrderedDict = OrderedDict()
+SPACE_CACHE_SIZE = 256        # a grid over array shapes revisits each (op, array) for every buffer and bandwidth
+_NO_CAP = 1 << 62
+
+
+def _space(op, hw, flow: Dataflow) -> _Space:
+    """The candidate space of `op` on hw's array under `flow`: it depends on the op (op_key), the
+    array shape, the dataflow, the fold overlap and the element size, not on the memories."""
+    from .kernels.gemmspace import N_TERMS, space_terms
+    from .kernels.mapspace import ONE_COPY, level_tiles
+
+    arr = hw.mac_array
+    key = (op_key(op), int(flow), arr.rows, arr.cols, int(arr.fold_overlap), hw.bytes_per_element)
+    hit = _SPACES.get(key)
+    if hit is not None:
+        _SPACES.move_to_end(key)
+        return hit
+    dims = np.array((op.m, op.k, op.n), np.int64)
+    units = axis_units(flow, arr.rows, arr.cols)
+    sizes = [np.array(axis_sizes(u, int(d), int(d)), np.int64) for u, d in zip(units, dims)]
+    whole = np.array([[int(flow), op.m, op.k, op.n, _ORDER_INDEX["mnk"]]], np.int64)
+    cands = np.concatenate([whole, level_tiles(int(flow), *sizes, _NO_CAP, dims, *_ORDERS, ONE_COPY)])
+    terms = np.zeros((len(cands), N_TERMS), np.int64)
+    frac = np.ones(len(cands))
+    masked = op.mask is not None
+    lo, hi = (op.mask.lo, op.mask.hi) if masked else (_NO_ROWS, _NO_ROWS)
+    space_terms(cands, dims, op.batch, bool(op.shared_b), bool(getattr(op, "step_barrier", False)), arr.rows,
+                arr.cols, int(arr.fold_overlap) == 1, hw.bytes_per_element, masked, lo, hi, op.mask_axis == "n",
+                frac, terms)
+    for a in (cands, terms, frac):
+        a.setflags(write=False)
+    hit = _SPACES[key] = _Space(cands, terms, frac, int(sizes[0][0] * sizes[1][0] + sizes[1][0] * sizes[2][0]
+                                                         + sizes[0][0] * sizes[2][0]))
+    if len(_SPACES) > SPACE_CACHE_SIZE:
+        _SPACES.popitem(last=False)
+    return hit
+
+
+_NO_ROWS = np.zeros(0, np.int64)
 
 
 def _footprint(tile) -> int:
