@@ -2,7 +2,8 @@
 
 A worker receives one EvalContext (parsed workloads, the base hardware dict, the grid) once, then
 chunks of point ids. Each point's hardware comes from a validated template where it can
-(fastbuild.py), its layers from the worker's memo where only prices differ (memo.py), its rows
+(fastbuild.py), its layers from the worker's memo where only prices differ (memo.py), computed
+without simulate()'s general machinery when every layer is one GEMM (gemmrows.py), its rows
 priced from the memoised parts (rows.py). Rows are lists of plain values (no DataFrame per point:
 that costs milliseconds); sweep/report.py assembles them. Nothing here writes files.
 """
@@ -15,6 +16,7 @@ from ..errors import ConfigError, MappingError, SizeError
 from .expansion import Expansion, PointError
 from .grid import apply_values, point_hash
 from .fastbuild import HardwareBuilder
+from .gemmrows import fast_path
 from .memo import LayerMemo
 from .rows import _ROW_ORDER, ROW_COLUMNS, layer_row, priced_row, row_parts  # noqa: F401 - re-exported
 from .spec import SweepSpec
@@ -39,7 +41,7 @@ class EvalContext:
         """This process's memo of layer evaluations (sweep/memo.py); never pickled to workers."""
         memo = self.__dict__.get("_memo")
         if memo is None:
-            memo = LayerMemo(self.mapper, self.mapper_objective, row_parts)
+            memo = LayerMemo(self.mapper, self.mapper_objective, row_parts, fast=fast_path)
             object.__setattr__(self, "_memo", memo)
         return memo
 
