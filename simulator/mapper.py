@@ -107,10 +107,11 @@ def default_gemm_mapping(op, hw) -> GemmMapping:
 def default_gemm_plan(op, hw) -> tuple[GemmMapping, np.ndarray | None]:
     """The heuristic mapping and, when the heuristic walked it, its count-only counts (exactly what
     engine.run_gemm counts for it), read-only; cached."""
-    key = (op_key(op), walk_key(hw), _capacity_key(op, hw))
+    space = _space(op, hw, _flow(op, hw)) if len(hw.on_chip) == 1 else None
+    key = (op_key(op), walk_key(hw), _capacity_key(hw, space))
     hit = _CACHE.get(key)
     if hit is None:
-        hit = _heuristic(op, hw)
+        hit = _heuristic(op, hw, space)
         if not isinstance(hit, MappingError) and hit[1] is not None:
             hit[1].setflags(write=False)
         _CACHE[key] = hit
@@ -123,14 +124,18 @@ def default_gemm_plan(op, hw) -> tuple[GemmMapping, np.ndarray | None]:
     return hit
 
 
-def _capacity_key(op, hw) -> tuple:
-    """What the level sizes decide. On one level that is only which candidates fit, a prefix of the
-    space's distinct footprints: two sizes that admit the same ones give the same plan (a size that
-    admits none gives an error quoting it, so it keys on the bytes)."""
+def _flow(op, hw) -> Dataflow:
+    return Dataflow(op.dataflow if op.dataflow is not None else hw.mac_array.dataflow)
+
+
+def _capacity_key(hw, space) -> tuple:
+    """What the level sizes decide. On one level (`space`: the op's candidate space there) that is
+    only which candidates fit, a prefix of the space's distinct footprints: two sizes that admit the
+    same ones give the same plan (a size that admits none gives an error quoting it, so it keys on
+    the bytes)."""
     sizes = tuple(level.usable_bytes for level in hw.on_chip)
-    if len(sizes) != 1:
+    if space is None:
         return sizes
-    space = _space(op, hw, Dataflow(op.dataflow if op.dataflow is not None else hw.mac_array.dataflow))
     fitting = int(np.searchsorted(space.footprints, sizes[0] // hw.bytes_per_element, side="right"))
     return ("fitting", fitting) if fitting else sizes
 
@@ -138,18 +143,20 @@ def _capacity_key(op, hw) -> tuple:
 def clear_cache() -> None:
     _CACHE.clear()
     _SPACES.clear()
+    _WALKS.clear()
 
 
-def _heuristic(op, hw):
-    """(mapping, counts of its count-only walk or None), or the MappingError to raise."""
-    flow = Dataflow(op.dataflow if op.dataflow is not None else hw.mac_array.dataflow)
+def _heuristic(op, hw, space=None):
+    """(mapping, counts of its count-only walk or None), or the MappingError to raise. `space`: the
+    op's one-level candidate space on hw (_space), when the caller has it."""
+    flow = _flow(op, hw)
     dims = (op.m, op.k, op.n)
     nlev = len(hw.on_chip)
     whole = np.array([int(flow)] + [x for _ in range(nlev) for x in (*dims, _ORDER_INDEX["mnk"])], np.int64)
     fits = all(_footprint(dims) * hw.bytes_per_element <= level.usable_bytes for level in hw.on_chip)
     seeds = whole[None, :] if fits else np.zeros((0, whole.size), np.int64)
     if nlev == 1:
-        return _single_level(op, hw, flow, seeds)
+        return _single_level(op, hw, flow, seeds, space if space is not None else _space(op, hw, flow))
     cands = level_candidates(op, hw, flow, nlev - 1, dims)
     if len(cands):
         cands = complete_inwards(op, hw, flow, cands)
@@ -161,14 +168,12 @@ def _heuristic(op, hw):
     return mapping_of(outcome.best, nlev, False), outcome.counts
 
 
-def _single_level(op, hw, flow: Dataflow, seeds: np.ndarray):
+def _single_level(op, hw, flow: Dataflow, seeds: np.ndarray, space):
     from .kernels.gemm import gemm_state_size
     from .kernels.gemmspace import best_of_space
     from .lowering import lower_gemm
 
-    arr = hw.mac_array
     dims = (op.m, op.k, op.n)
-    space = _space(op, hw, flow)
     cap = hw.on_chip[0].usable_bytes // hw.bytes_per_element
     if not len(seeds) and space.smallest > cap:
         return MappingError(f"no tile of the ({op.m}, {op.k}, {op.n}) GEMM fits level {hw.on_chip[0].name!r} "
@@ -183,18 +188,39 @@ def _single_level(op, hw, flow: Dataflow, seeds: np.ndarray):
         space.cands, space.terms, space.frac, len(seeds) > 0, cap, masked,
         float(gemm_traffic_bound(op, hw)) if masked else 0.0, ha.unit_bw, ha.fill_bw, ha.drain_bw, ha.dbuf,
         HEURISTIC_STEP_BUDGET + (int(op.batch) if len(seeds) else 0), PRUNE_TOLERANCE, ha.flow_pos, ORDER_RANKS,
-        plan.ip, plan.rates, lo, hi, gemm_state_size(1), stats, counts)
+        plan.ip, plan.rates, lo, hi, gemm_state_size(1), stats, counts, *_walks(space, plan, len(counts)))
     return mapping_of(best, 1, False), (counts if counted else None)
+
+
+_WALKS: OrderedDict = OrderedDict()
+WALK_MEMO_SIZE = 256          # (op, array, bandwidths) whose walks are kept; a grid over buffer sizes reuses them
+WALK_SLOTS = 64               # walks kept per entry (the heuristic walks a handful per call)
+
+
+def _walks(space: _Space, plan, n_counts: int) -> tuple:
+    """(slot per candidate row, counts per slot, slots used) of the walks already made of `space`'s
+    op under plan.ip and plan.rates, which hold everything a walk reads besides the candidate's
+    tiles and order and the op's mask (in the space's key); level sizes are not among them."""
+    key = (space.key, plan.ip.tobytes(), plan.rates.tobytes())
+    hit = _WALKS.get(key)
+    if hit is None:
+        hit = _WALKS[key] = (np.full(len(space.cands), -1, np.int64),
+                             np.zeros((WALK_SLOTS, n_counts), np.int64), np.zeros(1, np.int64))
+        if len(_WALKS) > WALK_MEMO_SIZE:
+            _WALKS.popitem(last=False)
+    else:
+        _WALKS.move_to_end(key)
+    return hit
 
 
 class _Space:
     """One op's one-level candidate rows (the whole-extent seed first) and their point-independent
     bound terms (kernels/gemmspace.py), the smallest tile's footprint and every distinct footprint
     (elements)."""
-    __slots__ = ("cands", "terms", "frac", "smallest", "footprints")
+    __slots__ = ("key", "cands", "terms", "frac", "smallest", "footprints")
 
-    def __init__(self, cands, terms, frac, smallest):
-        self.cands, self.terms, self.frac, self.smallest = cands, terms, frac, smallest
+    def __init__(self, key, cands, terms, frac, smallest):
+        self.key, self.cands, self.terms, self.frac, self.smallest = key, cands, terms, frac, smallest
         self.footprints = np.unique(terms[:, 0])      # sorted; the seed's (row 0) included
 
 
@@ -229,7 +255,7 @@ def _space(op, hw, flow: Dataflow) -> _Space:
                 frac, terms)
     for a in (cands, terms, frac):
         a.setflags(write=False)
-    hit = _SPACES[key] = _Space(cands, terms, frac, int(sizes[0][0] * sizes[1][0] + sizes[1][0] * sizes[2][0]
+    hit = _SPACES[key] = _Space(key, cands, terms, frac, int(sizes[0][0] * sizes[1][0] + sizes[1][0] * sizes[2][0]
                                                          + sizes[0][0] * sizes[2][0]))
     if len(_SPACES) > SPACE_CACHE_SIZE:
         _SPACES.popitem(last=False)

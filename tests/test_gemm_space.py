@@ -78,7 +78,8 @@ def reference_plan(op, hw):
     counts = np.zeros(n_counters(hw.n_boundaries), np.int64)
     best, counted = walk_best_first(cands, lb, key, out[:, STEPS].copy(), n_seeds, budget, mapper.PRUNE_TOLERANCE,
                                     ha.flow_pos, ORDER_RANKS, plan.ip, plan.rates, lo, hi, gemm_state_size(1), stats,
-                                    counts)
+                                    counts, np.full(n, -1, np.int64), np.zeros((0, len(counts)), np.int64),
+                                    np.zeros(1, np.int64))
     row = cands[best]
     return (tuple(int(x) for x in row[1:4]), int(row[4])), (counts.tolist() if counted else None)
 

@@ -99,10 +99,11 @@ def _finish_bounds(t, frac, unit_bw, fill_bw, drain_bw, dbuf):
 @njit(cache=True)
 def best_of_space(cands_all, terms, frac_all, seed_fits, cap_elems, masked, traffic_lb, unit_bw, fill_bw, drain_bw,
                   dbuf, budget, tolerance, flow_pos, order_rank, ip_base, rates, lo, hi, state_size, stats,
-                  best_counts):
+                  best_counts, memo_slot, memo_counts, memo_used):
     """The heuristic's one-level search on a precomputed space: row 0 of cands_all is the whole-extent seed (taken
     when seed_fits), the rest every tile of the size lists; those over `cap_elems` are left out.
-    Returns the best row and whether best_counts holds its counts."""
+    Returns the best row and whether best_counts holds its counts. memo_slot (per row of cands_all),
+    memo_counts and memo_used: walk_best_first's memo of walks, for this op on these ip_base and rates."""
     n_all = cands_all.shape[0]
     keep = np.empty(n_all, np.int64)
     n = 0
@@ -130,6 +131,12 @@ def best_of_space(cands_all, terms, frac_all, seed_fits, cap_elems, masked, traf
         steps[j] = terms[i, T_STEPS]
     coarsest = steps[n_seeds:].min() if n > n_seeds else 0
     budget = max(budget, steps[:n_seeds].sum() + COARSE_WALKS * coarsest)
+    slot = np.empty(n, np.int64)
+    for j in range(n):
+        slot[j] = memo_slot[keep[j]]
     best, counted = walk_best_first(cands, lb, key, steps, n_seeds, budget, tolerance, flow_pos, order_rank,
-                                    ip_base, rates, lo, hi, state_size, stats, best_counts)
+                                    ip_base, rates, lo, hi, state_size, stats, best_counts, slot, memo_counts,
+                                    memo_used)
+    for j in range(n):
+        memo_slot[keep[j]] = slot[j]
     return cands[best].copy(), counted

@@ -57,9 +57,24 @@ def gemm_layer_parts(workload, graphs: tuple, hw, mapper: str, objective: str) -
             raise MappingError(f"{workload.source}: layers[{index}] ({describe(spec.name)}) on {hw.source}: "
                                f"{exc}") from None
         op = op.repeated(spec.repeat)
-        layer = _GemmLayer(spec, op, layer_fields(spec, hw), graph.phase_depth() * spec.repeat, path_length(spec))
+        layer = _GemmLayer(spec, op, _fields(spec, hw), graph.phase_depth() * spec.repeat, path_length(spec))
         out.append(row_parts(layer, hw))
     return tuple(out)
+
+
+_FIELDS: dict = {}
+
+
+def _fields(spec, hw) -> dict:
+    """simulate.layer_fields(spec, hw), which reads of the hardware only its element size; kept per
+    (layer, element bytes), read-only by the callers (row_parts reads it)."""
+    key = (spec, hw.bytes_per_element)
+    hit = _FIELDS.get(key)
+    if hit is None:
+        if len(_FIELDS) >= 4096:
+            _FIELDS.clear()
+        hit = _FIELDS[key] = layer_fields(spec, hw)
+    return hit
 
 
 class _GemmLayer:
