@@ -71,12 +71,15 @@ def run_gemm(op: Gemm, hw, mapping: GemmMapping | None = None, store: dict | Non
     else:
         check_gemm_mapping(mapping, (op.m, op.k, op.n), hw)
         plan = lower_gemm(op, mapping, hw)
+    if store is None and counts is not None and log is None:
+        # the mapper walked this mapping count-only already: the same counts
+        return _gemm_result(op, hw, counts, mapping)
+    if plan is None:
+        plan = lower_gemm(op, mapping, hw)
     out = np.zeros(n_counters(hw.n_boundaries), np.int64)
     state = new_gemm_state(hw)
     rows, nlog = log if log is not None else (NO_LOG, np.zeros(1, np.int64))
-    if store is None and counts is not None and log is None:
-        out = counts          # the mapper walked this mapping count-only already: the same counts
-    elif store is None:
+    if store is None:
         gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, out, state, 0, True, rows, nlog, NO_LOG, _NO_COUNT)
     else:
         a = _as3(store[op.a], (op.batch, op.m, op.k), op.a)
@@ -90,8 +93,12 @@ def run_gemm(op: Gemm, hw, mapping: GemmMapping | None = None, store: dict | Non
             runs = runs[:nrun[0]]
         c = numerics.gemm_output(a, b, runs, (op.batch, op.m, op.n), hw.number_format)
         store[op.c] = numerics.store(c, hw.number_format)
+    return _gemm_result(op, hw, out, mapping)
+
+
+def _gemm_result(op, hw, counts, mapping) -> OpResult:
     shape = f"{op.batch} x ({op.m}x{op.k}x{op.n})" if op.batch > 1 else f"{op.m}x{op.k}x{op.n}"
-    return OpResult.make(op.name, "gemm", "array", op.phase, out, mapping.describe(), shape, _bound(op, hw))
+    return OpResult.make(op.name, "gemm", "array", op.phase, counts, mapping.describe(), shape, _bound(op, hw))
 
 
 def run_vector(op: VectorOp, hw, store: dict | None = None, log=None) -> OpResult:
@@ -267,13 +274,15 @@ def _memo(hw) -> dict:
 
 
 def _planned_gemm(op, hw, mapper, objective):
-    """(mapping, plan, count-only counts or None) of a Gemm op, memoised per (op, hardware object)."""
+    """(mapping, plan, count-only counts or None) of a Gemm op, memoised per (op, hardware object).
+    The plan is None when the mapper gave the counts (a count-only run needs no plan then; run_gemm
+    lowers it when it walks)."""
     key = ("gemm", op, mapper, objective)
     hit = _memo(hw).get(key)
     if hit is None:
         mapping, counts = choose_gemm_plan(op, hw, mapper, objective)
         check_gemm_mapping(mapping, (op.m, op.k, op.n), hw)
-        hit = _memo(hw)[key] = (mapping, lower_gemm(op, mapping, hw), counts)
+        hit = _memo(hw)[key] = (mapping, lower_gemm(op, mapping, hw) if counts is None else None, counts)
     return hit
 
 

@@ -27,6 +27,7 @@ per op, array shape, dataflow, fold overlap and element bytes (_space, kernels/g
 """
 from __future__ import annotations
 
+import bisect
 import functools
 from collections import OrderedDict
 
@@ -136,7 +137,7 @@ def _capacity_key(hw, space) -> tuple:
     sizes = tuple(level.usable_bytes for level in hw.on_chip)
     if space is None:
         return sizes
-    fitting = int(np.searchsorted(space.footprints, sizes[0] // hw.bytes_per_element, side="right"))
+    fitting = bisect.bisect_right(space.footprints, sizes[0] // hw.bytes_per_element)
     return ("fitting", fitting) if fitting else sizes
 
 
@@ -221,7 +222,7 @@ class _Space:
 
     def __init__(self, key, cands, terms, frac, smallest):
         self.key, self.cands, self.terms, self.frac, self.smallest = key, cands, terms, frac, smallest
-        self.footprints = np.unique(terms[:, 0])      # sorted; the seed's (row 0) included
+        self.footprints = np.unique(terms[:, 0]).tolist()      # sorted; the seed's (row 0) included
 
 
 _SPACES: OrderedDict = OrderedDict()
