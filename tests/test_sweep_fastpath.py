@@ -1,6 +1,9 @@
 """The sweep's evaluation path (sweep/evaluate.py with its memo, sweep/memo.py) gives exactly the
 rows of a per-point `simulate()` + `to_frame`, for every column, on random grids.
 
+The layers that are one GEMM take sweep/gemmrows.py's path (the mixed workload's `g`, every layer
+of GEMM_WORKLOAD), the others simulate()'s per-layer step; the oracle is the same for both.
+
 Oracle: each point's hardware dict is built here (its own dotted-key setter), validated with
 Hardware.from_dict and simulated on its own (a fresh hardware object, nothing memoised by the
 sweep); its to_frame row must equal the sweep's row value for value (floats bit for bit). Grids
@@ -140,9 +143,10 @@ def direct(spec, pid: int, workload: Workload, case_index: int, mapper: str, obj
     return rows, None
 
 
-def check_sweep_equals_direct(spec, chunk_order, gemm_path: bool = False) -> tuple[int, int]:
+def check_sweep_equals_direct(spec, chunk_order, gemm_path: bool = True) -> tuple[int, int]:
     """Evaluate `spec` in the given chunk order on one context; compare every point. Returns
-    (rows compared, invalid points compared). `gemm_path`: the single-GEMM path must have run."""
+    (rows compared, invalid points compared). `gemm_path`: whether the single-GEMM layers' path
+    (sweep/gemmrows.py) ran; both workloads here have such a layer."""
     ctx = EvalContext.from_spec(spec)
     out_rows, out_invalid = {}, {}
     for start, stop in chunk_order:
@@ -332,6 +336,9 @@ def test_single_gemm_path_on_the_bundled_configs(tmp_path, config):
     assert compared > 0
 
 
-def test_mixed_workloads_take_the_general_path(tmp_path):
-    spec = sweep_spec(tmp_path, 2, {"clock_hz": [1.0e9, 2.0e9]})
-    check_sweep_equals_direct(spec, [(0, spec.n_points)], gemm_path=False)
+def test_workloads_without_a_single_gemm_layer_take_the_general_path(tmp_path):
+    workload = WORKLOAD.replace("  - {name: g, variant: gemm, m: 40, k: 24, n: 56}\n", "")
+    spec = sweep_spec(tmp_path, 2, {"clock_hz": [1.0e9, 2.0e9], "schedule": ["overlapped", "serial"]},
+                      workload=workload)
+    compared, _ = check_sweep_equals_direct(spec, [(0, spec.n_points)], gemm_path=False)
+    assert compared == 4 * 4

@@ -1,6 +1,7 @@
-"""A sweep's fast path for workloads whose every layer is one GEMM (the `gemm` variant, feed-forward
-projections): the rows' fixed parts straight from the GEMM's op result, without simulate()'s
-general machinery (schedule objects, layer results, sums over one op).
+"""A sweep's fast path for layers that are one GEMM (the `gemm` variant, feed-forward projections):
+the rows' fixed parts straight from the GEMM's op result, without simulate()'s general machinery
+(schedule objects, layer results, sums over one op); the other layers of the same workload run
+through simulate()'s own per-layer step.
 
 For a layer whose graph is a single Gemm, count-only, with no pinned mapping and no data-dependent
 counts, simulate() runs that op alone (engine.run_gemm, the mapper's own walk), schedules it on
@@ -19,47 +20,54 @@ from ..enums import Counter
 from ..errors import MappingError
 from ..graph import Gemm
 from ..guard import check_workload
-from ..simulate import layer_fields, layer_graph, path_length
+from ..pins import check_pins
+from ..simulate import _simulate_layer, layer_fields, layer_graph, path_length
 from ..variants import REGISTRY
 from .rows import RowParts, row_parts
 
 
 def fast_path(workload):
-    """For LayerMemo: None, or fast(hw, mapper, objective) -> the row parts of every layer."""
-    graphs = gemm_only(workload)
-    if graphs is None:
+    """For LayerMemo: None when no layer of `workload` is a single GEMM, else fast(hw, mapper,
+    objective) -> the row parts of every layer (the others through simulate's own layer step)."""
+    graphs = tuple(layer_graph(spec) for spec in workload.layers)
+    single = tuple(single_gemm(spec, graph) for spec, graph in zip(workload.layers, graphs))
+    if not any(single):
         return None
-    return lambda hw, mapper, objective: gemm_layer_parts(workload, graphs, hw, mapper, objective)
+    return lambda hw, mapper, objective: layer_parts(workload, graphs, single, hw, mapper, objective)
 
 
-def gemm_only(workload) -> tuple | None:
-    """(graph per layer) when every layer of `workload` is one Gemm the fast path covers, else None."""
-    graphs = []
-    for spec in workload.layers:
-        graph = layer_graph(spec)
-        ops = graph.ops
-        if (spec.pins or REGISTRY[spec.variant].is_data_dependent(spec) or len(ops) != 1
-                or type(ops[0]) is not Gemm or isinstance(ops[0].mask, str)):
-            return None
-        graphs.append(graph)
-    return tuple(graphs)
+def single_gemm(spec, graph) -> bool:
+    """Is this layer one Gemm that runs alone, count-only, with no pinned mapping and no counts
+    that depend on the data (what _gemm_parts covers)?"""
+    ops = graph.ops
+    return not (spec.pins or REGISTRY[spec.variant].is_data_dependent(spec) or len(ops) != 1
+                or type(ops[0]) is not Gemm or isinstance(ops[0].mask, str))
 
 
-def gemm_layer_parts(workload, graphs: tuple, hw, mapper: str, objective: str) -> tuple[RowParts, ...]:
-    """row_parts of every layer of simulate(workload, hw, mapper=mapper, objective=objective), for a
-    workload gemm_only() accepted (its graphs)."""
+def layer_parts(workload, graphs: tuple, single: tuple, hw, mapper: str, objective: str) -> tuple[RowParts, ...]:
+    """row_parts of every layer of simulate(workload, hw, mapper=mapper, objective=objective), in
+    simulate()'s steps: pins checked, the guard over the whole workload, then each layer in order
+    (a single GEMM by _gemm_parts, any other by simulate._simulate_layer), a MappingError named by
+    the layer and the hardware as simulate() names it."""
+    check_pins(workload, (hw,))
     check_workload(workload, list(graphs), (hw,), False, mapper, objective)
     out = []
-    for index, (spec, graph) in enumerate(zip(workload.layers, graphs)):
+    for index, (spec, graph, alone) in enumerate(zip(workload.layers, graphs, single)):
         try:
-            op = run_gemm(graph.ops[0], hw, None, None, mapper, objective)
+            if alone:
+                out.append(_gemm_parts(spec, graph, hw, mapper, objective))
+            else:
+                out.append(row_parts(_simulate_layer(workload, index, spec, graph, hw, False, 0, (mapper, objective),
+                                                     hw.schedule, False), hw))
         except MappingError as exc:
             raise MappingError(f"{workload.source}: layers[{index}] ({describe(spec.name)}) on {hw.source}: "
                                f"{exc}") from None
-        op = op.repeated(spec.repeat)
-        layer = _GemmLayer(spec, op, _fields(spec, hw), graph.phase_depth() * spec.repeat, path_length(spec))
-        out.append(row_parts(layer, hw))
     return tuple(out)
+
+
+def _gemm_parts(spec, graph, hw, mapper: str, objective: str) -> RowParts:
+    op = run_gemm(graph.ops[0], hw, None, None, mapper, objective).repeated(spec.repeat)
+    return row_parts(_GemmLayer(spec, op, _fields(spec, hw), graph.phase_depth() * spec.repeat, path_length(spec)), hw)
 
 
 _FIELDS: dict = {}
