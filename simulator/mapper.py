@@ -145,6 +145,7 @@ def clear_cache() -> None:
     _CACHE.clear()
     _SPACES.clear()
     _WALKS.clear()
+    _SEED_PLANS.clear()
 
 
 def _heuristic(op, hw, space=None):
@@ -153,11 +154,11 @@ def _heuristic(op, hw, space=None):
     flow = _flow(op, hw)
     dims = (op.m, op.k, op.n)
     nlev = len(hw.on_chip)
-    whole = np.array([int(flow)] + [x for _ in range(nlev) for x in (*dims, _ORDER_INDEX["mnk"])], np.int64)
     fits = all(_footprint(dims) * hw.bytes_per_element <= level.usable_bytes for level in hw.on_chip)
-    seeds = whole[None, :] if fits else np.zeros((0, whole.size), np.int64)
     if nlev == 1:
-        return _single_level(op, hw, flow, seeds, space if space is not None else _space(op, hw, flow))
+        return _single_level(op, hw, fits, space if space is not None else _space(op, hw, flow))
+    whole = np.array([int(flow)] + [x for _ in range(nlev) for x in (*dims, _ORDER_INDEX["mnk"])], np.int64)
+    seeds = whole[None, :] if fits else np.zeros((0, whole.size), np.int64)
     cands = level_candidates(op, hw, flow, nlev - 1, dims)
     if len(cands):
         cands = complete_inwards(op, hw, flow, cands)
@@ -169,28 +170,49 @@ def _heuristic(op, hw, space=None):
     return mapping_of(outcome.best, nlev, False), outcome.counts
 
 
-def _single_level(op, hw, flow: Dataflow, seeds: np.ndarray, space):
+def _single_level(op, hw, fits: bool, space):
+    """The heuristic on one on-chip level, from the op's candidate space (`fits`: the whole-extent
+    seed fits the level)."""
     from .kernels.gemm import gemm_state_size
     from .kernels.gemmspace import best_of_space
-    from .lowering import lower_gemm
 
-    dims = (op.m, op.k, op.n)
     cap = hw.on_chip[0].usable_bytes // hw.bytes_per_element
-    if not len(seeds) and space.smallest > cap:
+    if not fits and space.smallest > cap:
         return MappingError(f"no tile of the ({op.m}, {op.k}, {op.n}) GEMM fits level {hw.on_chip[0].name!r} "
                             f"({hw.on_chip[0].usable_bytes} usable bytes)")
     ha = hw_arrays(hw)
-    plan = lower_gemm(op, GemmMapping((dims,), ("mnk",)), hw)
+    plan = _seed_plan(op, hw)
     masked = op.mask is not None
     lo, hi = (op.mask.lo, op.mask.hi) if masked else (plan.lo, plan.hi)
     stats = np.zeros(4, np.int64)
     counts = np.zeros(n_counters(hw.n_boundaries), np.int64)
     best, counted = best_of_space(
-        space.cands, space.terms, space.frac, len(seeds) > 0, cap, masked,
+        space.cands, space.terms, space.frac, fits, cap, masked,
         float(gemm_traffic_bound(op, hw)) if masked else 0.0, ha.unit_bw, ha.fill_bw, ha.drain_bw, ha.dbuf,
-        HEURISTIC_STEP_BUDGET + (int(op.batch) if len(seeds) else 0), PRUNE_TOLERANCE, ha.flow_pos, ORDER_RANKS,
+        HEURISTIC_STEP_BUDGET + (int(op.batch) if fits else 0), PRUNE_TOLERANCE, ha.flow_pos, ORDER_RANKS,
         plan.ip, plan.rates, lo, hi, gemm_state_size(1), stats, counts, *_walks(space, plan, len(counts)))
     return mapping_of(best, 1, False), (counts if counted else None)
+
+
+_SEED_PLANS: OrderedDict = OrderedDict()
+
+
+def _seed_plan(op, hw):
+    """lower_gemm of the whole-extent mapping (the walks' ip and rates), kept per (op_key, the
+    array's default dataflow, walk_key): lower_gemm reads of the op what op_key holds and of the
+    hardware the array, the fold overlap, the element bytes, the bandwidths and double buffering."""
+    from .lowering import lower_gemm
+
+    key = (op_key(op), int(hw.mac_array.dataflow), walk_key(hw))
+    hit = _SEED_PLANS.get(key)
+    if hit is None:
+        # left writable (the kernels copy ip; a read-only array would compile them once more)
+        hit = _SEED_PLANS[key] = lower_gemm(op, GemmMapping(((op.m, op.k, op.n),), ("mnk",)), hw)
+        if len(_SEED_PLANS) > WALK_MEMO_SIZE:
+            _SEED_PLANS.popitem(last=False)
+    else:
+        _SEED_PLANS.move_to_end(key)
+    return hit
 
 
 _WALKS: OrderedDict = OrderedDict()
