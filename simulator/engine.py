@@ -1,6 +1,7 @@
 """Runs primitive ops on the kernels, count-only or functional, and schedules a layer's graph."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import replace
 
 import numpy as np
@@ -259,7 +260,28 @@ def _bound(op, hw) -> int:
     key = ("bound", op)
     hit = _memo(hw).get(key)
     if hit is None:
-        hit = _memo(hw)[key] = op_bound(op, hw)
+        hit = _memo(hw)[key] = _gemm_bound(op, hw) if isinstance(op, Gemm) else op_bound(op, hw)
+    return hit
+
+
+_GEMM_BOUNDS: OrderedDict = OrderedDict()
+GEMM_BOUNDS_KEPT = 4096
+
+
+def _gemm_bound(op, hw) -> int:
+    """bounds.gemm_bound, kept across hardware objects per (mapeval.op_key, mapeval.walk_key): it
+    reads of the op its shape, batch, sharing, step barrier, dataflow and mask, and of the hardware
+    the array (shape, dataflows, fold overlap), the element bytes and the off-chip bandwidths, all
+    in those keys (a sweep over buffer sizes asks the same bound again)."""
+    from .bounds import gemm_bound
+    from .mapeval import op_key, walk_key
+
+    key = (op_key(op), walk_key(hw))
+    hit = _GEMM_BOUNDS.get(key)
+    if hit is None:
+        hit = _GEMM_BOUNDS[key] = gemm_bound(op, hw)
+        if len(_GEMM_BOUNDS) > GEMM_BOUNDS_KEPT:
+            _GEMM_BOUNDS.popitem(last=False)
     return hit
 
 

@@ -1,5 +1,5 @@
 """The heuristic's one-level search on a cached candidate space (kernels/gemmspace.py) chooses what
-the one-call search chose before it was split: the same mapping, the same counts, the same work.
+the one-call search chose before it was split: the same mapping, the same counts, walked or not.
 
 The oracle, `reference_plan`, is that earlier search written out here from the package's general
 kernels (mapspace.level_tiles with the level's capacity, bounds.gemm_bounds on every fitting row,
@@ -7,6 +7,7 @@ evaluate.walk_best_first): it lists and bounds the candidates afresh for each ha
 cache and no precomputed terms. Hypothesis draws GEMMs (batched, shared B, step barriers, masks
 on n or k) and one-level hardware (array shape, dataflow, fold overlap, number format, level size,
 bandwidths, double buffering), and each case also runs after other cases have filled the cache.
+The GEMM bounds kept across hardware objects (engine._gemm_bound) are held to bounds.gemm_bound.
 """
 from __future__ import annotations
 
@@ -147,3 +148,14 @@ def test_plans_cached_across_level_sizes_are_the_fresh_ones(op, rows, cols, flow
     for size in sizes:
         hw = make_hw(rows=rows, cols=cols, dataflow=flow, number_format=number_format, sram_bytes=size, dram_bw=dram_bw)
         assert cached_plan(op, hw) == reference_plan(op, hw), size
+
+
+@settings(max_examples=60, deadline=None)
+@given(op=gemms(), hws=st.lists(one_level_hw(), min_size=1, max_size=4))
+def test_gemm_bounds_kept_across_hardware_are_the_fresh_ones(op, hws):
+    """engine._gemm_bound keeps bounds.gemm_bound per (op_key, walk_key) across hardware objects."""
+    from simulator.bounds import gemm_bound
+    from simulator.engine import _gemm_bound
+
+    for hw in hws + hws:
+        assert _gemm_bound(op, hw) == gemm_bound(op, hw)
