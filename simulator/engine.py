@@ -1,7 +1,6 @@
 """Runs primitive ops on the kernels, count-only or functional, and schedules a layer's graph."""
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import replace
 
 import numpy as np
@@ -13,6 +12,7 @@ from .errors import SizeError
 from .enums import Counter, NumberFormat, n_counters
 from .graph import FusedAttention, Gather, Gemm, Layout, OpGraph, Recurrence, RowRanges, VectorOp
 from .lowering import lower_gemm, lower_vector
+from .lru import Lru
 from .mapper import choose_gemm_plan
 from .mapping import GemmMapping, check_gemm_mapping
 from .results import OpResult
@@ -264,8 +264,7 @@ def _bound(op, hw) -> int:
     return hit
 
 
-_GEMM_BOUNDS: OrderedDict = OrderedDict()
-GEMM_BOUNDS_KEPT = 4096
+_GEMM_BOUNDS = Lru(4096)
 
 
 def _gemm_bound(op, hw) -> int:
@@ -276,13 +275,7 @@ def _gemm_bound(op, hw) -> int:
     from .bounds import gemm_bound
     from .mapeval import op_key, walk_key
 
-    key = (op_key(op), walk_key(hw))
-    hit = _GEMM_BOUNDS.get(key)
-    if hit is None:
-        hit = _GEMM_BOUNDS[key] = gemm_bound(op, hw)
-        if len(_GEMM_BOUNDS) > GEMM_BOUNDS_KEPT:
-            _GEMM_BOUNDS.popitem(last=False)
-    return hit
+    return _GEMM_BOUNDS.get((op_key(op), walk_key(hw)), lambda: gemm_bound(op, hw))
 
 
 def _memo(hw) -> dict:

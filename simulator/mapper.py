@@ -37,6 +37,7 @@ from .bounds import gemm_traffic_bound
 from .enums import MAPPER_NAMES, OBJECTIVE_NAMES, Dataflow, n_counters
 from .errors import MappingError
 from .mapeval import ORDER_RANKS, bounds, evaluate, hw_arrays, mapping_of, op_key, order_table, walk_key
+from .lru import Lru
 from .mapping import GemmMapping
 
 MAPPERS = MAPPER_NAMES
@@ -194,46 +195,32 @@ def _single_level(op, hw, fits: bool, space):
     return mapping_of(best, 1, False), (counts if counted else None)
 
 
-_SEED_PLANS: OrderedDict = OrderedDict()
+_SEED_PLANS = Lru(256)
 
 
 def _seed_plan(op, hw):
     """lower_gemm of the whole-extent mapping (the walks' ip and rates), kept per (op_key, the
     array's default dataflow, walk_key): lower_gemm reads of the op what op_key holds and of the
-    hardware the array, the fold overlap, the element bytes, the bandwidths and double buffering."""
+    hardware the array, the fold overlap, the element bytes, the bandwidths and double buffering.
+    Left writable (the kernels copy ip; a read-only array would compile them once more)."""
     from .lowering import lower_gemm
 
-    key = (op_key(op), int(hw.mac_array.dataflow), walk_key(hw))
-    hit = _SEED_PLANS.get(key)
-    if hit is None:
-        # left writable (the kernels copy ip; a read-only array would compile them once more)
-        hit = _SEED_PLANS[key] = lower_gemm(op, GemmMapping(((op.m, op.k, op.n),), ("mnk",)), hw)
-        if len(_SEED_PLANS) > WALK_MEMO_SIZE:
-            _SEED_PLANS.popitem(last=False)
-    else:
-        _SEED_PLANS.move_to_end(key)
-    return hit
+    return _SEED_PLANS.get((op_key(op), int(hw.mac_array.dataflow), walk_key(hw)),
+                           lambda: lower_gemm(op, GemmMapping(((op.m, op.k, op.n),), ("mnk",)), hw))
 
 
-_WALKS: OrderedDict = OrderedDict()
-WALK_MEMO_SIZE = 256          # (op, array, bandwidths) whose walks are kept; a grid over buffer sizes reuses them
 WALK_SLOTS = 64               # walks kept per entry (the heuristic walks a handful per call)
+# (op, array, bandwidths) whose walks are kept; a grid over buffer sizes reuses them
+_WALKS = Lru(256)
 
 
 def _walks(space: _Space, plan, n_counts: int) -> tuple:
     """(slot per candidate row, counts per slot, slots used) of the walks already made of `space`'s
     op under plan.ip and plan.rates, which hold everything a walk reads besides the candidate's
     tiles and order and the op's mask (in the space's key); level sizes are not among them."""
-    key = (space.key, plan.ip.tobytes(), plan.rates.tobytes())
-    hit = _WALKS.get(key)
-    if hit is None:
-        hit = _WALKS[key] = (np.full(len(space.cands), -1, np.int64),
-                             np.zeros((WALK_SLOTS, n_counts), np.int64), np.zeros(1, np.int64))
-        if len(_WALKS) > WALK_MEMO_SIZE:
-            _WALKS.popitem(last=False)
-    else:
-        _WALKS.move_to_end(key)
-    return hit
+    return _WALKS.get((space.key, plan.ip.tobytes(), plan.rates.tobytes()),
+                      lambda: (np.full(len(space.cands), -1, np.int64), np.zeros((WALK_SLOTS, n_counts), np.int64),
+                               np.zeros(1, np.int64)))
 
 
 class _Space:
@@ -247,23 +234,24 @@ class _Space:
         self.footprints = np.unique(terms[:, 0]).tolist()      # sorted; the seed's (row 0) included
 
 
-_SPACES: OrderedDict = OrderedDict()
-SPACE_CACHE_SIZE = 256        # a grid over array shapes revisits each (op, array) for every buffer and bandwidth
+# a grid over array shapes revisits each (op, array) for every buffer and bandwidth
+_SPACES = Lru(256)
 _NO_CAP = 1 << 62
 
 
 def _space(op, hw, flow: Dataflow) -> _Space:
     """The candidate space of `op` on hw's array under `flow`: it depends on the op (op_key), the
     array shape, the dataflow, the fold overlap and the element size, not on the memories."""
+    arr = hw.mac_array
+    key = (op_key(op), int(flow), arr.rows, arr.cols, int(arr.fold_overlap), hw.bytes_per_element)
+    return _SPACES.get(key, lambda: _new_space(key, op, hw, flow))
+
+
+def _new_space(key, op, hw, flow: Dataflow) -> _Space:
     from .kernels.gemmspace import N_TERMS, space_terms
     from .kernels.mapspace import ONE_COPY, level_tiles
 
     arr = hw.mac_array
-    key = (op_key(op), int(flow), arr.rows, arr.cols, int(arr.fold_overlap), hw.bytes_per_element)
-    hit = _SPACES.get(key)
-    if hit is not None:
-        _SPACES.move_to_end(key)
-        return hit
     dims = np.array((op.m, op.k, op.n), np.int64)
     units = axis_units(flow, arr.rows, arr.cols)
     sizes = [np.array(axis_sizes(u, int(d), int(d)), np.int64) for u, d in zip(units, dims)]
@@ -278,11 +266,8 @@ def _space(op, hw, flow: Dataflow) -> _Space:
                 frac, terms)
     for a in (cands, terms, frac):
         a.setflags(write=False)
-    hit = _SPACES[key] = _Space(key, cands, terms, frac, int(sizes[0][0] * sizes[1][0] + sizes[1][0] * sizes[2][0]
-                                                         + sizes[0][0] * sizes[2][0]))
-    if len(_SPACES) > SPACE_CACHE_SIZE:
-        _SPACES.popitem(last=False)
-    return hit
+    smallest = int(sizes[0][0] * sizes[1][0] + sizes[1][0] * sizes[2][0] + sizes[0][0] * sizes[2][0])
+    return _Space(key, cands, terms, frac, smallest)
 
 
 _NO_ROWS = np.zeros(0, np.int64)
