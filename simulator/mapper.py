@@ -217,10 +217,13 @@ _WALKS = Lru(256)
 def _walks(space: _Space, plan, n_counts: int) -> tuple:
     """(slot per candidate row, counts per slot, slots used) of the walks already made of `space`'s
     op under plan.ip and plan.rates, which hold everything a walk reads besides the candidate's
-    tiles and order and the op's mask (in the space's key); level sizes are not among them."""
+    tiles and order and the op's mask (in the space's key); level sizes are not among them. Then
+    (bounded per row, lower bound per row, estimate per row): the bounds finished so far, which
+    read the same bandwidths and double buffering (kernels/gemmspace.best_of_space)."""
+    n = len(space.cands)
     return _WALKS.get((space.key, plan.ip.tobytes(), plan.rates.tobytes()),
-                      lambda: (np.full(len(space.cands), -1, np.int64), np.zeros((WALK_SLOTS, n_counts), np.int64),
-                               np.zeros(1, np.int64)))
+                      lambda: (np.full(n, -1, np.int64), np.zeros((WALK_SLOTS, n_counts), np.int64),
+                               np.zeros(1, np.int64), np.zeros(n, np.int64), np.zeros(n), np.zeros(n)))
 
 
 class _Space:

@@ -137,17 +137,23 @@ def cached_plan(op, hw):
     return (mapping.tiles[0], LOOP_ORDERS.index(mapping.orders[0])), (counts.tolist() if counts is not None else None)
 
 
-@settings(max_examples=60, deadline=None)
+MEMORIES = st.tuples(st.sampled_from([1536, 2048, 3072, 4096, 6144, 8192, 1 << 14, 1 << 16]),
+                     st.sampled_from([0.5, 7.0]), st.sampled_from([3.0, 64.0]), st.booleans())
+
+
+@settings(max_examples=80, deadline=None)
 @given(op=gemms(), rows=st.integers(1, 8), cols=st.integers(1, 8), flow=st.sampled_from(FLOWS),
-       number_format=st.sampled_from(FORMATS), dram_bw=st.sampled_from([0.5, 7.0]),
-       sizes=st.lists(st.sampled_from([1536, 2048, 3072, 4096, 6144, 8192, 1 << 14, 1 << 16]), min_size=2, max_size=6))
-def test_plans_cached_across_level_sizes_are_the_fresh_ones(op, rows, cols, flow, number_format, dram_bw, sizes):
-    """The plan cache keys one level's size by which candidates fit: every size in turn, each
-    compared with a from-scratch search."""
+       number_format=st.sampled_from(FORMATS), memories=st.lists(MEMORIES, min_size=2, max_size=8))
+def test_plans_cached_across_memories_are_the_fresh_ones(op, rows, cols, flow, number_format, memories):
+    """One op on one array under a run of memories (size, DRAM and SRAM bandwidth, double
+    buffering), the caches kept between them: the plan cache (keyed by which candidates fit), the
+    candidate space, the kept walks and bounds (per bandwidths); each compared with a from-scratch
+    search."""
     mapper.clear_cache()
-    for size in sizes:
-        hw = make_hw(rows=rows, cols=cols, dataflow=flow, number_format=number_format, sram_bytes=size, dram_bw=dram_bw)
-        assert cached_plan(op, hw) == reference_plan(op, hw), size
+    for size, dram_bw, sram_bw, double_buffered in memories + memories[::-1]:
+        hw = make_hw(rows=rows, cols=cols, dataflow=flow, number_format=number_format, sram_bytes=size,
+                     dram_bw=dram_bw, sram_bw=sram_bw, double_buffered=double_buffered)
+        assert cached_plan(op, hw) == reference_plan(op, hw), (size, dram_bw, sram_bw, double_buffered)
 
 
 @settings(max_examples=60, deadline=None)

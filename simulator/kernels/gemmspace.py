@@ -99,11 +99,13 @@ def _finish_bounds(t, frac, unit_bw, fill_bw, drain_bw, dbuf):
 @njit(cache=True)
 def best_of_space(cands_all, terms, frac_all, seed_fits, cap_elems, masked, traffic_lb, unit_bw, fill_bw, drain_bw,
                   dbuf, budget, tolerance, flow_pos, order_rank, ip_base, rates, lo, hi, state_size, stats,
-                  best_counts, memo_slot, memo_counts, memo_used):
+                  best_counts, memo_slot, memo_counts, memo_used, bounded, lb_all, key_all):
     """The heuristic's one-level search on a precomputed space: row 0 of cands_all is the whole-extent seed (taken
     when seed_fits), the rest every tile of the size lists; those over `cap_elems` are left out.
-    Returns the best row and whether best_counts holds its counts. memo_slot (per row of cands_all),
-    memo_counts and memo_used: walk_best_first's memo of walks, for this op on these ip_base and rates."""
+    Returns the best row and whether best_counts holds its counts. For this op on these ip_base and
+    rates (the bandwidths, double buffering and traffic_lb follow from them), the caller keeps
+    walk_best_first's memo of walks (memo_slot per row of cands_all, memo_counts, memo_used) and
+    the finished bounds of the rows used so far (lb_all, key_all where bounded[row] is 1)."""
     n_all = cands_all.shape[0]
     keep = np.empty(n_all, np.int64)
     n = 0
@@ -122,12 +124,16 @@ def best_of_space(cands_all, terms, frac_all, seed_fits, cap_elems, masked, traf
     for j in range(n):
         i = keep[j]
         cands[j] = cands_all[i]
-        b, e = _finish_bounds(terms[i], frac_all[i], unit_bw, fill_bw, drain_bw, dbuf)
-        lb[j] = b
-        key[j] = e
-        if masked:
-            lb[j] = max(terms[i, T_MASKED], traffic_lb)
-            key[j] = max(key[j], lb[j])
+        if not bounded[i]:
+            b, e = _finish_bounds(terms[i], frac_all[i], unit_bw, fill_bw, drain_bw, dbuf)
+            lb_all[i] = b
+            key_all[i] = e
+            if masked:
+                lb_all[i] = max(terms[i, T_MASKED], traffic_lb)
+                key_all[i] = max(key_all[i], lb_all[i])
+            bounded[i] = 1
+        lb[j] = lb_all[i]
+        key[j] = key_all[i]
         steps[j] = terms[i, T_STEPS]
     coarsest = steps[n_seeds:].min() if n > n_seeds else 0
     budget = max(budget, steps[:n_seeds].sum() + COARSE_WALKS * coarsest)
