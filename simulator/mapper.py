@@ -210,8 +210,15 @@ def _seed_plan(op, hw):
 
 
 WALK_SLOTS = 64               # walks kept per entry (the heuristic walks a handful per call)
+MEMO_BYTES = 48 << 20         # per cache below: a space of a big GEMM on a small array has ~20,000 rows
+
+
+def _nbytes(entry) -> int:
+    return sum(a.nbytes for a in (entry if isinstance(entry, tuple) else (entry.cands, entry.terms, entry.frac)))
+
+
 # (op, array, bandwidths) whose walks are kept; a grid over buffer sizes reuses them
-_WALKS = Lru(256)
+_WALKS = Lru(256, MEMO_BYTES, _nbytes)
 
 
 def _walks(space: _Space, plan, n_counts: int) -> tuple:
@@ -238,7 +245,7 @@ class _Space:
 
 
 # a grid over array shapes revisits each (op, array) for every buffer and bandwidth
-_SPACES = Lru(256)
+_SPACES = Lru(256, MEMO_BYTES, _nbytes)
 _NO_CAP = 1 << 62
 
 

@@ -165,3 +165,20 @@ def test_gemm_bounds_kept_across_hardware_are_the_fresh_ones(op, hws):
 
     for hw in hws + hws:
         assert _gemm_bound(op, hw) == gemm_bound(op, hw)
+
+
+def test_lru_bounds_entries_and_bytes():
+    from simulator.lru import Lru
+
+    made = []
+    memo = Lru(3, max_bytes=100, weigh=lambda entry: entry)
+    for key, weight in [("a", 10), ("b", 20), ("c", 30), ("a", 10), ("d", 50), ("e", 500)]:
+        memo.get(key, lambda w=weight, k=key: made.append(k) or w)
+    assert made == ["a", "b", "c", "d", "e"]           # "a" came from the memo the second time
+    assert list(memo.table) == ["e"] and memo.bytes == 500   # the newest stays even when alone too big
+    memo.get("f", lambda: 1)
+    assert list(memo.table) == ["f"] and memo.bytes == 1
+    small = Lru(2)
+    for key in "abcb":
+        small.get(key, lambda k=key: k)
+    assert list(small.table) == ["c", "b"]
