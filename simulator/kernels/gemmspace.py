@@ -97,6 +97,21 @@ def _finish_bounds(t, frac, unit_bw, fill_bw, drain_bw, dbuf):
 
 
 @njit(cache=True)
+def _fitting(terms, seed_fits, cap_elems):
+    """The rows taken, in order: the seed (row 0) when it fits, then every row within `cap_elems`."""
+    keep = np.empty(terms.shape[0], np.int64)
+    n = 0
+    if seed_fits:
+        keep[0] = 0
+        n = 1
+    for i in range(1, terms.shape[0]):
+        if terms[i, T_FOOT] <= cap_elems:
+            keep[n] = i
+            n += 1
+    return keep[:n]
+
+
+@njit(cache=True)
 def best_of_space(cands_all, terms, frac_all, seed_fits, cap_elems, masked, traffic_lb, unit_bw, fill_bw, drain_bw,
                   dbuf, budget, tolerance, flow_pos, order_rank, ip_base, rates, lo, hi, state_size, stats,
                   best_counts, memo_slot, memo_counts, memo_used, bounded, lb_all, key_all):
@@ -106,17 +121,9 @@ def best_of_space(cands_all, terms, frac_all, seed_fits, cap_elems, masked, traf
     rates (the bandwidths, double buffering and traffic_lb follow from them), the caller keeps
     walk_best_first's memo of walks (memo_slot per row of cands_all, memo_counts, memo_used) and
     the finished bounds of the rows used so far (lb_all, key_all where bounded[row] is 1)."""
-    n_all = cands_all.shape[0]
-    keep = np.empty(n_all, np.int64)
-    n = 0
-    if seed_fits:
-        keep[0] = 0
-        n = 1
-    n_seeds = n
-    for i in range(1, n_all):
-        if terms[i, T_FOOT] <= cap_elems:
-            keep[n] = i
-            n += 1
+    keep = _fitting(terms, seed_fits, cap_elems)
+    n = keep.shape[0]
+    n_seeds = 1 if seed_fits else 0
     cands = np.empty((n, cands_all.shape[1]), np.int64)
     lb = np.empty(n)
     key = np.empty(n)
