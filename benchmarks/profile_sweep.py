@@ -1,10 +1,14 @@
 """Where a sweep chunk's time goes, stage by stage (cProfile, one process, one core).
 
-Usage: python benchmarks/profile_sweep.py [--points 300]
-Two grids on workloads/bert_base_layer.yaml (3 layers per point), heuristic mapper, count-only:
-* "array": bench_sweep.py's rows x cols x SRAM x dataflow grid: every point simulates;
-* "prices": clock x MAC energy x DRAM read energy: the layers count alike at every point, so the
-  worker's memo (sweep/memo.py) simulates them once and every other point is re-priced.
+Usage: python benchmarks/profile_sweep.py [--points 300] [--grids array,prices,gemm10k]
+Three grids, heuristic mapper, count-only:
+* "array": bench_sweep.py's rows x cols x SRAM x dataflow grid on workloads/bert_base_layer.yaml
+  (3 layers per point): every point simulates;
+* "prices": clock x MAC energy x DRAM read energy on the same workload: the layers count alike at
+  every point, so the worker's memo (sweep/memo.py) simulates them once and every other point is
+  re-priced;
+* "gemm10k": bench_sweep.py's 10,000-point grid (rows x cols x SRAM size x DRAM read bandwidth) on
+  workloads/gemm_smoke.yaml (2 single-GEMM layers per point): every point simulates.
 One chunk of --points points is evaluated after a warm-up chunk (kernels loaded, caches warm for
 other points). Each stage is a function's cumulative time; indented stages are inside the one above
 (so shares do not add up across levels). cProfile adds its own overhead per call, more to the many
@@ -22,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_sweep import bert_sweep  # noqa: E402
+from benchmarks.bench_sweep import bert_sweep, ten_thousand_sweep  # noqa: E402
 from benchmarks.common import print_table  # noqa: E402
 from simulator.sweep.evaluate import EvalContext, evaluate_chunk  # noqa: E402
 from simulator.sweep.spec import sweep_from_dict  # noqa: E402
@@ -33,7 +37,11 @@ STAGES = [
     (1, "point hardware: template or from_dict, hash", "sweep/evaluate.py", "_point_hardware"),
     (2, "Hardware.from_dict (validation)", "simulator/hardware.py", "from_dict"),
     (2, "point_hash", "sweep/grid.py", "point_hash"),
-    (1, "memo lookup + simulate() on a miss", "sweep/memo.py", "layers"),
+    (1, "memo lookup + simulate() or the GEMM path on a miss", "sweep/memo.py", "layers"),
+    (2, "single-GEMM layers' path (sweep/gemmrows.py)", "sweep/gemmrows.py", "layer_parts"),
+    (3, "engine.run_gemm (mapping, bound, op result)", "simulator/engine.py", "run_gemm"),
+    (4, "heuristic mapper, plan cache", "simulator/mapper.py", "default_gemm_plan"),
+    (5, "kernel: best_of_space (one level)", "kernels/gemmspace.py", "best_of_space"),
     (2, "simulate()", "simulator/simulate.py", "simulate"),
     (3, "guard: counts bounded before running", "simulator/guard.py", "check_workload"),
     (3, "step_rows: steps a layer will log", "schedule/oplog.py", "step_rows"),
@@ -87,8 +95,11 @@ def profile(sweep: dict, points: int) -> tuple[float, int, list]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--points", type=int, default=300)
+    parser.add_argument("--grids", default="array,prices,gemm10k", help="comma-separated grid names")
     args = parser.parse_args()
-    for name, sweep in (("array", bert_sweep("heuristic")), ("prices", price_sweep())):
+    grids = {"array": bert_sweep("heuristic"), "prices": price_sweep(), "gemm10k": ten_thousand_sweep()}
+    for name in args.grids.split(","):
+        sweep = grids[name]
         wall, rows, table = profile(sweep, args.points)
         print(f"grid '{name}': {args.points} points, {rows} layer evaluations in {wall:.2f} s without the profiler "
               f"= {rows / wall:,.0f} layer evals/s on one core")

@@ -12,6 +12,7 @@ from .errors import SizeError
 from .enums import Counter, NumberFormat, n_counters
 from .graph import FusedAttention, Gather, Gemm, Layout, OpGraph, Recurrence, RowRanges, VectorOp
 from .lowering import lower_gemm, lower_vector
+from .lru import Lru
 from .mapper import choose_gemm_plan
 from .mapping import GemmMapping, check_gemm_mapping
 from .results import OpResult
@@ -71,12 +72,15 @@ def run_gemm(op: Gemm, hw, mapping: GemmMapping | None = None, store: dict | Non
     else:
         check_gemm_mapping(mapping, (op.m, op.k, op.n), hw)
         plan = lower_gemm(op, mapping, hw)
+    if store is None and counts is not None and log is None:
+        # the mapper walked this mapping count-only already: the same counts
+        return _gemm_result(op, hw, counts, mapping)
+    if plan is None:
+        plan = lower_gemm(op, mapping, hw)
     out = np.zeros(n_counters(hw.n_boundaries), np.int64)
     state = new_gemm_state(hw)
     rows, nlog = log if log is not None else (NO_LOG, np.zeros(1, np.int64))
-    if store is None and counts is not None and log is None:
-        out = counts          # the mapper walked this mapping count-only already: the same counts
-    elif store is None:
+    if store is None:
         gemm_walk(plan.ip, plan.rates, plan.lo, plan.hi, out, state, 0, True, rows, nlog, NO_LOG, _NO_COUNT)
     else:
         a = _as3(store[op.a], (op.batch, op.m, op.k), op.a)
@@ -90,8 +94,12 @@ def run_gemm(op: Gemm, hw, mapping: GemmMapping | None = None, store: dict | Non
             runs = runs[:nrun[0]]
         c = numerics.gemm_output(a, b, runs, (op.batch, op.m, op.n), hw.number_format)
         store[op.c] = numerics.store(c, hw.number_format)
+    return _gemm_result(op, hw, out, mapping)
+
+
+def _gemm_result(op, hw, counts, mapping) -> OpResult:
     shape = f"{op.batch} x ({op.m}x{op.k}x{op.n})" if op.batch > 1 else f"{op.m}x{op.k}x{op.n}"
-    return OpResult.make(op.name, "gemm", "array", op.phase, out, mapping.describe(), shape, _bound(op, hw))
+    return OpResult.make(op.name, "gemm", "array", op.phase, counts, mapping.describe(), shape, _bound(op, hw))
 
 
 def run_vector(op: VectorOp, hw, store: dict | None = None, log=None) -> OpResult:
@@ -252,8 +260,22 @@ def _bound(op, hw) -> int:
     key = ("bound", op)
     hit = _memo(hw).get(key)
     if hit is None:
-        hit = _memo(hw)[key] = op_bound(op, hw)
+        hit = _memo(hw)[key] = _gemm_bound(op, hw) if isinstance(op, Gemm) else op_bound(op, hw)
     return hit
+
+
+_GEMM_BOUNDS = Lru(4096)
+
+
+def _gemm_bound(op, hw) -> int:
+    """bounds.gemm_bound, kept across hardware objects per (mapeval.op_key, mapeval.walk_key): it
+    reads of the op its shape, batch, sharing, step barrier, dataflow and mask, and of the hardware
+    the array (shape, dataflows, fold overlap), the element bytes and the off-chip bandwidths, all
+    in those keys (a sweep over buffer sizes asks the same bound again)."""
+    from .bounds import gemm_bound
+    from .mapeval import op_key, walk_key
+
+    return _GEMM_BOUNDS.get((op_key(op), walk_key(hw)), lambda: gemm_bound(op, hw))
 
 
 def _memo(hw) -> dict:
@@ -267,13 +289,15 @@ def _memo(hw) -> dict:
 
 
 def _planned_gemm(op, hw, mapper, objective):
-    """(mapping, plan, count-only counts or None) of a Gemm op, memoised per (op, hardware object)."""
+    """(mapping, plan, count-only counts or None) of a Gemm op, memoised per (op, hardware object).
+    The plan is None when the mapper gave the counts (a count-only run needs no plan then; run_gemm
+    lowers it when it walks)."""
     key = ("gemm", op, mapper, objective)
     hit = _memo(hw).get(key)
     if hit is None:
         mapping, counts = choose_gemm_plan(op, hw, mapper, objective)
         check_gemm_mapping(mapping, (op.m, op.k, op.n), hw)
-        hit = _memo(hw)[key] = (mapping, lower_gemm(op, mapping, hw), counts)
+        hit = _memo(hw)[key] = (mapping, lower_gemm(op, mapping, hw) if counts is None else None, counts)
     return hit
 
 

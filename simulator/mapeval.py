@@ -71,10 +71,15 @@ def _mask_digest(mask, axis: str) -> tuple:
 
 
 def walk_key(hw) -> tuple:
-    """The hardware fields a count-only walk reads (not level sizes, not prices)."""
-    arr = hw.mac_array
-    return (arr.rows, arr.cols, tuple(int(f) for f in arr.dataflows), int(arr.fold_overlap), hw.bytes_per_element,
-            tuple((m.read_bw_bytes_per_cycle, m.write_bw_bytes_per_cycle, m.double_buffered) for m in hw.memories))
+    """The hardware fields a count-only walk reads (not level sizes, not prices); kept with the
+    hardware object (frozen), which every GEMM of a layer asks again."""
+    hit = hw.__dict__.get("_walk_key")
+    if hit is None:
+        arr = hw.mac_array
+        hit = (arr.rows, arr.cols, tuple(int(f) for f in arr.dataflows), int(arr.fold_overlap), hw.bytes_per_element,
+               tuple((m.read_bw_bytes_per_cycle, m.write_bw_bytes_per_cycle, m.double_buffered) for m in hw.memories))
+        object.__setattr__(hw, "_walk_key", hit)
+    return hit
 
 
 def price_key(hw) -> tuple:

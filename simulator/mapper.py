@@ -21,10 +21,13 @@ whole-extent mapping, fewer tile steps, larger tiles, loop-order preference). It
 with it (the engine does not walk it again). The result is cached on what it depends on: the op's
 shape, batch, sharing, step barrier, dataflow, mask bytes, and the hardware's array, dataflows,
 fold overlap, element bytes, level sizes, bandwidths and double buffering (not prices, clock or
-vector unit).
+vector unit); on one level, its size only as far as it decides which candidate tiles fit. The
+one-level candidate space itself (rows and the bound terms no memory changes) is cached apart,
+per op, array shape, dataflow, fold overlap and element bytes (_space, kernels/gemmspace.py).
 """
 from __future__ import annotations
 
+import bisect
 import functools
 from collections import OrderedDict
 
@@ -34,6 +37,7 @@ from .bounds import gemm_traffic_bound
 from .enums import MAPPER_NAMES, OBJECTIVE_NAMES, Dataflow, n_counters
 from .errors import MappingError
 from .mapeval import ORDER_RANKS, bounds, evaluate, hw_arrays, mapping_of, op_key, order_table, walk_key
+from .lru import Lru
 from .mapping import GemmMapping
 
 MAPPERS = MAPPER_NAMES
@@ -105,10 +109,11 @@ def default_gemm_mapping(op, hw) -> GemmMapping:
 def default_gemm_plan(op, hw) -> tuple[GemmMapping, np.ndarray | None]:
     """The heuristic mapping and, when the heuristic walked it, its count-only counts (exactly what
     engine.run_gemm counts for it), read-only; cached."""
-    key = (op_key(op), walk_key(hw), tuple(level.usable_bytes for level in hw.on_chip))
+    space = _space(op, hw, _flow(op, hw)) if len(hw.on_chip) == 1 else None
+    key = (op_key(op), walk_key(hw), _capacity_key(hw, space))
     hit = _CACHE.get(key)
     if hit is None:
-        hit = _heuristic(op, hw)
+        hit = _heuristic(op, hw, space)
         if not isinstance(hit, MappingError) and hit[1] is not None:
             hit[1].setflags(write=False)
         _CACHE[key] = hit
@@ -121,20 +126,40 @@ def default_gemm_plan(op, hw) -> tuple[GemmMapping, np.ndarray | None]:
     return hit
 
 
+def _flow(op, hw) -> Dataflow:
+    return Dataflow(op.dataflow if op.dataflow is not None else hw.mac_array.dataflow)
+
+
+def _capacity_key(hw, space) -> tuple:
+    """What the level sizes decide. On one level (`space`: the op's candidate space there) that is
+    only which candidates fit, a prefix of the space's distinct footprints: two sizes that admit the
+    same ones give the same plan (a size that admits none gives an error quoting it, so it keys on
+    the bytes)."""
+    sizes = tuple(level.usable_bytes for level in hw.on_chip)
+    if space is None:
+        return sizes
+    fitting = bisect.bisect_right(space.footprints, sizes[0] // hw.bytes_per_element)
+    return ("fitting", fitting) if fitting else sizes
+
+
 def clear_cache() -> None:
     _CACHE.clear()
+    _SPACES.clear()
+    _WALKS.clear()
+    _SEED_PLANS.clear()
 
 
-def _heuristic(op, hw):
-    """(mapping, counts of its count-only walk or None), or the MappingError to raise."""
-    flow = Dataflow(op.dataflow if op.dataflow is not None else hw.mac_array.dataflow)
+def _heuristic(op, hw, space=None):
+    """(mapping, counts of its count-only walk or None), or the MappingError to raise. `space`: the
+    op's one-level candidate space on hw (_space), when the caller has it."""
+    flow = _flow(op, hw)
     dims = (op.m, op.k, op.n)
     nlev = len(hw.on_chip)
-    whole = np.array([int(flow)] + [x for _ in range(nlev) for x in (*dims, _ORDER_INDEX["mnk"])], np.int64)
     fits = all(_footprint(dims) * hw.bytes_per_element <= level.usable_bytes for level in hw.on_chip)
-    seeds = whole[None, :] if fits else np.zeros((0, whole.size), np.int64)
     if nlev == 1:
-        return _single_level(op, hw, flow, seeds)
+        return _single_level(op, hw, fits, space if space is not None else _space(op, hw, flow))
+    whole = np.array([int(flow)] + [x for _ in range(nlev) for x in (*dims, _ORDER_INDEX["mnk"])], np.int64)
+    seeds = whole[None, :] if fits else np.zeros((0, whole.size), np.int64)
     cands = level_candidates(op, hw, flow, nlev - 1, dims)
     if len(cands):
         cands = complete_inwards(op, hw, flow, cands)
@@ -146,32 +171,116 @@ def _heuristic(op, hw):
     return mapping_of(outcome.best, nlev, False), outcome.counts
 
 
-def _single_level(op, hw, flow: Dataflow, seeds: np.ndarray):
+def _single_level(op, hw, fits: bool, space):
+    """The heuristic on one on-chip level, from the op's candidate space (`fits`: the whole-extent
+    seed fits the level)."""
     from .kernels.gemm import gemm_state_size
-    from .kernels.mapspace import best_single_level
-    from .lowering import lower_gemm
+    from .kernels.gemmspace import best_of_space
 
-    arr = hw.mac_array
-    units = axis_units(flow, arr.rows, arr.cols)
-    dims = (op.m, op.k, op.n)
-    sizes = [np.array(axis_sizes(u, d, d), np.int64) for u, d in zip(units, dims)]
     cap = hw.on_chip[0].usable_bytes // hw.bytes_per_element
-    if not len(seeds) and sizes[0][0] * sizes[1][0] + sizes[1][0] * sizes[2][0] + sizes[0][0] * sizes[2][0] > cap:
+    if not fits and space.smallest > cap:
         return MappingError(f"no tile of the ({op.m}, {op.k}, {op.n}) GEMM fits level {hw.on_chip[0].name!r} "
                             f"({hw.on_chip[0].usable_bytes} usable bytes)")
     ha = hw_arrays(hw)
-    plan = lower_gemm(op, GemmMapping((dims,), ("mnk",)), hw)
+    plan = _seed_plan(op, hw)
     masked = op.mask is not None
     lo, hi = (op.mask.lo, op.mask.hi) if masked else (plan.lo, plan.hi)
     stats = np.zeros(4, np.int64)
     counts = np.zeros(n_counters(hw.n_boundaries), np.int64)
-    best, counted = best_single_level(
-        seeds, *sizes, cap, np.array(dims, np.int64), *_ORDERS, ORDER_RANKS, masked, lo, hi, op.mask_axis == "n",
-        float(gemm_traffic_bound(op, hw)) if masked else 0.0, op.batch,
-        bool(op.shared_b), bool(getattr(op, "step_barrier", False)), arr.rows, arr.cols, int(arr.fold_overlap) == 1,
-        hw.bytes_per_element, ha.unit_bw, ha.fill_bw, ha.drain_bw, ha.dbuf, plan.ip, plan.rates, gemm_state_size(1),
-        HEURISTIC_STEP_BUDGET + (int(op.batch) if len(seeds) else 0), PRUNE_TOLERANCE, ha.flow_pos, stats, counts)
+    best, counted = best_of_space(
+        space.cands, space.terms, space.frac, fits, cap, masked,
+        float(gemm_traffic_bound(op, hw)) if masked else 0.0, ha.unit_bw, ha.fill_bw, ha.drain_bw, ha.dbuf,
+        HEURISTIC_STEP_BUDGET + (int(op.batch) if fits else 0), PRUNE_TOLERANCE, ha.flow_pos, ORDER_RANKS,
+        plan.ip, plan.rates, lo, hi, gemm_state_size(1), stats, counts, *_walks(space, plan, len(counts)))
     return mapping_of(best, 1, False), (counts if counted else None)
+
+
+_SEED_PLANS = Lru(256)
+
+
+def _seed_plan(op, hw):
+    """lower_gemm of the whole-extent mapping (the walks' ip and rates), kept per (op_key, the
+    array's default dataflow, walk_key): lower_gemm reads of the op what op_key holds and of the
+    hardware the array, the fold overlap, the element bytes, the bandwidths and double buffering.
+    Left writable (the kernels copy ip; a read-only array would compile them once more)."""
+    from .lowering import lower_gemm
+
+    return _SEED_PLANS.get((op_key(op), int(hw.mac_array.dataflow), walk_key(hw)),
+                           lambda: lower_gemm(op, GemmMapping(((op.m, op.k, op.n),), ("mnk",)), hw))
+
+
+WALK_SLOTS = 64               # walks kept per entry (the heuristic walks a handful per call)
+MEMO_BYTES = 48 << 20         # per cache below: a space of a big GEMM on a small array has ~20,000 rows
+
+
+def _nbytes(entry) -> int:
+    return sum(a.nbytes for a in (entry if isinstance(entry, tuple) else (entry.cands, entry.terms, entry.frac)))
+
+
+# (op, array, bandwidths) whose walks are kept; a grid over buffer sizes reuses them
+_WALKS = Lru(256, MEMO_BYTES, _nbytes)
+
+
+def _walks(space: _Space, plan, n_counts: int) -> tuple:
+    """(slot per candidate row, counts per slot, slots used) of the walks already made of `space`'s
+    op under plan.ip and plan.rates, which hold everything a walk reads besides the candidate's
+    tiles and order and the op's mask (in the space's key); level sizes are not among them. Then
+    (bounded per row, lower bound per row, estimate per row): the bounds finished so far, which
+    read the same bandwidths and double buffering (kernels/gemmspace.best_of_space)."""
+    n = len(space.cands)
+    return _WALKS.get((space.key, plan.ip.tobytes(), plan.rates.tobytes()),
+                      lambda: (np.full(n, -1, np.int64), np.zeros((WALK_SLOTS, n_counts), np.int64),
+                               np.zeros(1, np.int64), np.zeros(n, np.int64), np.zeros(n), np.zeros(n)))
+
+
+class _Space:
+    """One op's one-level candidate rows (the whole-extent seed first) and their point-independent
+    bound terms (kernels/gemmspace.py), the smallest tile's footprint and every distinct footprint
+    (elements)."""
+    __slots__ = ("key", "cands", "terms", "frac", "smallest", "footprints")
+
+    def __init__(self, key, cands, terms, frac, smallest):
+        self.key, self.cands, self.terms, self.frac, self.smallest = key, cands, terms, frac, smallest
+        self.footprints = np.unique(terms[:, 0]).tolist()      # sorted; the seed's (row 0) included
+
+
+# a grid over array shapes revisits each (op, array) for every buffer and bandwidth
+_SPACES = Lru(256, MEMO_BYTES, _nbytes)
+_NO_CAP = 1 << 62
+
+
+def _space(op, hw, flow: Dataflow) -> _Space:
+    """The candidate space of `op` on hw's array under `flow`: it depends on the op (op_key), the
+    array shape, the dataflow, the fold overlap and the element size, not on the memories."""
+    arr = hw.mac_array
+    key = (op_key(op), int(flow), arr.rows, arr.cols, int(arr.fold_overlap), hw.bytes_per_element)
+    return _SPACES.get(key, lambda: _new_space(key, op, hw, flow))
+
+
+def _new_space(key, op, hw, flow: Dataflow) -> _Space:
+    from .kernels.gemmspace import N_TERMS, space_terms
+    from .kernels.mapspace import ONE_COPY, level_tiles
+
+    arr = hw.mac_array
+    dims = np.array((op.m, op.k, op.n), np.int64)
+    units = axis_units(flow, arr.rows, arr.cols)
+    sizes = [np.array(axis_sizes(u, int(d), int(d)), np.int64) for u, d in zip(units, dims)]
+    whole = np.array([[int(flow), op.m, op.k, op.n, _ORDER_INDEX["mnk"]]], np.int64)
+    cands = np.concatenate([whole, level_tiles(int(flow), *sizes, _NO_CAP, dims, *_ORDERS, ONE_COPY)])
+    terms = np.zeros((len(cands), N_TERMS), np.int64)
+    frac = np.ones(len(cands))
+    masked = op.mask is not None
+    lo, hi = (op.mask.lo, op.mask.hi) if masked else (_NO_ROWS, _NO_ROWS)
+    space_terms(cands, dims, op.batch, bool(op.shared_b), bool(getattr(op, "step_barrier", False)), arr.rows,
+                arr.cols, int(arr.fold_overlap) == 1, hw.bytes_per_element, masked, lo, hi, op.mask_axis == "n",
+                frac, terms)
+    for a in (cands, terms, frac):
+        a.setflags(write=False)
+    smallest = int(sizes[0][0] * sizes[1][0] + sizes[1][0] * sizes[2][0] + sizes[0][0] * sizes[2][0])
+    return _Space(key, cands, terms, frac, smallest)
+
+
+_NO_ROWS = np.zeros(0, np.int64)
 
 
 def _footprint(tile) -> int:

@@ -172,20 +172,31 @@ def price_with_breakdown(counts: np.ndarray, cycles: int, compute_cycles: int, h
     c = counts.tolist()
     reads, writes = cost.level_bytes_scalar(c, len(hw.memories))
     breakdown = cost.energy_breakdown_scalar(c, reads, writes, hw)
+    rec = count_columns(c, reads, writes, cycles, compute_cycles, hw)
+    return ({**{k: rec[k] for k in COUNT_HEAD}, "seconds": cycles / hw.clock_hz,
+             **{k: rec[k] for k in COUNT_MIDDLE}, "energy_pj": sum(breakdown.values())}, breakdown)
+
+
+# count_columns' keys: those before `seconds` in a report row, and those between it and energy_pj
+COUNT_HEAD = ("macs", "slot_macs", "vector_ops", "cycles", "compute_cycles", "stall_cycles")
+COUNT_MIDDLE = ("dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "utilization")
+
+
+def count_columns(c: list, reads: list, writes: list, cycles: int, compute_cycles: int, hw) -> dict[str, Any]:
+    """The report numbers of counts `c` (a list, Counter layout) that no price enters: price_counts
+    less seconds and energy_pj. `reads`, `writes`: bytes per memory level (cost.level_bytes_scalar)."""
     macs = c[Counter.MACS]
     arr = hw.mac_array
-    return ({
+    return {
         "macs": macs,
         "slot_macs": c[Counter.SLOT_MACS],
         "vector_ops": sum(c[Counter.VEC_OPS:Counter.VEC_OPS + N_VEC_KINDS]),
         "cycles": int(cycles),
         "compute_cycles": int(compute_cycles),
         "stall_cycles": int(cycles - compute_cycles),
-        "seconds": cycles / hw.clock_hz,
         "dram_read_bytes": reads[-1],
         "dram_write_bytes": writes[-1],
         "sram_read_bytes": sum(reads[:-1]),
         "sram_write_bytes": sum(writes[:-1]),
         "utilization": macs / (cycles * arr.rows * arr.cols) if cycles > 0 else 0.0,
-        "energy_pj": sum(breakdown.values()),
-    }, breakdown)
+    }

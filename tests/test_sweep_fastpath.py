@@ -1,6 +1,9 @@
 """The sweep's evaluation path (sweep/evaluate.py with its memo, sweep/memo.py) gives exactly the
 rows of a per-point `simulate()` + `to_frame`, for every column, on random grids.
 
+The layers that are one GEMM take sweep/gemmrows.py's path (the mixed workload's `g`, every layer
+of GEMM_WORKLOAD), the others simulate()'s per-layer step; the oracle is the same for both.
+
 Oracle: each point's hardware dict is built here (its own dotted-key setter), validated with
 Hardware.from_dict and simulated on its own (a fresh hardware object, nothing memoised by the
 sweep); its to_frame row must equal the sweep's row value for value (floats bit for bit). Grids
@@ -93,9 +96,10 @@ def random_grid(rng: random.Random, levels: int, n_count: int, n_price: int) -> 
     return grid
 
 
-def sweep_spec(tmp_path: Path, levels: int, grid: dict, mapper: str = "heuristic", objective: str = "cycles"):
-    (tmp_path / "hw.yaml").write_text(yaml.safe_dump(base_hw(levels)))
-    (tmp_path / "wl.yaml").write_text(WORKLOAD)
+def sweep_spec(tmp_path: Path, levels: int, grid: dict, mapper: str = "heuristic", objective: str = "cycles",
+               workload: str = WORKLOAD, hw_data: dict | None = None):
+    (tmp_path / "hw.yaml").write_text(yaml.safe_dump(hw_data if hw_data is not None else base_hw(levels)))
+    (tmp_path / "wl.yaml").write_text(workload)
     data = {"name": "fastpath", "base_hw": str(tmp_path / "hw.yaml"), "workloads": [str(tmp_path / "wl.yaml")],
             "hw_grid": grid, "mapper": mapper}
     if mapper == "search":
@@ -139,9 +143,10 @@ def direct(spec, pid: int, workload: Workload, case_index: int, mapper: str, obj
     return rows, None
 
 
-def check_sweep_equals_direct(spec, chunk_order) -> tuple[int, int]:
+def check_sweep_equals_direct(spec, chunk_order, gemm_path: bool = True) -> tuple[int, int]:
     """Evaluate `spec` in the given chunk order on one context; compare every point. Returns
-    (rows compared, invalid points compared)."""
+    (rows compared, invalid points compared). `gemm_path`: whether the single-GEMM layers' path
+    (sweep/gemmrows.py) ran; both workloads here have such a layer."""
     ctx = EvalContext.from_spec(spec)
     out_rows, out_invalid = {}, {}
     for start, stop in chunk_order:
@@ -151,6 +156,7 @@ def check_sweep_equals_direct(spec, chunk_order) -> tuple[int, int]:
         for pid, _digest, case, problems in res.invalid:
             out_invalid[pid] = [case, problems]
     (case_index, workload), = ctx.cases
+    assert (ctx.memo.fast_of.get(case_index) is not None) == gemm_path
     compared = invalid = 0
     for pid in range(spec.n_points):
         rows, problem = direct(spec, pid, workload, case_index, spec.mapper, spec.mapper_objective)
@@ -282,3 +288,57 @@ def test_worker_memos_stay_in_their_process(tmp_path):
     copy_ = pickle.loads(pickle.dumps(ctx))
     assert "_memo" not in copy_.__dict__ and "_builder" not in copy_.__dict__
     assert copy_.memo.misses == 0 and not copy_.builder.templates
+
+
+# Every layer one GEMM: the sweep takes sweep/gemmrows.py's path (batched, stacked and odd shapes).
+GEMM_WORKLOAD = """name: gemms
+layers:
+  - {name: g, variant: gemm, m: 40, k: 24, n: 56}
+  - {name: batched, variant: gemm, m: 17, k: 33, n: 9, batch: 3, repeat: 2}
+  - {name: wide, variant: gemm, m: 64, k: 96, n: 80}
+"""
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_single_gemm_path_equals_per_point_simulation(tmp_path, seed):
+    """Random grids (the count keys include both schedules, tiles that do not fit and a zero DRAM
+    bandwidth) on one- and two-level on-chip memories."""
+    rng = random.Random(200 + seed)
+    levels = (2, 3)[seed % 2]
+    spec = sweep_spec(tmp_path, levels, random_grid(rng, levels, n_count=3, n_price=1), workload=GEMM_WORKLOAD)
+    compared, _ = check_sweep_equals_direct(spec, chunks(spec.n_points, rng), gemm_path=True)
+    assert compared > 0
+
+
+def test_single_gemm_path_reports_invalid_points_alike(tmp_path):
+    grid = {"mac_array.rows": [4, 16], "memories[0].size_bytes": [512, 1024, 4096],
+            "memories[1].read_bw_bytes_per_cycle": [8, 0.0], "schedule": ["overlapped", "serial"]}
+    spec = sweep_spec(tmp_path, 2, grid, workload=GEMM_WORKLOAD)
+    compared, invalid = check_sweep_equals_direct(spec, [(10, 24), (0, 10)], gemm_path=True)
+    assert invalid > 0 and compared > 0
+
+
+@pytest.mark.parametrize("objective", ["energy", "cycles"])
+def test_single_gemm_path_under_the_search_mapper(tmp_path, objective):
+    grid = {"mac_array.mac_energy_pj": [0.1, 50.0], "memories[0].size_bytes": [2048, 8192]}
+    spec = sweep_spec(tmp_path, 2, grid, mapper="search", objective=objective, workload=GEMM_WORKLOAD)
+    compared, _ = check_sweep_equals_direct(spec, [(0, spec.n_points)], gemm_path=True)
+    assert compared == 3 * 4
+
+
+@pytest.mark.parametrize("config", sorted((ROOT / "hw_configs").glob("*.yaml")), ids=lambda p: p.stem)
+def test_single_gemm_path_on_the_bundled_configs(tmp_path, config):
+    data = yaml.safe_load(config.read_text())
+    size = data["memories"][0]["size_bytes"]
+    grid = {"memories[0].size_bytes": [size // 8, size], "memories[0].double_buffered": [True, False]}
+    spec = sweep_spec(tmp_path, 2, grid, workload=GEMM_WORKLOAD, hw_data=data)
+    compared, _ = check_sweep_equals_direct(spec, [(0, spec.n_points)], gemm_path=True)
+    assert compared > 0
+
+
+def test_workloads_without_a_single_gemm_layer_take_the_general_path(tmp_path):
+    workload = WORKLOAD.replace("  - {name: g, variant: gemm, m: 40, k: 24, n: 56}\n", "")
+    spec = sweep_spec(tmp_path, 2, {"clock_hz": [1.0e9, 2.0e9], "schedule": ["overlapped", "serial"]},
+                      workload=workload)
+    compared, _ = check_sweep_equals_direct(spec, [(0, spec.n_points)], gemm_path=False)
+    assert compared == 4 * 4

@@ -133,14 +133,14 @@ def test_chunk_files_a_machine_crash_could_leave_are_evaluated_again(tmp_path, u
 def test_a_point_that_raises_is_recorded_not_replayed(tmp_path, monkeypatch):
     from simulator.sweep import memo as memo_module
 
-    real = memo_module.simulate
+    real = memo_module.LayerMemo._evaluate        # what a memo miss runs (simulate() or the GEMM path)
 
-    def flaky(workload, hw, **kwargs):
+    def flaky(self, case_index, workload, hw):
         if hw.mac_array.rows == 16 and hw.mac_array.cols == 16:
             raise TypeError("a bug")
-        return real(workload, hw, **kwargs)
+        return real(self, case_index, workload, hw)
 
-    monkeypatch.setattr(memo_module, "simulate", flaky)
+    monkeypatch.setattr(memo_module.LayerMemo, "_evaluate", flaky)
     sweep, out = sweep_file(tmp_path), tmp_path / "out"
     code, _, err = run(["sweep", sweep, "--out", out, "--jobs", "1"])
     assert code == 0 and "1 (point, workload) pair failed to simulate" in err

@@ -414,15 +414,19 @@ def _tiny_sweep(tmp_path: Path, **extra) -> Path:
     return path
 
 
-def test_mapper_and_its_objective_reach_simulate(tmp_path, monkeypatch):
-    import simulator.sweep.memo as sweep_memo
+def test_mapper_and_its_objective_reach_every_gemm(tmp_path, monkeypatch):
+    """Both layers' GEMMs (the single-GEMM layer's fast path and the attention layer's simulate()
+    step) are mapped with the sweep's mapper and objective."""
+    import simulator.engine as engine
 
     calls = []
-    real = sweep_memo.simulate
-    monkeypatch.setattr(sweep_memo, "simulate", lambda wl, hw, **kw: calls.append(kw) or real(wl, hw))
+    real = engine.choose_gemm_plan
+    monkeypatch.setattr(engine, "choose_gemm_plan",
+                        lambda op, hw, mapper, objective: calls.append((op.name, mapper, objective))
+                        or real(op, hw, mapper, objective))
     spec = load_sweep(_tiny_sweep(tmp_path, mapper="search", mapper_objective="energy"))
     evaluate_chunk(EvalContext.from_spec(spec), 0, spec.n_points)
-    assert calls == [{"mapper": "search", "objective": "energy"}] * 4
+    assert {c[1:] for c in calls} == {("search", "energy")} and len({c[0] for c in calls}) >= 2
 
 
 def test_search_mapper_sweep_is_never_slower_than_the_heuristic(tmp_path):

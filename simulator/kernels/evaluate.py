@@ -175,12 +175,15 @@ def _tie_before(i, j, n_seeds, steps, cands, flow_pos, order_rank):
 
 @njit(cache=True)
 def walk_best_first(cands, lb, key, steps, n_seeds, budget, tolerance, flow_pos, order_rank, ip_base, rates, lo, hi,
-                    state_size, stats, best_counts):
+                    state_size, stats, best_counts, memo_slot, memo_counts, memo_used):
     """The best candidate by cycles (then off-chip, on-chip bytes, slot MACs, tie order): the seeds
     first, then repeatedly the candidate of smallest `key` (ties in _tie_before order) among those
     whose bound lb (times 1 + tolerance) does not exceed the best cycles walked and whose steps fit what is left of
     `budget`; when nothing fitted it, the one with the fewest steps. No sort: each pick is a scan,
-    and the heuristic walks a handful. Returns (best index, whether best_counts holds its counts)."""
+    and the heuristic walks a handful. Returns (best index, whether best_counts holds its counts).
+    A candidate with memo_slot[i] >= 0 takes memo_counts[that row] as its walk's counts (the caller
+    keeps them for walks of the same op on the same ip_base and rates); a walked one is stored in
+    the next free row (memo_used[0] rows are used) while there is one, and memo_slot[i] set."""
     n = cands.shape[0]
     nlev = (cands.shape[1] - 1) // 4
     nmem = nlev + 1
@@ -225,10 +228,17 @@ def walk_best_first(cands, lb, key, steps, n_seeds, budget, tolerance, flow_pos,
             if pick < 0:
                 break
         alive[pick] = False
-        _set_mapping(ip, cands, pick, nlev)
-        state[:] = 0
-        out[:] = 0
-        gemm_walk(ip, rates, lo, hi, out, state, np.int64(0), np.bool_(True), no_rows, count, no_rows, count)
+        if memo_slot[pick] >= 0:
+            out[:] = memo_counts[memo_slot[pick]]
+        else:
+            _set_mapping(ip, cands, pick, nlev)
+            state[:] = 0
+            out[:] = 0
+            gemm_walk(ip, rates, lo, hi, out, state, np.int64(0), np.bool_(True), no_rows, count, no_rows, count)
+            if memo_used[0] < memo_counts.shape[0]:
+                memo_counts[memo_used[0]] = out
+                memo_slot[pick] = memo_used[0]
+                memo_used[0] += 1
         stats[ST_WALKED] += 1
         stats[ST_STEPS] += out[Counter.TILES] + out[Counter.SKIPPED_TILES]
         counts_to_metrics(out, nmem, row)

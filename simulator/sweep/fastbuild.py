@@ -53,7 +53,8 @@ def limit_path(parts: tuple) -> str | None:
 def _with(obj, **changes):
     """dataclasses.replace without __init__ (a tenth of its time; the values were checked). Only
     the dataclass fields are copied: per-object caches (engine._memo's `_plans`, mapeval's
-    `_map_arrays`, which hold bandwidths and prices) stay with the object they were computed for."""
+    `_map_arrays` and `_walk_key`, which hold bandwidths and prices) stay with the object they were
+    computed for."""
     names = _FIELD_NAMES.get(type(obj))
     if names is None:
         names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in fields(obj))

@@ -56,10 +56,14 @@ class LayerMemo:
     recently used first out. Entries are prepared on the first point of their key; callers price
     them with their own point's hardware (sweep/rows.py reads no prices from an entry)."""
 
-    def __init__(self, mapper: str, objective: str, prepare=lambda result, hw: result, entries: int = MEMO_ENTRIES):
+    def __init__(self, mapper: str, objective: str, prepare=lambda result, hw: result, entries: int = MEMO_ENTRIES,
+                 fast=None):
         self.mapper, self.objective, self.prepare, self.entries = mapper, objective, prepare, entries
         self.table: OrderedDict = OrderedDict()
         self.hits = self.misses = 0
+        # fast(workload) -> None, or a callable(hw, mapper, objective) giving the prepared layers
+        # directly (what prepare would make of simulate's results; sweep/gemmrows.py); per workload
+        self.fast, self.fast_of = fast, {}
 
     def layers(self, case_index: int, workload, hw) -> tuple:
         key = (case_index, count_key(hw, self.mapper))
@@ -70,8 +74,7 @@ class LayerMemo:
         else:
             self.misses += 1
             try:
-                hit = tuple(self.prepare(r, hw)
-                            for r in simulate(workload, hw, mapper=self.mapper, objective=self.objective))
+                hit = self._evaluate(case_index, workload, hw)
             except Exception as exc:       # noqa: BLE001 - the same point fails the same way again
                 hit = _Raised(exc)         # kept without its traceback (frames hold the point's arrays)
             self.table[key] = hit
@@ -80,6 +83,15 @@ class LayerMemo:
         if isinstance(hit, _Raised):
             raise hit.exc.with_traceback(None)
         return hit
+
+    def _evaluate(self, case_index: int, workload, hw) -> tuple:
+        if self.fast is not None:
+            if case_index not in self.fast_of:
+                self.fast_of[case_index] = self.fast(workload)
+            fast = self.fast_of[case_index]
+            if fast is not None:
+                return fast(hw, self.mapper, self.objective)
+        return tuple(self.prepare(r, hw) for r in simulate(workload, hw, mapper=self.mapper, objective=self.objective))
 
 
 class _Raised:

@@ -3,9 +3,9 @@
 Within a row only `seconds` (the clock), `energy_pj` and the energy breakdown (the energy prices)
 depend on price-only hardware fields (sweep/memo.py); everything else is fixed by the layer's
 counts and the keyed fields (name, dataflows, number format, array shape). RowParts keeps the
-fixed values of a memoised layer once; priced_row() prices them for a point with the formulas of
-results.price_with_breakdown, so the numbers are the same to the last bit (a test holds them
-equal to report.layer_record).
+fixed values of a memoised layer once (results.count_columns); priced_row() prices them for a
+point with the formulas of results.price_with_breakdown, so the numbers are the same to the last
+bit (a test holds them equal to report.layer_record).
 """
 from __future__ import annotations
 
@@ -13,14 +13,13 @@ from dataclasses import dataclass
 
 from ..cost import energy_breakdown_scalar, level_bytes_scalar
 from ..report import BOUND_COLUMNS, GENERATION_COLUMNS, LAYER_COLUMNS, SCHEDULE_COLUMNS, bound_columns, schedule_record
-from ..results import price_with_breakdown
+from ..results import COUNT_HEAD, COUNT_MIDDLE, count_columns
 
 # Per-row columns a worker fills: the layer-level contract (less `workload`, which the case gives)
 # and the energy breakdown; sweep/report.py adds the point and case columns and provenance.
 ROW_COLUMNS = tuple(c for c in LAYER_COLUMNS if c != "workload") + SCHEDULE_COLUMNS
 _FIELD_COLUMNS = ("n", "d", "heads", "kernel", "window", "batch")
-_HEAD = ("macs", "slot_macs", "vector_ops", "cycles", "compute_cycles", "stall_cycles")
-_MIDDLE = ("dram_read_bytes", "dram_write_bytes", "sram_read_bytes", "sram_write_bytes", "utilization")
+_HEAD, _MIDDLE = COUNT_HEAD, COUNT_MIDDLE
 _ROW_ORDER = ("layer", "variant", "hw", "dataflow", *_FIELD_COLUMNS, "dtype", *_HEAD, "seconds", *_MIDDLE,
               "energy_pj", "sequential_steps", "max_path_length", *GENERATION_COLUMNS, *BOUND_COLUMNS,
               *SCHEDULE_COLUMNS)
@@ -40,13 +39,13 @@ class RowParts:
 
 def row_parts(r, hw) -> RowParts:
     """The fixed parts of LayerResult `r`'s row on `hw` (or on any hardware of the same count key)."""
-    rec, _ = price_with_breakdown(r.counts, r.cycles, r.compute_cycles, hw)
+    counts = r.counts.tolist()
+    reads, writes = level_bytes_scalar(counts, len(hw.memories))
+    rec = count_columns(counts, reads, writes, r.cycles, r.compute_cycles, hw)
     head = (r.layer, r.variant, hw.name, hw.dataflow_name, *(r.fields.get(c) for c in _FIELD_COLUMNS),
             hw.format_name, *(rec[c] for c in _HEAD))
     tail = (r.sequential_steps, r.max_path_length, *(r.fields.get(c) for c in GENERATION_COLUMNS),
             *bound_columns(r.total).values(), *schedule_record(r).values())
-    counts = r.counts.tolist()
-    reads, writes = level_bytes_scalar(counts, len(hw.memories))
     return RowParts(head, tuple(rec[c] for c in _MIDDLE), tail, r.cycles, counts, reads, writes)
 
 
