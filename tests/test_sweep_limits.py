@@ -98,7 +98,11 @@ def test_damaged_saved_chunks_are_set_aside_and_evaluated_again(tmp_path, uninte
     assert store.load() == []
     good = store.save(evaluate_chunk(EvalContext.from_spec(spec), 0, 4))
     bad = store.save(evaluate_chunk(EvalContext.from_spec(spec), 4, 8))
-    bad.path.write_text(bad.path.read_text().replace('"rows":[[', '"rows":[["x"],['))    # a row of the wrong width
+    from simulator.sweep import store as store_module
+
+    data = store_module._loads(bad.path.read_bytes())
+    data["rows"] = [["x"]] + data["rows"]                                              # a row of the wrong width
+    bad.path.write_bytes(store_module._dumps(data))
     torn = out / ".partial" / f".{good.path.name}.999999999.abc.tmp"
     torn.write_text("{")
     code, _, err = run(["sweep", sweep, "--out", out, "--jobs", "1"])
@@ -120,10 +124,10 @@ def test_chunk_files_a_machine_crash_could_leave_are_evaluated_again(tmp_path, u
     assert store.load() == []
     ctx = EvalContext.from_spec(spec)
     refs = [store.save(evaluate_chunk(ctx, start, start + 3)) for start in (0, 3, 6, 9)]
-    text = refs[1].path.read_text()
-    refs[1].path.write_text("")
-    refs[2].path.write_bytes(b"\0" * len(text))
-    refs[3].path.write_text(refs[3].path.read_text()[: len(text) // 2])
+    size = len(refs[1].path.read_bytes())
+    refs[1].path.write_bytes(b"")
+    refs[2].path.write_bytes(b"\0" * size)
+    refs[3].path.write_bytes(refs[3].path.read_bytes()[: size // 2])
     code, _, err = run(["sweep", sweep, "--out", out, "--jobs", "1"])
     assert code == 0, err
     assert "3 saved chunk file(s) in" in err and "their points are evaluated again" in err
@@ -213,3 +217,31 @@ def test_a_knob_of_mixed_number_types_keeps_its_values_as_written(tmp_path):
     assert code == 0 and "Traceback" not in err
     assert list(pd.read_csv(tmp_path / "out" / "results.csv", dtype=str)["mac_array.rows"].unique()) == ["16", "64"]
     assert (tmp_path / "out" / "heatmap.png").exists()
+
+
+def test_chunk_files_hold_plain_values_and_a_planted_pickle_runs_nothing(tmp_path):
+    """Chunk files are pickles read by an unpickler that refuses every class and function: a
+    planted file that would call a function is set aside as damaged, never run; NumPy scalars are
+    stored as the Python numbers they equal."""
+    import pickle
+
+    import numpy as np
+
+    from simulator.sweep import store as store_module
+
+    data = {"a": [np.int64(-3), np.float32(0.5), np.uint64(2 ** 63), np.bool_(True), np.str_("x"), None, (1, "y")]}
+    back = store_module._loads(store_module._dumps(data))
+    assert back == {"a": [-3, 0.5, 2 ** 63, True, "x", None, (1, "y")]}
+    assert [type(v) for v in back["a"][:5]] == [int, float, int, bool, str]
+
+    marker = tmp_path / "ran"
+
+    class Planted:
+        def __reduce__(self):
+            return (marker.write_text, ("the planted file ran",))
+
+    with pytest.raises(pickle.UnpicklingError, match="plain values only"):
+        store_module._loads(store_module._MAGIC + pickle.dumps({"rows": [Planted()]}))
+    assert not marker.exists()
+    with pytest.raises(ValueError):
+        store_module._loads(pickle.dumps({"rows": []}))             # no header: not a chunk file

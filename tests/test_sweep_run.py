@@ -223,7 +223,7 @@ def start(path: Path, out: Path) -> subprocess.Popen:
 def wait_for_chunks(out: Path, n: int, proc: subprocess.Popen) -> int:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        found = len(list((out / ".partial").glob("chunk-*.json"))) if (out / ".partial").exists() else 0
+        found = len(list((out / ".partial").glob("chunk-*.pkl"))) if (out / ".partial").exists() else 0
         if found >= n:
             return found
         assert proc.poll() is None, proc.communicate()
@@ -250,7 +250,7 @@ def test_resume_after_kill_equals_an_uninterrupted_run(uninterrupted, tmp_path):
         proc.wait(timeout=30)
     finally:
         cleanup(proc)
-    saved = len(list((out / ".partial").glob("chunk-*.json")))
+    saved = len(list((out / ".partial").glob("chunk-*.pkl")))
     assert proc.returncode == -signal.SIGKILL
     assert not (out / "results.csv").exists() and 10 <= saved < 144
     (out / ".partial" / ".chunk-000000143-000000144.json.x1y2.tmp").write_text('{"torn')   # a torn write
