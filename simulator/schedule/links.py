@@ -48,6 +48,9 @@ class TaskGraph:
     spans: list                   # per op result: [first, end) task indices
     n_units: int
     serial: bool
+    # (not a field: graphs compare by their arrays) per op result its OpTasks, when each is a
+    # reservation group of its own (reserve.py then works per build)
+    results = None
 
 
 def build_task_graph(graph, logs, hw, serial: bool, ranks=None) -> TaskGraph:
@@ -79,8 +82,11 @@ def build_task_graph(graph, logs, hw, serial: bool, ranks=None) -> TaskGraph:
     prio[np.argsort(-rank, kind="stable")] = np.arange(len(tab))      # ties: lower index first
     spans = [(int(offsets[i]), int(offsets[i + 1])) for i in range(len(per_result))]
     prod_ptr, prod = links.producers(group, len(graph.ops))
-    return TaskGraph(tab, succ_ptr, succ, npred, prio, local, len(graph.ops), prod_ptr, prod,
-                     *_forwarding(reads, tab, prio), spans, n_units(hw.n_boundaries), serial)
+    tg = TaskGraph(tab, succ_ptr, succ, npred, prio, local, len(graph.ops), prod_ptr, prod,
+                   *_forwarding(reads, tab, prio), spans, n_units(hw.n_boundaries), serial)
+    if not extra and len(per_result) == len(graph.ops):
+        tg.results = per_result
+    return tg
 
 
 def _stacked(per_result, group):

@@ -61,6 +61,7 @@ class OpTasks:
     regions: np.ndarray = field(default_factory=lambda: _NO_REGIONS)
     blocks: np.ndarray = field(default_factory=lambda: _NO_BLOCKS)
     ranges: tuple | None = None     # (lo, lens) of the rows a vector program reads (regions with BYTES -1)
+    alone: dict = field(default_factory=dict, repr=False)   # facts of the build alone (reserve.py), shared by copies
 
 
 def op_tasks(log, hw, overlapped: bool) -> OpTasks:
