@@ -205,16 +205,7 @@ def numpy_ordered(tab, edges):
 @settings(max_examples=40, deadline=None)
 @given(ALL_VARIANTS, SMALL_HW, st.booleans())
 def test_stacking_and_ordering_kernels_give_the_former_graph(layer, hw_kwargs, serial):
-    hw = make_hw(**hw_kwargs)
-    wl = load_workload({"name": "w", "layers": [dict(layer, name="l")]})
-    graph = layer_graph(wl.layers[0])
-    _, logs = run_logged(graph, hw)
-    new = links.build_task_graph(graph, logs, hw, serial)
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(links, "_stacked", numpy_stacked)
-        m.setattr(links, "ordered", numpy_ordered)
-        old = links.build_task_graph(graph, logs, hw, serial)
-    assert_same_graph(new, old)
+    same_graph_without_kernels(layer, make_hw(**hw_kwargs), serial, _stacked=numpy_stacked, ordered=numpy_ordered)
 
 
 def numpy_forwarding(reads, tab, prio):
@@ -257,22 +248,23 @@ def test_forwarding_tables_equal_the_former_numpy_ones(case):
 @settings(max_examples=40, deadline=None)
 @given(ALL_VARIANTS, SMALL_HW, st.booleans())
 def test_forwarding_kernel_gives_the_former_graph(layer, hw_kwargs, serial):
-    same_graph_without_kernels(layer, make_hw(**hw_kwargs), serial)
+    same_graph_without_kernels(layer, make_hw(**hw_kwargs), serial, _forwarding=numpy_forwarding)
 
 
 @settings(max_examples=10, deadline=None)
 @given(ALL_VARIANTS, st.integers(0, 4), st.booleans())
 def test_forwarding_kernel_gives_the_former_graph_on_bundled_configs(bundled_hw, layer, which, serial):  # noqa: F811
-    same_graph_without_kernels(layer, bundled_hw[which], serial)
+    same_graph_without_kernels(layer, bundled_hw[which], serial, _forwarding=numpy_forwarding)
 
 
-def same_graph_without_kernels(layer, hw, serial):
-    """The layer graph equals the one built with the former numpy forwarding tables."""
+def same_graph_without_kernels(layer, hw, serial, **former):
+    """The layer graph equals the one built with the `former` constructions of links.py in place."""
     wl = load_workload({"name": "w", "layers": [dict(layer, name="l")]})
     graph = layer_graph(wl.layers[0])
     _, logs = run_logged(graph, hw)
     new = links.build_task_graph(graph, logs, hw, serial)
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(links, "_forwarding", numpy_forwarding)
+        for name, fn in former.items():
+            m.setattr(links, name, fn)
         old = links.build_task_graph(graph, logs, hw, serial)
     assert_same_graph(new, old)

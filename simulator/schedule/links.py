@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 from ..graph import FusedAttention, Gather, Gemm, Layout, Recurrence, VectorOp
-from .optasks import K, R
+from .optasks import K, R, tensor_rows
 from .order import ordered, upward_rank  # noqa: F401  (upward_rank: for periodic.py and tests)
 from .reuse import all_op_tasks
 from .tasks import Kind, T, _counting_csr, csr, n_units
@@ -244,8 +244,8 @@ class _Links:
         cons, prod = self.per_result[self.result_of[g]], self.per_result[self.result_of[p]]
         if _views(self.graph.ops[g]).get(name) != _views(self.graph.ops[p]).get(name):
             return False
-        reads = name in cons.names and (cons.regions[:, R.TENSOR] == cons.names.index(name)).any()
-        writes = name in prod.names and (prod.blocks[:, K.TENSOR] == prod.names.index(name)).any()
+        reads = name in cons.names and len(tensor_rows(cons, "regions", cons.names.index(name))) > 0
+        writes = name in prod.names and len(tensor_rows(prod, "blocks", prod.names.index(name))) > 0
         return bool(reads and writes)
 
     def whole_edges(self, heads, tails) -> np.ndarray:
@@ -284,8 +284,8 @@ class _Links:
         for (g, name), p in sorted(self.block_level.items()):
             cons, prod = self.per_result[self.result_of[g]], self.per_result[self.result_of[p]]
             c_off, p_off = self.offsets[self.result_of[g]], self.offsets[self.result_of[p]]
-            regions = cons.regions[cons.regions[:, R.TENSOR] == cons.names.index(name)]
-            blocks = prod.blocks[prod.blocks[:, K.TENSOR] == prod.names.index(name)]
+            regions = tensor_rows(cons, "regions", cons.names.index(name))
+            blocks = tensor_rows(prod, "blocks", prod.names.index(name))
             lo, lens = cons.ranges if cons.ranges is not None else (_EMPTY, _EMPTY)
             e, r = match_blocks(regions, blocks, lo, lens, cons.ranges is not None, self.eb, self.forward_limit)
             edges.append(np.stack([e[:, 1] + p_off, e[:, 0] + c_off], axis=1))
@@ -303,7 +303,10 @@ _EMPTY.setflags(write=False)            # like the ranges it stands for: one mat
 
 def _all_forwardable(prod, p_off, keep) -> bool:
     """A block may stay on chip only if every tensor its drain writes is forwardable."""
-    return all(name in keep for name in {prod.names[k] for k in np.unique(prod.blocks[:, K.TENSOR])})
+    written = prod.memo.get("written")
+    if written is None:
+        written = prod.memo["written"] = tuple(int(k) for k in np.unique(prod.blocks[:, K.TENSOR]))
+    return all(prod.names[k] in keep for k in written)
 
 
 @njit(cache=True)

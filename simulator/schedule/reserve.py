@@ -34,10 +34,13 @@ def op_reservations(tg) -> np.ndarray:
 def build_reservation(tasks, n_units: int) -> int:
     """The reservation of one op result run alone, from its OpTasks (op-local rows, all in group 0)."""
     key = ("reservation", n_units)
-    need = tasks.alone.get(key)
+    need = tasks.memo.get(key)
+    if need is None and len(tasks.tab) <= 2 and not (tasks.tab[:, T.ALLOC] > 0).any() \
+            and not (tasks.tab[:, T.RELEASE] < 0).any():
+        need = 0                          # a layout's head and tail: nothing is ever held
     if need is None:
         alone = SimpleNamespace(tab=tasks.tab, local_edges=tasks.edges, n_units=n_units, n_groups=1, results=None)
-        need = tasks.alone[key] = int(_layer_reservations(alone)[0])
+        need = tasks.memo[key] = int(_layer_reservations(alone)[0])
     return need
 
 
