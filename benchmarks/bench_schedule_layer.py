@@ -77,7 +77,7 @@ def measure(pairs: int) -> dict:
         except Exception:                                                   # an invalid grid point
             continue
         raws.append((f"{rows}x{cols} {sram >> 10} KiB {dataflow[:1].upper()}S", raw))
-    for module in ("reuse",):                           # kept task builds: only from this round
+    for module in ("reuse", "plans"):                         # kept task builds: only from this round
         try:
             importlib.import_module(f"simulator.schedule.{module}").clear()
         except ImportError:                             # a revision without them

@@ -1,0 +1,96 @@
+"""Layer schedule plans reused across hardware objects, and their list schedules.
+
+A count-only plan (layer.SchedulePlan: the task graph and the ops' reservations) is a function of
+the layer graph, the schedule mode, the op results' step logs (kind, steps, op, rows, plan facts)
+and a few hardware fields: the on-chip levels' count and double buffering, the element size, the
+staging level's size (forwarding's limit) and the number of memory boundaries. Design points that
+differ elsewhere (the dataflow when it walks alike, a price, a clock) give equal logs and so the
+same plan; it is kept under a key of those fields and a sample of each log, and reused only after
+every log compares equal in full (rows, op object, plan facts). The plan's list schedule further
+depends on the staging capacity and the off-chip fill rate only: its numbers are kept with the
+plan per pair. Kept plans are never written to (the scheduler reads its inputs only), at most `KEPT_TASKS` tasks in all (least recently used
+dropped first). Plans extrapolated from a recurrence's first steps depend on rates and are not kept.
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+KEPT_TASKS = 1 << 17               # about 25 MB of task graphs
+_SAMPLED_ROWS = 16
+_KEPT: OrderedDict = OrderedDict()  # key -> (graph, logs, plan)
+_kept_tasks = [0]
+_LOCK = threading.Lock()
+
+
+def find(graph, logs, hw, mode: str):
+    """The kept plan of this layer on hardware like `hw`, or None."""
+    key = _key(graph, logs, hw, mode)
+    with _LOCK:
+        hit = _KEPT.get(key)
+        if hit is None or hit[0] is not graph or not all(map(same_log, hit[1], logs)):
+            return None
+        _KEPT.move_to_end(key)
+        return hit[2]
+
+
+def keep(graph, logs, hw, mode: str, plan) -> None:
+    n = len(plan.graph.tab) if plan.graph is not None else 0
+    if plan.extrapolated is not None or n > KEPT_TASKS // 4:
+        return
+    key = _key(graph, logs, hw, mode)
+    with _LOCK:
+        old = _KEPT.pop(key, None)
+        _kept_tasks[0] -= _tasks(old)
+        while _KEPT and _kept_tasks[0] + n > KEPT_TASKS:
+            _kept_tasks[0] -= _tasks(_KEPT.popitem(last=False)[1])
+        _KEPT[key] = (graph, tuple(logs), plan)
+        _kept_tasks[0] += n
+
+
+def _tasks(entry) -> int:
+    return 0 if entry is None or entry[2].graph is None else len(entry[2].graph.tab)
+
+
+def _key(graph, logs, hw, mode: str) -> tuple:
+    levels = tuple(bool(lv.double_buffered) for lv in hw.on_chip)
+    return (id(graph), mode, levels, int(hw.bytes_per_element), int(hw.on_chip[-1].size_bytes),
+            int(hw.n_boundaries), tuple(_log_key(log) for log in logs))
+
+
+def _log_key(log) -> tuple:
+    rows = log.rows
+    step = max(1, len(rows) // _SAMPLED_ROWS)
+    return (log.kind, log.steps, id(log.op), rows.shape, hash(np.ascontiguousarray(rows[::step]).tobytes()),
+            hash(rows[-1].tobytes()) if len(rows) else 0)
+
+
+def same_log(a, b) -> bool:
+    """Whether two step logs give the same tasks: same kind, steps, op object, rows and plan facts."""
+    return (a.kind == b.kind and a.steps == b.steps and a.op is b.op and np.array_equal(a.rows, b.rows)
+            and same_value(a.info, b.info))
+
+
+def same_value(a, b) -> bool:
+    """Deep equality over dicts, sequences, dataclasses (field by field) and arrays (shape, dtype, values)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, np.ndarray):
+        return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(map(same_value, a, b))
+    if dataclasses.is_dataclass(a):
+        return all(same_value(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+    return bool(a == b)
+
+
+def clear() -> None:
+    """Forget every kept plan (tests, memory)."""
+    with _LOCK:
+        _KEPT.clear()
+        _kept_tasks[0] = 0
