@@ -8,8 +8,9 @@ differ elsewhere (the dataflow when it walks alike, a price, a clock) give equal
 same plan; it is kept under a key of those fields and a sample of each log, and reused only after
 every log compares equal in full (rows, op object, plan facts). The plan's list schedule further
 depends on the staging capacity and the off-chip fill rate only: its numbers are kept with the
-plan per pair. Kept plans are never written to (the scheduler reads its inputs only), at most `KEPT_TASKS` tasks in all (least recently used
-dropped first). Plans extrapolated from a recurrence's first steps depend on rates and are not kept.
+plan per pair. Kept plans are never written to (the scheduler reads its inputs only); at most
+`KEPT_TASKS` tasks are kept in all (least recently used dropped first), a plan of more than half
+that never. Plans extrapolated from a recurrence's first steps depend on rates and are not kept.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-KEPT_TASKS = 1 << 17               # about 25 MB of task graphs
+KEPT_TASKS = 1 << 18               # about 50 MB of task graphs (about 190 bytes a task)
 _SAMPLED_ROWS = 16
 _KEPT: OrderedDict = OrderedDict()  # key -> (graph, logs, plan)
 _kept_tasks = [0]
@@ -39,7 +40,7 @@ def find(graph, logs, hw, mode: str):
 
 def keep(graph, logs, hw, mode: str, plan) -> None:
     n = len(plan.graph.tab) if plan.graph is not None else 0
-    if plan.extrapolated is not None or n > KEPT_TASKS // 4:
+    if plan.extrapolated is not None or n > KEPT_TASKS // 2:
         return
     key = _key(graph, logs, hw, mode)
     with _LOCK:
