@@ -13,10 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator import load_hardware, load_workload, simulate
+from simulator.errors import ConfigError
 from simulator.hardware import Hardware
 from simulator.schedule import layer, plans, reuse
 
 from .helpers import hw_dict
+from .test_schedule_build import assert_same_graph
 from .test_schedule import ALL_VARIANTS
 
 SECOND = st.sampled_from([
@@ -102,26 +104,63 @@ def test_a_second_point_with_equal_logs_reuses_the_plan_and_its_list_schedule(mo
     assert schedule_numbers(a)[:-1] == schedule_numbers(b)[:-1]
 
 
-def test_a_larger_staging_level_or_other_logs_build_again(monkeypatch):
-    """The staging size is part of the key (forwarding's limit, the capacity); logs that differ are refused
-    after the sampled key matched (a log equal in its sampled rows only)."""
+def test_a_staging_size_outside_the_forwarding_window_or_other_logs_build_again(monkeypatch):
+    """A plan holds for the forwarding limits of its window (half the staging level): a size inside
+    reuses it, one outside builds again; logs that differ are refused after the sampled key
+    matched (a log equal in its sampled rows only)."""
     wl = load_workload({"name": "w", "layers": [dict(ATTENTION, n=64)]})
     plans.clear()
     calls = count_builds(monkeypatch)
-    simulate(wl, Hardware.from_dict(hw_dict(sram_bytes=1 << 16), source="<test>"))
-    simulate(wl, Hardware.from_dict(hw_dict(sram_bytes=1 << 17), source="<test>"))
-    assert len(calls) == 2
-    (key, (graph, logs, plan)), = list(plans._KEPT.items())[-1:]
+    simulate(wl, Hardware.from_dict(hw_dict(sram_bytes=1 << 15), source="<test>"))
+    assert len(calls) == 1
+    (key, [(graph, logs, plan)]), = plans._KEPT.items()
+    lo, hi = plan.graph.forward_window
+    assert 0 < lo <= 1 << 14 < hi                        # the layer forwards some blocks
+    for size, same in ((2 * lo, True), (2 * lo + 1, True), (2 * lo - 1, False), (1 << 49, hi > 1 << 48)):
+        hw = Hardware.from_dict(hw_dict(sram_bytes=size), source="<test>")
+        assert (plans.find(graph, logs, hw, "overlapped") is plan) == same, size
     changed = [type(log)(**{**log.__dict__, "rows": log.rows.copy()}) for log in logs]
     big = max(range(len(changed)), key=lambda i: len(changed[i].rows))
     rows = changed[big].rows
     inner = [i for i in range(len(rows)) if i % max(1, len(rows) // plans._SAMPLED_ROWS) and i != len(rows) - 1]
     assert inner
     rows[inner[0], 0] += 1                                # outside the sampled rows: same key, other log
-    hw = Hardware.from_dict(hw_dict(sram_bytes=1 << 17), source="<test>")
-    assert plans._key(graph, changed, hw, "overlapped") == key
+    hw = Hardware.from_dict(hw_dict(sram_bytes=1 << 15), source="<test>")
+    assert plans.plan_key(graph, changed, hw, "overlapped") == key
     assert plans.find(graph, changed, hw, "overlapped") is None
     assert plans.find(graph, logs, hw, "overlapped") is plan
+
+
+@settings(max_examples=30, deadline=None)
+@given(ALL_VARIANTS, FIRST, st.sampled_from([1, 2, 3, 5, 7]))
+def test_the_forwarding_window_is_where_the_graph_stays_the_same(layer_dict, first, scale):
+    """Built afresh at a limit inside the window, the task graph equals the kept one; just outside
+    it (where there is an outside), it differs in its forwarded reads."""
+    from simulator.schedule.links import build_task_graph
+    from simulator.schedule.oplog import run_logged
+    from simulator.simulate import layer_graph
+
+    wl = load_workload({"name": "w", "layers": [dict(layer_dict, name="l")]})
+    graph = layer_graph(wl.layers[0])
+    hw = Hardware.from_dict(hw_dict(**first), source="<test>")
+    _, logs = run_logged(graph, hw)
+    tg = build_task_graph(graph, logs, hw, False)
+    lo, hi = tg.forward_window
+    limit = hw.on_chip[-1].size_bytes // 2
+    assert lo <= limit < hi
+    def graph_at(limit: int):
+        """The graph of the same logs with forwarding's limit `limit` (None: no valid hardware has it)."""
+        raw = hw_dict(**{**first, "levels": [*first.get("levels", [first.get("sram_bytes")])[:-1], 2 * limit + 1]})
+        try:
+            return build_task_graph(graph, logs, Hardware.from_dict(raw, source="<test>"), False)
+        except ConfigError:                               # a staging level too small for one tile
+            return None
+
+    for other in {lo, min(hi - 1, lo + (hi - lo) * scale // 8)}:
+        if (again := graph_at(other)) is not None:
+            assert_same_graph(again, tg)
+    if hi < 1 << 40:
+        assert len(graph_at(hi).parts) != len(tg.parts)
 
 
 def test_kept_plans_stay_under_the_bound(monkeypatch):
@@ -136,7 +175,7 @@ def test_kept_plans_stay_under_the_bound(monkeypatch):
         wl = load_workload({"name": "w", "layers": [dict(ATTENTION, n=n)]})
         simulate(wl, Hardware.from_dict(hw_dict(), source="<test>"))
         assert 0 < plans._kept_tasks[0] <= 3 * size
-        assert plans._kept_tasks[0] == sum(len(e[2].graph.tab) for e in plans._KEPT.values())
+        assert plans._kept_tasks[0] == sum(len(e[2].graph.tab) for es in plans._KEPT.values() for e in es)
     assert 1 <= len(plans._KEPT) < 5
     plans.clear()
 

@@ -72,8 +72,10 @@ def plan_layer(graph, logs, hw, mode: str, tasks: bool = False) -> SchedulePlan:
     serial = mode == SERIAL
     if not tasks and (serial or _alone(logs)):
         return SchedulePlan(None, None, serial)
+    key = None
     if not tasks:
-        kept = plans.find(graph, logs, hw, mode)
+        key = plans.plan_key(graph, logs, hw, mode)
+        kept = plans.find(graph, logs, hw, mode, key)
         if kept is not None:
             return kept
         per = periodic.find(graph, logs, _owners(graph))
@@ -83,7 +85,7 @@ def plan_layer(graph, logs, hw, mode: str, tasks: bool = False) -> SchedulePlan:
     tg = build_task_graph(graph, logs, hw, serial)
     plan = SchedulePlan(tg, None if serial else op_reservations(tg), serial)
     if not tasks:
-        plans.keep(graph, logs, hw, mode, plan)
+        plans.keep(graph, logs, hw, mode, plan, key)
     return plan
 
 

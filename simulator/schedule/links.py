@@ -51,6 +51,8 @@ class TaskGraph:
     # (not a field: graphs compare by their arrays) per op result its OpTasks, when each is a
     # reservation group of its own (reserve.py then works per build)
     results = None
+    # the forwarding limits (staging bytes / 2) this graph is the graph of: [lo, hi) (plans.py)
+    forward_window = (0, 1 << 62)
 
 
 def build_task_graph(graph, logs, hw, serial: bool, ranks=None) -> TaskGraph:
@@ -86,6 +88,7 @@ def build_task_graph(graph, logs, hw, serial: bool, ranks=None) -> TaskGraph:
                    *_forwarding(reads, tab, prio), spans, n_units(hw.n_boundaries), serial)
     if not extra and len(per_result) == len(graph.ops):
         tg.results = per_result
+    tg.forward_window = tuple(links.window)
     return tg
 
 
@@ -281,15 +284,17 @@ class _Links:
         of forwardable blocks: (drain task, fill task, bytes, counter operand, last-use task) rows."""
         keep = self.forwardable() if forwarding else set()
         edges, reads = [np.zeros((0, 2), np.int64)], [np.zeros((0, 5), np.int64)]
+        self.window = [0, int(_NO_SPAN)]
         for (g, name), p in sorted(self.block_level.items()):
             cons, prod = self.per_result[self.result_of[g]], self.per_result[self.result_of[p]]
             c_off, p_off = self.offsets[self.result_of[g]], self.offsets[self.result_of[p]]
             regions = tensor_rows(cons, "regions", cons.names.index(name))
             blocks = tensor_rows(prod, "blocks", prod.names.index(name))
             lo, lens = cons.ranges if cons.ranges is not None else (_EMPTY, _EMPTY)
-            e, r = match_blocks(regions, blocks, lo, lens, cons.ranges is not None, self.eb, self.forward_limit)
+            e, r, window = match_blocks(regions, blocks, lo, lens, cons.ranges is not None, self.eb, self.forward_limit)
             edges.append(np.stack([e[:, 1] + p_off, e[:, 0] + c_off], axis=1))
             if name in keep and _all_forwardable(prod, p_off, keep):
+                self.window = [max(self.window[0], int(window[0])), min(self.window[1], int(window[1]))]
                 r[:, 0] += p_off
                 r[:, 1] += c_off
                 r[:, 4] += c_off
@@ -316,7 +321,8 @@ def match_blocks(regions, blocks, lo, lens, ranged, eb, forward_limit):
     edges (fill task, drain task). Reads (drain task, fill task, bytes of the overlap, counter
     operand, last use) are listed when every block the region overlaps could be on chip at once
     (at most `forward_limit` bytes); a fill spanning more reads from memory. Bytes are dense, or
-    the valid columns of each row when the reader has row ranges."""
+    the valid columns of each row when the reader has row ranges. `window`: the limits that list
+    the same reads (from the largest span listed to the smallest one not)."""
     order = np.argsort(blocks[:, K.B] * (1 << 32) + blocks[:, K.R0])
     keys = blocks[order, K.B] * (1 << 32) + blocks[order, K.R0]
     height = 0
@@ -326,6 +332,7 @@ def match_blocks(regions, blocks, lo, lens, ranged, eb, forward_limit):
     reads = np.zeros((regions.shape[0] + 4, 5), np.int64)
     hits = np.zeros(blocks.shape[0] + 1, np.int64)
     ne = nr = 0
+    window = np.array([0, _NO_SPAN], np.int64)      # the limits in [window[0], window[1]) read the same
     for i in range(regions.shape[0]):
         r = regions[i]
         b, r0, r1, c0, c1 = r[R.B], r[R.R0], r[R.R1], r[R.C0], r[R.C1]
@@ -349,7 +356,9 @@ def match_blocks(regions, blocks, lo, lens, ranged, eb, forward_limit):
         edges[ne, 1] = latest
         ne += 1
         if span > forward_limit:
+            window[1] = min(window[1], span)
             continue
+        window[0] = max(window[0], span)
         while nr + m > reads.shape[0]:
             reads = _grow(reads)
         for h in range(m):
@@ -361,7 +370,10 @@ def match_blocks(regions, blocks, lo, lens, ranged, eb, forward_limit):
             reads[nr, 3] = r[R.COUNTER]
             reads[nr, 4] = r[R.LAST]
             nr += 1
-    return edges[:ne], reads[:nr]
+    return edges[:ne], reads[:nr], window
+
+
+_NO_SPAN = np.int64(1 << 62)             # no region reads more than this
 
 
 @njit(cache=True)

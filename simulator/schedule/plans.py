@@ -3,10 +3,12 @@
 A count-only plan (layer.SchedulePlan: the task graph and the ops' reservations) is a function of
 the layer graph, the schedule mode, the op results' step logs (kind, steps, op, rows, plan facts)
 and a few hardware fields: the on-chip levels' count and double buffering, the element size, the
-staging level's size (forwarding's limit) and the number of memory boundaries. Design points that
-differ elsewhere (the dataflow when it walks alike, a price, a clock) give equal logs and so the
-same plan; it is kept under a key of those fields and a sample of each log, and reused only after
-every log compares equal in full (rows, op object, plan facts). The plan's list schedule further
+number of memory boundaries and, through forwarding's limit (half the staging level), the staging
+size: a block read may stay on chip only if its span fits the limit, so a plan holds for every
+limit from the largest span it let through to the smallest it refused (links.match_blocks' window).
+Design points that differ elsewhere (the dataflow when it walks alike, a price, a clock, a staging
+size in the window) give the same plan; it is kept under a key of those fields and a sample of
+each log, and reused only after every log compares equal in full (rows, op object, plan facts). The plan's list schedule further
 depends on the staging capacity and the off-chip fill rate only: its numbers are kept with the
 plan per pair. Kept plans are never written to (the scheduler reads its inputs only); at most
 `KEPT_TASKS` tasks are kept in all (least recently used dropped first), a plan of more than half
@@ -22,44 +24,50 @@ import numpy as np
 
 KEPT_TASKS = 1 << 18               # about 50 MB of task graphs (about 190 bytes a task)
 _SAMPLED_ROWS = 16
-_KEPT: OrderedDict = OrderedDict()  # key -> (graph, logs, plan)
+_KEPT: OrderedDict = OrderedDict()  # key -> [(graph, logs, plan)], one per forwarding-limit window
+_PER_KEY = 4
 _kept_tasks = [0]
 _LOCK = threading.Lock()
 
 
-def find(graph, logs, hw, mode: str):
-    """The kept plan of this layer on hardware like `hw`, or None."""
-    key = _key(graph, logs, hw, mode)
+def find(graph, logs, hw, mode: str, key: tuple | None = None):
+    """The kept plan of this layer on hardware like `hw`, or None (`key`: plan_key's, if known)."""
+    key = key or plan_key(graph, logs, hw, mode)
+    limit = _forward_limit(hw)
     with _LOCK:
-        hit = _KEPT.get(key)
-        if hit is None or hit[0] is not graph or not all(map(same_log, hit[1], logs)):
-            return None
-        _KEPT.move_to_end(key)
-        return hit[2]
+        for kept_graph, kept_logs, plan in _KEPT.get(key, ()):
+            lo, hi = plan.graph.forward_window
+            if kept_graph is graph and lo <= limit < hi and all(map(same_log, kept_logs, logs)):
+                _KEPT.move_to_end(key)
+                return plan
+    return None
 
 
-def keep(graph, logs, hw, mode: str, plan) -> None:
+def keep(graph, logs, hw, mode: str, plan, key: tuple | None = None) -> None:
     n = len(plan.graph.tab) if plan.graph is not None else 0
-    if plan.extrapolated is not None or n > KEPT_TASKS // 2:
+    if plan.graph is None or plan.extrapolated is not None or n > KEPT_TASKS // 2:
         return
-    key = _key(graph, logs, hw, mode)
+    key = key or plan_key(graph, logs, hw, mode)
     with _LOCK:
-        old = _KEPT.pop(key, None)
-        _kept_tasks[0] -= _tasks(old)
+        entries = _KEPT.pop(key, [])
+        if len(entries) >= _PER_KEY:                 # the oldest plan of this layer and logs goes
+            _kept_tasks[0] -= len(entries.pop(0)[2].graph.tab)
         while _KEPT and _kept_tasks[0] + n > KEPT_TASKS:
-            _kept_tasks[0] -= _tasks(_KEPT.popitem(last=False)[1])
-        _KEPT[key] = (graph, tuple(logs), plan)
+            _kept_tasks[0] -= sum(len(e[2].graph.tab) for e in _KEPT.popitem(last=False)[1])
+        _KEPT[key] = entries + [(graph, tuple(logs), plan)]
         _kept_tasks[0] += n
 
 
-def _tasks(entry) -> int:
-    return 0 if entry is None or entry[2].graph is None else len(entry[2].graph.tab)
+def _forward_limit(hw) -> int:
+    """Forwarding's limit (links.build_task_graph): half the staging level."""
+    return int(hw.on_chip[-1].size_bytes) // 2
 
 
-def _key(graph, logs, hw, mode: str) -> tuple:
+def plan_key(graph, logs, hw, mode: str) -> tuple:
+    """What a plan depends on but the staging size (each plan says for which forwarding limits it holds)."""
     levels = tuple(bool(lv.double_buffered) for lv in hw.on_chip)
-    return (id(graph), mode, levels, int(hw.bytes_per_element), int(hw.on_chip[-1].size_bytes),
-            int(hw.n_boundaries), tuple(_log_key(log) for log in logs))
+    return (id(graph), mode, levels, int(hw.bytes_per_element), int(hw.n_boundaries),
+            tuple(_log_key(log) for log in logs))
 
 
 def _log_key(log) -> tuple:
