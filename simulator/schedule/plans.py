@@ -22,7 +22,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-KEPT_TASKS = 1 << 18               # about 50 MB of task graphs (about 190 bytes a task)
+KEPT_TASKS = 1 << 17               # about 21 MB of task graphs (about 160 bytes a task)
 _SAMPLED_ROWS = 16
 _KEPT: OrderedDict = OrderedDict()  # key -> [(graph, logs, plan)], one per forwarding-limit window
 _PER_KEY = 4
@@ -54,8 +54,19 @@ def keep(graph, logs, hw, mode: str, plan, key: tuple | None = None) -> None:
             _kept_tasks[0] -= len(entries.pop(0)[2].graph.tab)
         while _KEPT and _kept_tasks[0] + n > KEPT_TASKS:
             _kept_tasks[0] -= sum(len(e[2].graph.tab) for e in _KEPT.popitem(last=False)[1])
-        _KEPT[key] = entries + [(graph, tuple(logs), plan)]
+        _KEPT[key] = entries + [(graph, tuple(logs), _slim(plan))]
         _kept_tasks[0] += n
+
+
+def _slim(plan):
+    """The plan as kept: what the list scheduler reads (the groups' own edges and the op builds,
+    used for the reservations, stay out; so does the caller's copy)."""
+    graph = dataclasses.replace(plan.graph, local_edges=_NO_EDGES)
+    graph.forward_window = plan.graph.forward_window
+    return dataclasses.replace(plan, graph=graph, runs=plan.runs)
+
+
+_NO_EDGES = np.zeros((0, 2), np.int64)
 
 
 def _forward_limit(hw) -> int:
