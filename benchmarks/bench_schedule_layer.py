@@ -112,6 +112,7 @@ STAGES = [
     (3, "ordering (CSR, ranks)", "schedule/order.py", "ordered"),
     (3, "forwarding tables", "schedule/links.py", "_forwarding"),
     (2, "op reservations", "schedule/reserve.py", "op_reservations"),
+    (2, "kept plans (find / keep)", "schedule/plans.py", "find"),
     (1, "run_plan", "schedule/layer.py", "run_plan"),
     (2, "list_schedule", "schedule/scheduler.py", "list_schedule"),
     (2, "summarize", "schedule/layer.py", "summarize"),
