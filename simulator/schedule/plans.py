@@ -22,7 +22,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-KEPT_TASKS = 1 << 17               # about 21 MB of task graphs (about 160 bytes a task)
+KEPT_TASKS = 1 << 17               # about 30 MB: task graphs (~160 bytes a task) and the logs they are checked against
 _SAMPLED_ROWS = 16
 _KEPT: OrderedDict = OrderedDict()  # key -> [(graph, logs, plan)], one per forwarding-limit window
 _PER_KEY = 4
