@@ -8,11 +8,12 @@ size: a block read may stay on chip only if its span fits the limit, so a plan h
 limit from the largest span it let through to the smallest it refused (links.match_blocks' window).
 Design points that differ elsewhere (the dataflow when it walks alike, a price, a clock, a staging
 size in the window) give the same plan; it is kept under a key of those fields and a sample of
-each log, and reused only after every log compares equal in full (rows, op object, plan facts). The plan's list schedule further
-depends on the staging capacity and the off-chip fill rate only: its numbers are kept with the
-plan per pair. Kept plans are never written to (the scheduler reads its inputs only); at most
-`KEPT_TASKS` tasks are kept in all (least recently used dropped first), a plan of more than half
-that never. Plans extrapolated from a recurrence's first steps depend on rates and are not kept.
+each log, and reused only after every log compares equal in full (rows, op object, plan facts).
+The plan's list schedule further depends on the staging capacity and the off-chip fill rate only:
+its numbers are kept with the plan per pair. Kept plans are never written to (the scheduler
+reads its inputs only); at most `KEPT_TASKS` tasks are kept in all (least recently used dropped
+first), a plan of more than that never. Plans extrapolated from a recurrence's first steps depend
+on rates and are not kept.
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def find(graph, logs, hw, mode: str, key: tuple | None = None):
 
 def keep(graph, logs, hw, mode: str, plan, key: tuple | None = None) -> None:
     n = len(plan.graph.tab) if plan.graph is not None else 0
-    if plan.graph is None or plan.extrapolated is not None or n > KEPT_TASKS // 2:
+    if plan.graph is None or plan.extrapolated is not None or n > KEPT_TASKS:
         return
     key = key or plan_key(graph, logs, hw, mode)
     with _LOCK:
