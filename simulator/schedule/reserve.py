@@ -35,8 +35,7 @@ def build_reservation(tasks, n_units: int) -> int:
     """The reservation of one op result run alone, from its OpTasks (op-local rows, all in group 0)."""
     key = ("reservation", n_units)
     need = tasks.memo.get(key)
-    if need is None and len(tasks.tab) <= 2 and not (tasks.tab[:, T.ALLOC] > 0).any() \
-            and not (tasks.tab[:, T.RELEASE] < 0).any():
+    if need is None and len(tasks.tab) <= 2 and all(row[T.ALLOC] <= 0 <= row[T.RELEASE] for row in tasks.tab.tolist()):
         need = 0                          # a layout's head and tail: nothing is ever held
     if need is None:
         alone = SimpleNamespace(tab=tasks.tab, local_edges=tasks.edges, n_units=n_units, n_groups=1, results=None)
