@@ -23,7 +23,8 @@ from ..graph import FusedAttention, Gather, Gemm, Layout, Recurrence, VectorOp
 from .optasks import K, R, tensor_rows
 from .order import ordered, upward_rank  # noqa: F401  (upward_rank: for periodic.py and tests)
 from .reuse import all_op_tasks
-from .tasks import Kind, T, _counting_csr, csr, n_units
+from .forwarding import forwarding_arrays as _forwarding
+from .tasks import Kind, T, csr, n_units
 
 
 @dataclass(eq=False)
@@ -394,49 +395,3 @@ def _overlap_bytes(r0, r1, c0, c1, width, lo, lens, ranged, eb):
         else:
             total += max(0, min(lo[i] + lens[i], c1) - max(lo[i], c0))
     return total * eb
-
-
-def _forwarding(reads: np.ndarray, tab: np.ndarray, prio: np.ndarray):
-    """Flat arrays of the forwardable blocks (one per drain task read) and their reads."""
-    return forwarding_tables(np.ascontiguousarray(reads, np.int64), len(tab), prio)
-
-
-@njit(cache=True)
-def forwarding_tables(reads, n, prio):
-    """(parts, part_ptr, unpin_ptr, unpin, blocks, block_of, cons_ptr, cons) from the reads (drain,
-    fill, bytes, counter operand, last use): blocks are the drain tasks read, in task order; parts
-    the reads stably sorted by fill task, naming their block; unpin the parts by last use; cons
-    each block's parts by the fill's priority (ties: part order). Counting sorts over task
-    indices throughout (no comparison sort)."""
-    m = reads.shape[0]
-    block_of = np.full(n, -1, np.int64)
-    for i in range(m):
-        block_of[reads[i, 0]] = 0
-    nb = 0
-    for t in range(n):
-        if block_of[t] == 0:
-            block_of[t] = nb
-            nb += 1
-    blocks = np.empty(nb, np.int64)
-    for t in range(n):
-        if block_of[t] >= 0:
-            blocks[block_of[t]] = t
-    part_ptr, by_fill = _counting_csr(n, np.ascontiguousarray(reads[:, 1]), np.arange(m))
-    parts = np.empty((m, 5), np.int64)
-    for p in range(m):
-        r = by_fill[p]
-        parts[p, 0] = reads[r, 1]
-        parts[p, 1] = block_of[reads[r, 0]]
-        parts[p, 2] = reads[r, 2]
-        parts[p, 3] = reads[r, 3]
-        parts[p, 4] = reads[r, 4]
-    unpin_ptr, unpin = _counting_csr(n, np.ascontiguousarray(parts[:, 4]), np.arange(m))
-    fill_prio = np.empty(m, np.int64)
-    for p in range(m):
-        fill_prio[p] = prio[parts[p, 0]]
-    _, by_prio = _counting_csr(n, fill_prio, np.arange(m))              # priorities are 0..n-1
-    block_keys = np.empty(m, np.int64)
-    for i in range(m):
-        block_keys[i] = parts[by_prio[i], 1]
-    cons_ptr, cons = _counting_csr(nb, block_keys, by_prio)
-    return parts, part_ptr, unpin_ptr, unpin, blocks, block_of, cons_ptr, cons
