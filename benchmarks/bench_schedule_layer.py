@@ -11,7 +11,8 @@ test and git revision REV (default: the merge base with main) run in alternating
 `rounds` each, per point the best, so both see the same machine load; REV is exported with
 `git archive` to a folder under the temporary directory, kept between runs for its compiled
 kernels. Per point: the whole simulate(), its schedule part (plan_layer + run_plan: task graph,
-reservations, list schedule, report numbers) and step_rows. The layer's numbers (cycles, busy
+reservations, list schedule, report numbers), step_rows, and the point's whole loop (Hardware
+built, simulated, released: memory freed with the point's plans is paid here). The layer's numbers (cycles, busy
 cycles, spans, counts, fall-backs) must be identical: the script says so. `--profile` instead
 prints where the checkout's time goes on the same chunk (cProfile). Prints tables; asserts
 nothing else.
@@ -77,7 +78,7 @@ def measure(pairs: int) -> dict:
         except Exception:                                                   # an invalid grid point
             continue
         raws.append((f"{rows}x{cols} {sram >> 10} KiB {dataflow[:1].upper()}S", raw))
-    for module in ("reuse",):                           # kept task builds: only from this round
+    for module in ("reuse", "plans"):                         # kept task builds: only from this round
         try:
             importlib.import_module(f"simulator.schedule.{module}").clear()
         except ImportError:                             # a revision without them
@@ -86,6 +87,7 @@ def measure(pairs: int) -> dict:
     oplog.step_rows = timed(oplog.step_rows, "step_rows")
     out = []
     for label, raw in raws:
+        begin = time.perf_counter()
         hw = Hardware.from_dict(raw, source="<bench>")
         spent.update(schedule=0.0, step_rows=0.0)
         start = time.perf_counter()
@@ -94,7 +96,10 @@ def measure(pairs: int) -> dict:
         s = r.schedule
         numbers = [r.cycles, s.serial_cycles, s.compute_cycles, sorted(s.busy.items()), list(s.spans),
                    r.counts.tolist(), s.fell_back, s.mode]
-        out.append({"point": label, "times": [total, spent["schedule"], spent["step_rows"]], "numbers": numbers})
+        del hw, r, s                          # the point's plans go with its Hardware object
+        loop = time.perf_counter() - begin
+        out.append({"point": label, "times": [total, spent["schedule"], spent["step_rows"], loop],
+                    "numbers": numbers})
     return {"points": out}
 
 
@@ -112,6 +117,7 @@ STAGES = [
     (3, "ordering (CSR, ranks)", "schedule/order.py", "ordered"),
     (3, "forwarding tables", "schedule/links.py", "_forwarding"),
     (2, "op reservations", "schedule/reserve.py", "op_reservations"),
+    (2, "kept plans (find / keep)", "schedule/plans.py", "find"),
     (1, "run_plan", "schedule/layer.py", "run_plan"),
     (2, "list_schedule", "schedule/scheduler.py", "list_schedule"),
     (2, "summarize", "schedule/layer.py", "summarize"),
@@ -202,15 +208,19 @@ def main() -> None:
                      f"{b['times'][1] * 1e3:.2f}", f"{a['times'][1] * 1e3:.2f}",
                      f"{b['times'][1] / max(a['times'][1], 1e-9):.2f}x"])
     totals = [sum(p["times"][k] for p in run) for run in (before, after) for k in (0, 1, 2)]
+    loops = [sum(p["times"][3] for p in run if len(p["times"]) > 3) for run in (before, after)]
     print(f"BERT-base attention layer, {len(before)} consecutive points of the 'array' grid ({args.pairs} rows x cols "
           f"pairs), before = {ref[:12]}, best of {args.rounds} alternating rounds; ms per layer evaluation")
     print_table(["point", "simulate before", "after", "schedule before", "after", "schedule speed-up"], rows[::3])
-    print_table(["", "simulate ms/layer", "schedule (plan_layer + run_plan)", "step_rows", "layer evals/s"],
+    print_table(["", "simulate ms/layer", "schedule (plan_layer + run_plan)", "step_rows", "layer evals/s",
+                 "point loop ms"],
                 [[label, f"{totals[3 * i] / len(before) * 1e3:.3f}", f"{totals[3 * i + 1] / len(before) * 1e3:.3f}",
-                  f"{totals[3 * i + 2] / len(before) * 1e3:.3f}", f"{len(before) / totals[3 * i]:,.0f}"]
+                  f"{totals[3 * i + 2] / len(before) * 1e3:.3f}", f"{len(before) / totals[3 * i]:,.0f}",
+                  f"{loops[i] / len(before) * 1e3:.3f}"]
                  for i, label in enumerate(("before", "after"))])
-    print(f"speed-up: simulate {totals[0] / totals[3]:.2f}x, schedule part {totals[1] / totals[4]:.2f}x; "
-          f"same numbers at every point: {'yes' if same else 'NO'}")
+    print(f"speed-up: simulate {totals[0] / totals[3]:.2f}x, schedule part {totals[1] / totals[4]:.2f}x, point loop "
+          f"{loops[0] / max(loops[1], 1e-9):.2f}x; same numbers at every point: {'yes' if same else 'NO'}")
+    print("(point loop: the Hardware object built, the layer simulated, both released: what a worker spends per point)")
 
 
 if __name__ == "__main__":

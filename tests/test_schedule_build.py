@@ -205,13 +205,66 @@ def numpy_ordered(tab, edges):
 @settings(max_examples=40, deadline=None)
 @given(ALL_VARIANTS, SMALL_HW, st.booleans())
 def test_stacking_and_ordering_kernels_give_the_former_graph(layer, hw_kwargs, serial):
-    hw = make_hw(**hw_kwargs)
+    same_graph_without_kernels(layer, make_hw(**hw_kwargs), serial, _stacked=numpy_stacked, ordered=numpy_ordered)
+
+
+def numpy_forwarding(reads, tab, prio):
+    """links._forwarding as it was: np.unique, a stable argsort and a lexsort."""
+    from simulator.schedule.tasks import csr
+
+    n = len(tab)
+    blocks, block_idx = np.unique(reads[:, 0], return_inverse=True)
+    block_of = np.full(n, -1, np.int64)
+    block_of[blocks] = np.arange(len(blocks))
+    parts = np.stack([reads[:, 1], block_idx.astype(np.int64), reads[:, 2], reads[:, 3], reads[:, 4]], axis=1)
+    parts = parts[np.argsort(parts[:, 0], kind="stable")]
+    part_ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(parts[:, 0], minlength=n), out=part_ptr[1:])
+    unpin_ptr, unpin = csr(n, parts[:, 4], np.arange(len(parts), dtype=np.int64))
+    cons = np.lexsort((prio[parts[:, 0]], parts[:, 1])).astype(np.int64)
+    cons_ptr = np.zeros(len(blocks) + 1, np.int64)
+    np.cumsum(np.bincount(parts[:, 1], minlength=len(blocks)), out=cons_ptr[1:])
+    return parts, part_ptr, unpin_ptr, unpin, blocks.astype(np.int64), block_of, cons_ptr, cons
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 30).flatmap(lambda n: st.tuples(
+    st.just(n), st.permutations(list(range(n))),
+    st.lists(st.tuples(*[st.integers(0, n - 1)] * 2, st.integers(0, 99), st.integers(0, 1), st.integers(0, n - 1)),
+             max_size=60))))
+def test_forwarding_tables_equal_the_former_numpy_ones(case):
+    """Random reads (repeated drains, fills and last uses; ties in priority through one fill read twice)."""
+    n, prio, rows = case
+    reads = np.array(rows, np.int64).reshape(-1, 5)
+    tab = np.zeros((n, 12), np.int64)
+    prio = np.array(prio, np.int64)
+    got = links._forwarding(reads, tab, prio)
+    want = numpy_forwarding(reads, tab, prio)
+    for name, x, y in zip(("parts", "part_ptr", "unpin_ptr", "unpin", "blocks", "block_of", "cons_ptr", "cons"),
+                          got, want):
+        assert x.dtype == y.dtype and x.shape == y.shape and np.array_equal(x, y), name
+
+
+@settings(max_examples=40, deadline=None)
+@given(ALL_VARIANTS, SMALL_HW, st.booleans())
+def test_forwarding_kernel_gives_the_former_graph(layer, hw_kwargs, serial):
+    same_graph_without_kernels(layer, make_hw(**hw_kwargs), serial, _forwarding=numpy_forwarding)
+
+
+@settings(max_examples=10, deadline=None)
+@given(ALL_VARIANTS, st.integers(0, 4), st.booleans())
+def test_forwarding_kernel_gives_the_former_graph_on_bundled_configs(bundled_hw, layer, which, serial):  # noqa: F811
+    same_graph_without_kernels(layer, bundled_hw[which], serial, _forwarding=numpy_forwarding)
+
+
+def same_graph_without_kernels(layer, hw, serial, **former):
+    """The layer graph equals the one built with the `former` constructions of links.py in place."""
     wl = load_workload({"name": "w", "layers": [dict(layer, name="l")]})
     graph = layer_graph(wl.layers[0])
     _, logs = run_logged(graph, hw)
     new = links.build_task_graph(graph, logs, hw, serial)
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(links, "_stacked", numpy_stacked)
-        m.setattr(links, "ordered", numpy_ordered)
+        for name, fn in former.items():
+            m.setattr(links, name, fn)
         old = links.build_task_graph(graph, logs, hw, serial)
     assert_same_graph(new, old)

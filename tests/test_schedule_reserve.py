@@ -48,6 +48,38 @@ def test_reservations_equal_the_alone_list_schedule_on_bundled_configs(bundled_h
     assert np.array_equal(op_reservations(tg), listed_reservations(tg))
 
 
+@settings(max_examples=40, deadline=None)
+@given(ALL_VARIANTS, SMALL_HW, st.booleans())
+def test_per_build_reservations_equal_the_layer_wide_ones(layer, hw_kwargs, serial):
+    """Where each group is one op result, op_reservations works per build; the same numbers come
+    from the ASAP pass (or list schedule) over the whole layer's graph, groups side by side."""
+    from simulator.schedule.reserve import _layer_reservations
+
+    tg = task_graph(layer, make_hw(**hw_kwargs), serial)
+    assert np.array_equal(op_reservations(tg), _layer_reservations(tg))
+    assert tg.results is None or len(tg.results) == tg.n_groups
+
+
+def test_results_that_share_a_build_compute_its_reservation_once(monkeypatch):
+    """Attention's Q, K, V projections share one GEMM build: its reservation is worked out once and
+    kept with the build, so a second layer graph on the same builds computes none again."""
+    from simulator.schedule import reserve, reuse
+
+    reuse.clear()
+    hw = make_hw(rows=4, cols=4, sram_bytes=1 << 16)
+    layer = {"variant": "multi_head_attention", "n": 24, "d": 16, "heads": 2}
+    tg = task_graph(layer, hw, False)
+    assert tg.results is not None
+    calls = []
+    real = reserve._layer_reservations
+    monkeypatch.setattr(reserve, "_layer_reservations", lambda g: calls.append(len(g.tab)) or real(g))
+    first = op_reservations(tg)
+    assert 0 < len(calls) <= len({id(t.memo) for t in tg.results}) < len(tg.results)
+    assert np.array_equal(first, real(tg))
+    calls.clear()
+    assert np.array_equal(op_reservations(task_graph(layer, hw, False)), first) and len(calls) < len(tg.results)
+
+
 def alone_proven(layer: dict, hw) -> bool:
     tg = task_graph(layer, hw, False)
     return bool(alone_asap(tg.tab, tg.local_edges, tg.n_units, tg.n_groups)[2])

@@ -8,14 +8,14 @@ schedule is kept, as a compiler would, and `fell_back` says so.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
 
 from ..enums import BOUNDARY_BASE, N_BOUNDARY_COUNTERS, BoundaryCounter, Counter
 from ..lowering import boundary_rates
-from . import periodic
+from . import periodic, plans
 from .links import TaskGraph, _owners, build_task_graph
 from .reserve import op_reservations
 from .scheduler import (F_FORWARDED, S_ERROR, S_FORWARDED, S_MAKESPAN, S_SKIPPED_A, S_SKIPPED_B, list_schedule,
@@ -65,19 +65,28 @@ class SchedulePlan:
     need: np.ndarray | None
     serial: bool
     extrapolated: tuple | None = None
+    runs: dict = field(default_factory=dict, repr=False)   # (fill rate, capacity) -> its list schedule's numbers
 
 
 def plan_layer(graph, logs, hw, mode: str, tasks: bool = False) -> SchedulePlan:
     serial = mode == SERIAL
     if not tasks and (serial or _alone(logs)):
         return SchedulePlan(None, None, serial)
+    key = None
     if not tasks:
+        key = plans.plan_key(graph, logs, hw, mode)
+        kept = plans.find(graph, logs, hw, mode, key)
+        if kept is not None:
+            return kept
         per = periodic.find(graph, logs, _owners(graph))
         extrapolated = _extrapolated(graph, logs, hw, per) if per is not None else None
         if extrapolated is not None:
             return SchedulePlan(None, None, False, extrapolated)
     tg = build_task_graph(graph, logs, hw, serial)
-    return SchedulePlan(tg, None if serial else op_reservations(tg), serial)
+    plan = SchedulePlan(tg, None if serial else op_reservations(tg), serial)
+    if not tasks:
+        plans.keep(graph, logs, hw, mode, plan, key)
+    return plan
 
 
 def _extrapolated(graph, logs, hw, per):
@@ -146,11 +155,23 @@ def _counter_busy(counts) -> dict:
 
 def _scheduled(plan: SchedulePlan, hw, ref: LayerSchedule, tasks: bool, logs) -> LayerSchedule:
     """Run the list scheduler on the plan's task graph."""
-    start, end, dur, flags, stats, sums, spans = _run_tasks(plan, hw)
+    if tasks:
+        start, end, dur, flags, stats, sums, spans = _run_tasks(plan, hw)
+    else:                                 # the numbers only: kept with the plan per (fill rate, capacity)
+        key = _run_key(plan, hw)
+        if key not in plan.runs:
+            plan.runs[key] = _run_tasks(plan, hw)[4:]
+        stats, sums, spans = (a.copy() for a in plan.runs[key])
     if stats[S_ERROR]:
         raise RuntimeError("schedule: some tasks never became ready (a cycle in the task graph)")
     kept = {"graph": plan.graph, "times": (start, end, dur, flags), "logs": tuple(logs)} if tasks else {}
     return _layer_schedule(plan.serial, hw, ref, stats, sums, spans, **kept)
+
+
+def _run_key(plan: SchedulePlan, hw) -> tuple:
+    """What the plan's list schedule depends on besides the plan: the top boundary's fill rate
+    and the staging capacity (_run_tasks)."""
+    return (boundary_rates(hw)[hw.n_boundaries - 1][0], 0 if plan.serial else int(hw.on_chip[-1].size_bytes))
 
 
 def _run_tasks(plan: SchedulePlan, hw):

@@ -20,9 +20,10 @@ import numpy as np
 from numba import njit
 
 from ..graph import FusedAttention, Gather, Gemm, Layout, Recurrence, VectorOp
-from .optasks import K, R
+from .optasks import K, R, tensor_rows
 from .order import ordered, upward_rank  # noqa: F401  (upward_rank: for periodic.py and tests)
 from .reuse import all_op_tasks
+from .forwarding import forwarding_arrays as _forwarding
 from .tasks import Kind, T, csr, n_units
 
 
@@ -48,6 +49,11 @@ class TaskGraph:
     spans: list                   # per op result: [first, end) task indices
     n_units: int
     serial: bool
+    # (not a field: graphs compare by their arrays) per op result its OpTasks, when each is a
+    # reservation group of its own (reserve.py then works per build)
+    results = None
+    # the forwarding limits (staging bytes / 2) this graph is the graph of: [lo, hi) (plans.py)
+    forward_window = (0, 1 << 62)
 
 
 def build_task_graph(graph, logs, hw, serial: bool, ranks=None) -> TaskGraph:
@@ -79,8 +85,12 @@ def build_task_graph(graph, logs, hw, serial: bool, ranks=None) -> TaskGraph:
     prio[np.argsort(-rank, kind="stable")] = np.arange(len(tab))      # ties: lower index first
     spans = [(int(offsets[i]), int(offsets[i + 1])) for i in range(len(per_result))]
     prod_ptr, prod = links.producers(group, len(graph.ops))
-    return TaskGraph(tab, succ_ptr, succ, npred, prio, local, len(graph.ops), prod_ptr, prod,
-                     *_forwarding(reads, tab, prio), spans, n_units(hw.n_boundaries), serial)
+    tg = TaskGraph(tab, succ_ptr, succ, npred, prio, local, len(graph.ops), prod_ptr, prod,
+                   *_forwarding(reads, tab, prio), spans, n_units(hw.n_boundaries), serial)
+    if not extra and len(per_result) == len(graph.ops):
+        tg.results = per_result
+    tg.forward_window = tuple(links.window)
+    return tg
 
 
 def _stacked(per_result, group):
@@ -238,8 +248,8 @@ class _Links:
         cons, prod = self.per_result[self.result_of[g]], self.per_result[self.result_of[p]]
         if _views(self.graph.ops[g]).get(name) != _views(self.graph.ops[p]).get(name):
             return False
-        reads = name in cons.names and (cons.regions[:, R.TENSOR] == cons.names.index(name)).any()
-        writes = name in prod.names and (prod.blocks[:, K.TENSOR] == prod.names.index(name)).any()
+        reads = name in cons.names and len(tensor_rows(cons, "regions", cons.names.index(name))) > 0
+        writes = name in prod.names and len(tensor_rows(prod, "blocks", prod.names.index(name))) > 0
         return bool(reads and writes)
 
     def whole_edges(self, heads, tails) -> np.ndarray:
@@ -275,15 +285,17 @@ class _Links:
         of forwardable blocks: (drain task, fill task, bytes, counter operand, last-use task) rows."""
         keep = self.forwardable() if forwarding else set()
         edges, reads = [np.zeros((0, 2), np.int64)], [np.zeros((0, 5), np.int64)]
+        self.window = [0, int(_NO_SPAN)]
         for (g, name), p in sorted(self.block_level.items()):
             cons, prod = self.per_result[self.result_of[g]], self.per_result[self.result_of[p]]
             c_off, p_off = self.offsets[self.result_of[g]], self.offsets[self.result_of[p]]
-            regions = cons.regions[cons.regions[:, R.TENSOR] == cons.names.index(name)]
-            blocks = prod.blocks[prod.blocks[:, K.TENSOR] == prod.names.index(name)]
+            regions = tensor_rows(cons, "regions", cons.names.index(name))
+            blocks = tensor_rows(prod, "blocks", prod.names.index(name))
             lo, lens = cons.ranges if cons.ranges is not None else (_EMPTY, _EMPTY)
-            e, r = match_blocks(regions, blocks, lo, lens, cons.ranges is not None, self.eb, self.forward_limit)
+            e, r, window = match_blocks(regions, blocks, lo, lens, cons.ranges is not None, self.eb, self.forward_limit)
             edges.append(np.stack([e[:, 1] + p_off, e[:, 0] + c_off], axis=1))
             if name in keep and _all_forwardable(prod, p_off, keep):
+                self.window = [max(self.window[0], int(window[0])), min(self.window[1], int(window[1]))]
                 r[:, 0] += p_off
                 r[:, 1] += c_off
                 r[:, 4] += c_off
@@ -297,7 +309,10 @@ _EMPTY.setflags(write=False)            # like the ranges it stands for: one mat
 
 def _all_forwardable(prod, p_off, keep) -> bool:
     """A block may stay on chip only if every tensor its drain writes is forwardable."""
-    return all(name in keep for name in {prod.names[k] for k in np.unique(prod.blocks[:, K.TENSOR])})
+    written = prod.memo.get("written")
+    if written is None:
+        written = prod.memo["written"] = tuple(int(k) for k in np.unique(prod.blocks[:, K.TENSOR]))
+    return all(prod.names[k] in keep for k in written)
 
 
 @njit(cache=True)
@@ -307,7 +322,8 @@ def match_blocks(regions, blocks, lo, lens, ranged, eb, forward_limit):
     edges (fill task, drain task). Reads (drain task, fill task, bytes of the overlap, counter
     operand, last use) are listed when every block the region overlaps could be on chip at once
     (at most `forward_limit` bytes); a fill spanning more reads from memory. Bytes are dense, or
-    the valid columns of each row when the reader has row ranges."""
+    the valid columns of each row when the reader has row ranges. `window`: the limits that list
+    the same reads (from the largest span listed to the smallest one not)."""
     order = np.argsort(blocks[:, K.B] * (1 << 32) + blocks[:, K.R0])
     keys = blocks[order, K.B] * (1 << 32) + blocks[order, K.R0]
     height = 0
@@ -317,6 +333,7 @@ def match_blocks(regions, blocks, lo, lens, ranged, eb, forward_limit):
     reads = np.zeros((regions.shape[0] + 4, 5), np.int64)
     hits = np.zeros(blocks.shape[0] + 1, np.int64)
     ne = nr = 0
+    window = np.array([0, _NO_SPAN], np.int64)      # the limits in [window[0], window[1]) read the same
     for i in range(regions.shape[0]):
         r = regions[i]
         b, r0, r1, c0, c1 = r[R.B], r[R.R0], r[R.R1], r[R.C0], r[R.C1]
@@ -340,7 +357,9 @@ def match_blocks(regions, blocks, lo, lens, ranged, eb, forward_limit):
         edges[ne, 1] = latest
         ne += 1
         if span > forward_limit:
+            window[1] = min(window[1], span)
             continue
+        window[0] = max(window[0], span)
         while nr + m > reads.shape[0]:
             reads = _grow(reads)
         for h in range(m):
@@ -352,7 +371,10 @@ def match_blocks(regions, blocks, lo, lens, ranged, eb, forward_limit):
             reads[nr, 3] = r[R.COUNTER]
             reads[nr, 4] = r[R.LAST]
             nr += 1
-    return edges[:ne], reads[:nr]
+    return edges[:ne], reads[:nr], window
+
+
+_NO_SPAN = np.int64(1 << 62)             # no region reads more than this
 
 
 @njit(cache=True)
@@ -373,20 +395,3 @@ def _overlap_bytes(r0, r1, c0, c1, width, lo, lens, ranged, eb):
         else:
             total += max(0, min(lo[i] + lens[i], c1) - max(lo[i], c0))
     return total * eb
-
-
-def _forwarding(reads: np.ndarray, tab: np.ndarray, prio: np.ndarray):
-    """Flat arrays of the forwardable blocks (one per drain task read) and their reads."""
-    n = len(tab)
-    blocks, block_idx = np.unique(reads[:, 0], return_inverse=True)
-    block_of = np.full(n, -1, np.int64)
-    block_of[blocks] = np.arange(len(blocks))
-    parts = np.stack([reads[:, 1], block_idx.astype(np.int64), reads[:, 2], reads[:, 3], reads[:, 4]], axis=1)
-    parts = parts[np.argsort(parts[:, 0], kind="stable")]
-    part_ptr = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(parts[:, 0], minlength=n), out=part_ptr[1:])
-    unpin_ptr, unpin = csr(n, parts[:, 4], np.arange(len(parts), dtype=np.int64))
-    cons = np.lexsort((prio[parts[:, 0]], parts[:, 1])).astype(np.int64)
-    cons_ptr = np.zeros(len(blocks) + 1, np.int64)
-    np.cumsum(np.bincount(parts[:, 1], minlength=len(blocks)), out=cons_ptr[1:])
-    return parts, part_ptr, unpin_ptr, unpin, blocks.astype(np.int64), block_of, cons_ptr, cons

@@ -61,6 +61,18 @@ class OpTasks:
     regions: np.ndarray = field(default_factory=lambda: _NO_REGIONS)
     blocks: np.ndarray = field(default_factory=lambda: _NO_BLOCKS)
     ranges: tuple | None = None     # (lo, lens) of the rows a vector program reads (regions with BYTES -1)
+    memo: dict = field(default_factory=dict, repr=False)    # facts derived from the build, shared by its copies
+
+
+def tensor_rows(tasks: OpTasks, table: str, k: int) -> np.ndarray:
+    """The rows of the build's `table` ("regions" or "blocks") that name tensor index k (kept:
+    a build's tables do not change once it is made)."""
+    rows = tasks.memo.get((table, k))
+    if rows is None:
+        rows = getattr(tasks, table)
+        col = R.TENSOR if table == "regions" else K.TENSOR
+        rows = tasks.memo[(table, k)] = rows[rows[:, col] == k]
+    return rows
 
 
 def op_tasks(log, hw, overlapped: bool) -> OpTasks:

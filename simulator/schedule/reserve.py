@@ -12,6 +12,8 @@ array, a recurrence's body ops sharing it), it falls back to the list schedule.
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 from numba import njit
 
@@ -20,7 +22,28 @@ from .tasks import T, csr
 
 
 def op_reservations(tg) -> np.ndarray:
-    """Per reservation group, the most staging bytes it holds when it runs alone."""
+    """Per reservation group, the most staging bytes it holds when it runs alone. Where every group
+    is one op result, each is computed from the result's own build (its tasks and edges, the
+    group's rows and edges of the layer graph less an index shift) and kept with it: results that
+    share a build (reuse.py) share the number."""
+    if tg.results is not None:
+        return np.array([build_reservation(tasks, tg.n_units) for tasks in tg.results], np.int64)
+    return _layer_reservations(tg)
+
+
+def build_reservation(tasks, n_units: int) -> int:
+    """The reservation of one op result run alone, from its OpTasks (op-local rows, all in group 0)."""
+    key = ("reservation", n_units)
+    need = tasks.memo.get(key)
+    if need is None and len(tasks.tab) <= 2 and all(row[T.ALLOC] <= 0 <= row[T.RELEASE] for row in tasks.tab.tolist()):
+        need = 0                          # a layout's head and tail: nothing is ever held
+    if need is None:
+        alone = SimpleNamespace(tab=tasks.tab, local_edges=tasks.edges, n_units=n_units, n_groups=1, results=None)
+        need = tasks.memo[key] = int(_layer_reservations(alone)[0])
+    return need
+
+
+def _layer_reservations(tg) -> np.ndarray:
     tab = tg.tab
     start, end, proven = alone_asap(tab, tg.local_edges, tg.n_units, tg.n_groups)
     if not proven:

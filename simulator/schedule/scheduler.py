@@ -74,11 +74,11 @@ def list_schedule(tab, succ_ptr, succ, npred, prio, n_units, capacity, op_need, 
     off[spill_unit + 1] += nb
     for u in range(n_units):
         off[u + 1] += off[u]
-    heap = np.zeros(off[n_units] + 1, np.int64)
+    heap = np.empty(off[n_units] + 1, np.int64)        # (np.empty: each array below is read only where written)
     size = np.zeros(n_units, np.int64)
     running = np.full(n_units, -1, np.int64)
-    ev_t = np.zeros(n + nb + 1, np.int64)
-    ev_id = np.zeros(n + nb + 1, np.int64)
+    ev_t = np.empty(n + nb + 1, np.int64)
+    ev_id = np.empty(n + nb + 1, np.int64)
     cnt = np.zeros(4, np.int64)                    # events queued, tasks done, deferred fills, spills
     mem = np.zeros(6, np.int64)
     mem[_FREE] = capacity
@@ -91,11 +91,11 @@ def list_schedule(tab, succ_ptr, succ, npred, prio, n_units, capacity, op_need, 
         left[k] = cons_ptr[k + 1] - cons_ptr[k]
         nxt[k] = cons_ptr[k]
     pstate = np.zeros(parts.shape[0] + 1, np.int64)   # 1: its fill started; 2: and pinned the block
-    deferred = np.zeros(n + 1, np.int64)
-    stack = np.zeros(n + 1, np.int64)
+    deferred = np.empty(n + 1, np.int64)
+    stack = np.empty(n + 1, np.int64)
     cand = np.zeros(n_units, np.int64)
     waiting = np.zeros(1, np.int64)                # an op waits for space (no forwarding meanwhile)
-    resident = np.zeros(nb + 1, np.int64)          # blocks kept on chip (some may have left since)
+    resident = np.empty(nb + 1, np.int64)          # blocks kept on chip (some may have left since)
     cnt_res = np.zeros(1, np.int64)
 
     def heap_push(u, t):
