@@ -2,7 +2,7 @@
 processes; evaluation time, speed-up and whether the rows are identical.
 
 Usage: python benchmarks/bench_sweep_dask.py [--points N]
-The grid is the first N points (default 240) of bench_sweep.py's BERT-base array x buffer x
+The grid is the first N points (default 960) of bench_sweep.py's BERT-base array x buffer x
 dataflow grid, heuristic mapper, count-only: every point simulates (no memo hits), so the
 workers, not the parent, are busy. Each cluster's workers load the compiled kernels first (one
 warm-up evaluation on every worker, timed apart); chunks of 4 points are then submitted through
@@ -57,7 +57,7 @@ def measure(workers: int, points: int) -> tuple[float, float, float, list]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--points", type=int, default=240)
+    parser.add_argument("--points", type=int, default=960)
     args = parser.parse_args()
     one_start, one_s, one_cpu, one_rows = measure(1, args.points)
     two_start, two_s, two_cpu, two_rows = measure(2, args.points)
