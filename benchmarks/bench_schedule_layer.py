@@ -128,9 +128,8 @@ def profile(pairs: int) -> None:
     """Where the checkout's time goes on the chunk (cProfile around the timed pass; its own
     overhead weighs most on the many small calls)."""
     import cProfile
-    import pstats
 
-    from benchmarks.common import print_table
+    from benchmarks.common import print_table, stage_rows
     from simulator.schedule import reuse
 
     prof = cProfile.Profile()
@@ -138,15 +137,7 @@ def profile(pairs: int) -> None:
     reuse.clear = lambda: (clear(), prof.enable())            # start when the timed pass does
     measure(pairs)
     prof.disable()
-    cum = {}
-    for (path, _line, name), (_cc, _nc, _tt, ct, _callers) in pstats.Stats(prof).stats.items():
-        for _depth, label, suffix, fn in STAGES:
-            if name == fn and path.endswith(suffix):
-                cum[label] = cum.get(label, 0.0) + ct
-    total = cum.get("simulate()", 0.0) or 1.0
-    print_table(["stage (profiled)", "ms", "share"],
-                [["  " * d + label, f"{cum.get(label, 0.0) * 1e3:,.0f}", f"{100 * cum.get(label, 0.0) / total:.0f}%"]
-                 for d, label, _s, _f in STAGES])
+    print_table(["stage (profiled)", "ms", "share"], stage_rows(prof, STAGES, "simulate()"))
 
 
 def export(rev: str) -> Path:

@@ -25,3 +25,19 @@ def print_table(headers, rows) -> None:
     print("  ".join(str(h).rjust(w) for h, w in zip(headers, widths)))
     for r in rows:
         print("  ".join(str(c).rjust(w) for c, w in zip(r, widths)))
+
+
+def stage_rows(prof, stages, total_label: str) -> list:
+    """Table rows of a cProfile run by stage: `stages` lists (depth, label, module path suffix,
+    function name); each row is the label indented by depth, its cumulative ms and its share of
+    the `total_label` stage (indented stages are inside the one above: shares do not add up)."""
+    import pstats
+
+    cum: dict = {}
+    for (path, _line, name), (_cc, _nc, _tt, ct, _callers) in pstats.Stats(prof).stats.items():
+        for _depth, label, suffix, fn in stages:
+            if name == fn and path.endswith(suffix):
+                cum[label] = cum.get(label, 0.0) + ct
+    total = cum.get(total_label, 0.0) or 1.0
+    return [["  " * d + label, f"{cum.get(label, 0.0) * 1e3:,.0f}", f"{100 * cum.get(label, 0.0) / total:.0f}%"]
+            for d, label, _s, _f in stages]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import pstats
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_sweep import bert_sweep, ten_thousand_sweep  # noqa: E402
-from benchmarks.common import print_table  # noqa: E402
+from benchmarks.common import print_table, stage_rows  # noqa: E402
 from simulator.sweep.evaluate import EvalContext, evaluate_chunk  # noqa: E402
 from simulator.sweep.spec import sweep_from_dict  # noqa: E402
 
@@ -80,15 +79,7 @@ def profile(sweep: dict, points: int) -> tuple[float, int, list]:
     prof.enable()
     out = evaluate_chunk(ctx2, start + points, start + 2 * points)
     prof.disable()
-    stats = pstats.Stats(prof).stats
-    cum = {}
-    for (path, _line, name), (_cc, _nc, _tt, ct, _callers) in stats.items():
-        for _depth, label, suffix, fn in STAGES:
-            if name == fn and path.endswith(suffix):
-                cum[label] = cum.get(label, 0.0) + ct
-    total = cum.get("whole chunk", 0.0) or 1.0
-    rows = [["  " * d + label, f"{cum.get(label, 0.0) * 1e3:,.0f}", f"{100 * cum.get(label, 0.0) / total:.0f}%"]
-            for d, label, _s, _f in STAGES]
+    rows = stage_rows(prof, STAGES, "whole chunk")
     return wall, len(out.rows), rows
 
 
