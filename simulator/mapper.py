@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import bisect
 import functools
-from collections import OrderedDict
 
 import numpy as np
 
@@ -47,7 +46,7 @@ HEURISTIC_ORDERS = ("mnk", "nmk")
 PRUNE_TOLERANCE = 0.01            # skip candidates that could beat the best walked by at most 1%
 CACHE_SIZE = 65536
 _ORDER_INDEX = {"mkn": 0, "mnk": 1, "kmn": 2, "knm": 3, "nmk": 4, "nkm": 5}
-_CACHE: OrderedDict = OrderedDict()
+_CACHE = Lru(CACHE_SIZE)
 _ORDERS = order_table(HEURISTIC_ORDERS)
 
 
@@ -111,19 +110,16 @@ def default_gemm_plan(op, hw) -> tuple[GemmMapping, np.ndarray | None]:
     engine.run_gemm counts for it), read-only; cached."""
     space = _space(op, hw, _flow(op, hw)) if len(hw.on_chip) == 1 else None
     key = (op_key(op), walk_key(hw), _capacity_key(hw, space))
-    hit = _CACHE.get(key)
-    if hit is None:
-        hit = _heuristic(op, hw, space)
-        if not isinstance(hit, MappingError) and hit[1] is not None:
-            hit[1].setflags(write=False)
-        _CACHE[key] = hit
-        if len(_CACHE) > CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    else:
-        _CACHE.move_to_end(key)
+    hit = _CACHE.get(key, lambda: _read_only(_heuristic(op, hw, space)))
     if isinstance(hit, MappingError):
         raise hit
     return hit
+
+
+def _read_only(outcome):
+    if not isinstance(outcome, MappingError) and outcome[1] is not None:
+        outcome[1].setflags(write=False)
+    return outcome
 
 
 def _flow(op, hw) -> Dataflow:

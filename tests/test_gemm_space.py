@@ -182,3 +182,11 @@ def test_lru_bounds_entries_and_bytes():
     for key in "abcb":
         small.get(key, lambda k=key: k)
     assert list(small.table) == ["c", "b"]
+    weighed = Lru(10, max_bytes=10, weigh=len)
+    weighed.put("a", "xxxx")
+    weighed.put("b", "xxxx")
+    weighed.put("a", "xx")                              # replaced: its old weight goes
+    assert weighed.bytes == 6 and list(weighed.table) == ["b", "a"]
+    assert weighed.find("b") == "xxxx" and list(weighed.table) == ["a", "b"] and weighed.find("z") is None
+    weighed.put("c", "xxxxxx")                          # over 10: the least recently used ("a") goes
+    assert list(weighed.table) == ["b", "c"] and weighed.bytes == 10

@@ -118,12 +118,12 @@ def test_a_log_equal_in_the_sampled_rows_only_is_built_again():
 
 def test_kept_builds_stay_under_the_bound(monkeypatch):
     reuse.clear()
-    monkeypatch.setattr(reuse, "KEPT_TASKS", 400)
+    monkeypatch.setattr(reuse._KEPT, "max_bytes", 400)          # the bound, in tasks
     for n in (12, 20, 28, 36, 44):
         for rows in (4, 8):
             hw = make_hw(rows=rows, cols=4, sram_bytes=1 << 16)
             reuse.all_op_tasks(attention_logs(hw, n=n), hw, True)
-            assert reuse._kept_tasks[0] == sum(len(t.tab) for _, t in reuse._KEPT.values()) <= 400
+            assert reuse._KEPT.bytes == sum(len(t.tab) for _, t in reuse._KEPT.table.values()) <= 400
     reuse.clear()
 
 

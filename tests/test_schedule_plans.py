@@ -113,7 +113,7 @@ def test_a_staging_size_outside_the_forwarding_window_or_other_logs_build_again(
     calls = count_builds(monkeypatch)
     simulate(wl, Hardware.from_dict(hw_dict(sram_bytes=1 << 15), source="<test>"))
     assert len(calls) == 1
-    (key, [(graph, logs, plan)]), = plans._KEPT.items()
+    (key, [(graph, logs, plan)]), = plans._KEPT.table.items()
     lo, hi = plan.graph.forward_window
     assert 0 < lo <= 1 << 14 < hi                        # the layer forwards some blocks
     for size, same in ((2 * lo, True), (2 * lo + 1, True), (2 * lo - 1, False), (1 << 49, hi > 1 << 48)):
@@ -167,15 +167,15 @@ def test_kept_plans_stay_under_the_bound(monkeypatch):
     plans.clear()
     wl = load_workload({"name": "w", "layers": [dict(ATTENTION, n=16)]})
     simulate(wl, Hardware.from_dict(hw_dict(), source="<test>"))
-    size = plans._kept_tasks[0]
+    size = plans._KEPT.bytes                                       # tasks kept
     assert size > 0
-    monkeypatch.setattr(plans, "KEPT_TASKS", 3 * size)
+    monkeypatch.setattr(plans._KEPT, "max_bytes", 3 * size)
     plans.clear()
     for n in (16, 17, 18, 19, 20):
         wl = load_workload({"name": "w", "layers": [dict(ATTENTION, n=n)]})
         simulate(wl, Hardware.from_dict(hw_dict(), source="<test>"))
-        assert 0 < plans._kept_tasks[0] <= 3 * size
-        assert plans._kept_tasks[0] == sum(len(e[2].graph.tab) for es in plans._KEPT.values() for e in es)
+        assert 0 < plans._KEPT.bytes <= 3 * size
+        assert plans._KEPT.bytes == sum(len(e[2].graph.tab) for es in plans._KEPT.table.values() for e in es)
     assert 1 <= len(plans._KEPT) < 5
     plans.clear()
 

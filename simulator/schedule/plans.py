@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections import OrderedDict
-
 import numpy as np
+
+from ..lru import Lru
 
 KEPT_TASKS = 1 << 17               # about 30 MB: task graphs (~160 bytes a task) and the logs they are checked against
 _SAMPLED_ROWS = 16
-_KEPT: OrderedDict = OrderedDict()  # key -> [(graph, logs, plan)], one per forwarding-limit window
 _PER_KEY = 4
-_kept_tasks = [0]
+# key -> [(graph, logs, plan)], one per forwarding-limit window; weighed by tasks
+_KEPT = Lru(1 << 62, KEPT_TASKS, lambda entries: sum(len(e[2].graph.tab) for e in entries))
 _LOCK = threading.Lock()
 
 
@@ -36,27 +36,22 @@ def find(graph, logs, hw, mode: str, key: tuple | None = None):
     key = key or plan_key(graph, logs, hw, mode)
     limit = _forward_limit(hw)
     with _LOCK:
-        for kept_graph, kept_logs, plan in _KEPT.get(key, ()):
+        for kept_graph, kept_logs, plan in _KEPT.table.get(key, ()):
             lo, hi = plan.graph.forward_window
             if kept_graph is graph and lo <= limit < hi and all(map(same_log, kept_logs, logs)):
-                _KEPT.move_to_end(key)
+                _KEPT.find(key)
                 return plan
     return None
 
 
 def keep(graph, logs, hw, mode: str, plan, key: tuple | None = None) -> None:
     n = len(plan.graph.tab) if plan.graph is not None else 0
-    if plan.graph is None or plan.extrapolated is not None or n > KEPT_TASKS:
+    if plan.graph is None or plan.extrapolated is not None or n > _KEPT.max_bytes:
         return
     key = key or plan_key(graph, logs, hw, mode)
     with _LOCK:
-        entries = _KEPT.pop(key, [])
-        if len(entries) >= _PER_KEY:                 # the oldest plan of this layer and logs goes
-            _kept_tasks[0] -= len(entries.pop(0)[2].graph.tab)
-        while _KEPT and _kept_tasks[0] + n > KEPT_TASKS:
-            _kept_tasks[0] -= sum(len(e[2].graph.tab) for e in _KEPT.popitem(last=False)[1])
-        _KEPT[key] = entries + [(graph, tuple(logs), _slim(plan))]
-        _kept_tasks[0] += n
+        entries = _KEPT.table.get(key, [])[1 - _PER_KEY:]      # the oldest plan of this layer and logs goes
+        _KEPT.put(key, entries + [(graph, tuple(logs), _slim(plan))])
 
 
 def _slim(plan):
@@ -114,4 +109,3 @@ def clear() -> None:
     """Forget every kept plan (tests, memory)."""
     with _LOCK:
         _KEPT.clear()
-        _kept_tasks[0] = 0

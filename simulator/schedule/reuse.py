@@ -11,17 +11,17 @@ reused only after the whole log compares equal. The kept builds are read-only, a
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import replace
 
 import numpy as np
 
+from ..lru import Lru
 from .optasks import OpTasks, op_tasks
 
 KEPT_TASKS = 1 << 18               # about 40 MB of tables, edges, regions and blocks
 _SAMPLED_ROWS = 64
-_KEPT: OrderedDict = OrderedDict()  # key -> (log rows, OpTasks)
-_kept_tasks = [0]
+# key -> (log rows, OpTasks), weighed by tasks; a build of more than a quarter of the bound is not kept
+_KEPT = Lru(1 << 62, KEPT_TASKS, lambda entry: len(entry[1].tab))
 _LOCK = threading.Lock()
 
 
@@ -44,20 +44,14 @@ def all_op_tasks(logs, hw, overlapped: bool) -> list[OpTasks]:
 def _gemm_build(log, hw, overlapped, levels) -> OpTasks:
     key = (overlapped, *_key(log, levels))
     with _LOCK:
-        hit = _KEPT.get(key)
+        hit = _KEPT.table.get(key)
         if hit is not None and np.array_equal(hit[0], log.rows):
-            _KEPT.move_to_end(key)
+            _KEPT.find(key)
             return hit[1]
     tasks = _frozen(op_tasks(log, hw, overlapped))
-    n = len(tasks.tab)
-    if n <= KEPT_TASKS // 4:
+    if len(tasks.tab) <= _KEPT.max_bytes // 4:
         with _LOCK:
-            old = _KEPT.pop(key, None)
-            _kept_tasks[0] -= len(old[1].tab) if old is not None else 0
-            while _KEPT and _kept_tasks[0] + n > KEPT_TASKS:
-                _kept_tasks[0] -= len(_KEPT.popitem(last=False)[1][1].tab)
-            _KEPT[key] = (_frozen_array(log.rows), tasks)
-            _kept_tasks[0] += n
+            _KEPT.put(key, (_frozen_array(log.rows), tasks))
     return tasks
 
 
@@ -86,4 +80,3 @@ def clear() -> None:
     """Forget every kept build (tests, memory)."""
     with _LOCK:
         _KEPT.clear()
-        _kept_tasks[0] = 0
