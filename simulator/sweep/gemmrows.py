@@ -20,6 +20,7 @@ from ..enums import Counter
 from ..errors import MappingError
 from ..graph import Gemm
 from ..guard import check_workload
+from ..lru import Lru
 from ..pins import check_pins
 from ..simulate import _simulate_layer, layer_fields, layer_graph, path_length
 from ..variants import REGISTRY
@@ -70,19 +71,13 @@ def _gemm_parts(spec, graph, hw, mapper: str, objective: str) -> RowParts:
     return row_parts(_GemmLayer(spec, op, _fields(spec, hw), graph.phase_depth() * spec.repeat, path_length(spec)), hw)
 
 
-_FIELDS: dict = {}
+_FIELDS = Lru(4096)
 
 
 def _fields(spec, hw) -> dict:
     """simulate.layer_fields(spec, hw), which reads of the hardware only its element size; kept per
     (layer, element bytes), read-only by the callers (row_parts reads it)."""
-    key = (spec, hw.bytes_per_element)
-    hit = _FIELDS.get(key)
-    if hit is None:
-        if len(_FIELDS) >= 4096:
-            _FIELDS.clear()
-        hit = _FIELDS[key] = layer_fields(spec, hw)
-    return hit
+    return _FIELDS.get((spec, hw.bytes_per_element), lambda: layer_fields(spec, hw))
 
 
 class _GemmLayer:
