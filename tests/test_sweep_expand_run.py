@@ -137,7 +137,7 @@ def test_the_evaluation_context_pickles(reference):
     ctx = EvalContext.from_spec(load_sweep(path))
     here = evaluate_chunk(ctx, 0, 12)
     there = evaluate_chunk(pickle.loads(pickle.dumps(ctx)), 0, 12)
-    assert here.to_json() == there.to_json() and here.filtered == [[10, 0], [11, 0]]
+    assert here.to_dict() == there.to_dict() and here.filtered == [[10, 0], [11, 0]]
 
 
 def test_dask_equals_local(reference, tmp_path):

@@ -78,12 +78,12 @@ class ChunkResult:
     invalid: list
     filtered: list = field(default_factory=list)
 
-    def to_json(self) -> dict:
+    def to_dict(self) -> dict:
         return {"start": self.start, "stop": self.stop, "points": self.points, "rows": self.rows,
                 "invalid": self.invalid, "filtered": self.filtered}
 
     @classmethod
-    def from_json(cls, data: dict) -> "ChunkResult":
+    def from_dict(cls, data: dict) -> "ChunkResult":
         return cls(int(data["start"]), int(data["stop"]), data["points"], data["rows"], data["invalid"],
                    data["filtered"])
 

@@ -96,7 +96,7 @@ class PartialStore:
             data = _loads(path.read_bytes())
             if not isinstance(data, dict) or data.get("fingerprint") != self.key:
                 return None
-            chunk = ChunkResult.from_json(data)
+            chunk = ChunkResult.from_dict(data)
             _check_shape(chunk, self.row_width)
             return chunk
         except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError, EOFError,
@@ -113,7 +113,7 @@ class PartialStore:
                                                      indent=1, sort_keys=True) + "\n")
 
     def save(self, chunk: ChunkResult) -> ChunkRef:
-        data = {"fingerprint": self.key, **chunk.to_json()}
+        data = {"fingerprint": self.key, **chunk.to_dict()}
         text = _dumps(data)
         path = self.dir / f"chunk-{chunk.start:09d}-{chunk.stop:09d}.pkl"
         # no fsync (about 25 ms a chunk): the rename alone keeps the file whole after Ctrl-C or kill -9;
