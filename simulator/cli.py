@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import signal
 import sys
@@ -436,5 +437,24 @@ def _install(signum, handler):
         return None
 
 
+def entry() -> None:
+    """The `attnsim` command (and `python -m simulator`): main(), then exit without the interpreter's
+    teardown, which frees every object one by one (0.3 s after a 10,000-point sweep, a tenth of
+    its run). Every file is closed and renamed into place by then; the streams are flushed here and
+    the exit handlers (temporary folders, multiprocessing's) still run. Under a profiler or a
+    tracer (`python -m cProfile -m simulator ...` writes its file after this returns) it exits
+    normally."""
+    code = main()
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:         # a reader that went away (`| head`) is not an error
+        pass
+    atexit._run_exitfuncs()
+    os._exit(code if isinstance(code, int) else 0)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
