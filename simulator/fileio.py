@@ -59,14 +59,27 @@ class AtomicStream:
         fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.{os.getpid()}.", suffix=".tmp",
                                         dir=self.path.parent)
         self.fh = os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""}))
+        self.synced = False
 
     def write(self, data) -> None:
         self.fh.write(data)
 
     def commit(self) -> None:
-        self.fh.flush()
-        os.fchmod(self.fh.fileno(), _target_mode(self.path))
-        os.fsync(self.fh.fileno())
+        self.sync()
+        self.publish()
+
+    def sync(self) -> None:
+        """Flush the temporary file to the disk (it may run in another thread: os.fsync releases
+        the GIL, and a report's big files take a noticeable time)."""
+        if not self.synced:
+            self.fh.flush()
+            os.fchmod(self.fh.fileno(), _target_mode(self.path))
+            os.fsync(self.fh.fileno())
+            self.synced = True
+
+    def publish(self) -> None:
+        """Rename the synced temporary file into place."""
+        self.sync()
         self.fh.close()
         os.replace(self.tmp, self.path)
 

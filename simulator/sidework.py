@@ -66,3 +66,145 @@ class SideWork:
             for process in list(getattr(self.pool, "_processes", {}).values()):
                 process.terminate()
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Standby:
+    """A process forked on creation that imports `modules` (matplotlib, for the figures) while
+    this one goes on, on a core it leaves idle (start-up, the warm-up point); `submit(module, name,
+    *args)` then runs module.name(*args) in a fork of it, already warm, so several run at once.
+    Without a fork (can_fork), or when the work fails there, job.result() runs it here instead,
+    with its own error. `attnsim sweep` draws its two figures this way: matplotlib's import and
+    the drawing leave the report's critical path."""
+
+    def __init__(self, modules: tuple[str, ...], fork_ok=None):
+        self.conn = self.process = None
+        self.jobs = 0
+        if not (fork_ok or can_fork)():
+            return
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        self.conn, theirs = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(theirs, modules), daemon=True)
+        self.process.start()
+        theirs.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def submit(self, module: str, name: str, *args) -> "StandbyJob":
+        job = StandbyJob(self, self.jobs, module, name, args)
+        self.jobs += 1
+        if self.conn is not None:
+            try:
+                self.conn.send(("run", job.id, (module, name, args)))
+                job.sent = True
+            except (OSError, ValueError):        # the standby is gone: the work runs here
+                pass
+        return job
+
+    def close(self) -> None:
+        """Stop the standby and any work it still runs (its results are not wanted)."""
+        if self.process is None:
+            return
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join(timeout=10)
+        self.conn.close()
+        self.process = self.conn = None
+
+
+class StandbyJob:
+    def __init__(self, standby: Standby, job_id: int, module: str, name: str, args: tuple):
+        self.standby, self.id, self.module, self.name, self.args = standby, job_id, module, name, args
+        self.sent = False
+
+    def result(self):
+        conn = self.standby.conn
+        if self.sent and conn is not None:
+            try:
+                conn.send(("get", self.id, None))
+                ok, value = conn.recv()
+                if ok:
+                    return value
+            except (OSError, EOFError, ValueError):
+                pass
+        from importlib import import_module
+
+        return getattr(import_module(self.module), self.name)(*self.args)
+
+
+def _serve(conn, modules: tuple[str, ...]) -> None:
+    """The standby: import `modules`, then fork a child per ("run", id, work) message and answer a
+    ("get", id) with (True, value) or (False, why) once that child is done. SIGTERM (close())
+    ends the children too."""
+    import multiprocessing
+    import signal
+    from importlib import import_module
+
+    quiet_child()
+    children: dict[int, tuple] = {}
+
+    def stop(*_):
+        for _reader, pid in children.values():
+            _kill(pid)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    for module in modules:
+        try:
+            import_module(module)
+        except Exception:           # noqa: BLE001 - the job then fails here and runs in the parent
+            pass
+    while True:
+        try:
+            kind, job_id, work = conn.recv()
+        except (EOFError, OSError, TypeError):
+            stop()
+        if kind == "run":
+            reader, writer = multiprocessing.Pipe(duplex=False)
+            pid = os.fork()
+            if pid == 0:
+                _run_child(reader, writer, work)
+            writer.close()
+            children[job_id] = (reader, pid)
+            continue
+        reader, pid = children.pop(job_id)
+        try:
+            reply = reader.recv()
+        except (EOFError, OSError):
+            reply = (False, "the drawing process died")
+        os.waitpid(pid, 0)
+        conn.send(reply)
+
+
+def _run_child(reader, writer, work) -> None:
+    from importlib import import_module
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    reader.close()
+    code = 0
+    try:
+        module, name, args = work
+        reply = (True, getattr(import_module(module), name)(*args))
+    except BaseException as exc:    # noqa: BLE001 - reported; the parent runs the work itself
+        reply, code = (False, f"{type(exc).__name__}: {exc}"), 1
+    try:
+        writer.send(reply)
+    finally:
+        os._exit(code)
+
+
+def _kill(pid: int) -> None:
+    import signal
+
+    try:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+    except (OSError, ChildProcessError):
+        pass

@@ -51,3 +51,65 @@ def test_sweep_files_are_the_same_bytes_with_the_figure_drawn_apart(tmp_path, mo
     for name in names:
         if name.endswith(".png"):           # CSVs carry the time they were generated
             assert (tmp_path / "forked" / name).read_bytes() == (tmp_path / "alone" / name).read_bytes(), name
+
+
+# --- Standby: a process forked early, warm, that runs each job in a fork of itself -----------------
+
+def _in_standby(value):
+    import sys
+
+    return os.getpid(), value + 1, "wave" in sys.modules
+
+
+def _sleep_then(path, seconds):
+    import time
+
+    Path(path).write_text(str(os.getpid()))
+    time.sleep(seconds)
+    return "late"
+
+
+def test_standby_runs_jobs_in_warm_forks_at_once():
+    if not sidework.can_fork():
+        pytest.skip("this process cannot fork safely (threads left by an earlier test, or one core)")
+    with sidework.Standby(("wave",)) as standby:
+        jobs = [standby.submit(__name__, "_in_standby", v) for v in (1, 2)]
+        (pid1, v1, warm1), (pid2, v2, warm2) = (job.result() for job in jobs)
+    assert (v1, v2) == (2, 3) and warm1 and warm2
+    assert len({pid1, pid2, os.getpid()}) == 3          # one fork per job, neither of them here
+
+
+def test_standby_without_a_fork_runs_jobs_here():
+    with sidework.Standby(("wave",), fork_ok=lambda: False) as standby:
+        assert standby.submit(__name__, "_in_standby", 5).result()[:2] == (os.getpid(), 6)
+
+
+def test_a_job_failing_in_the_standby_runs_here():
+    if not sidework.can_fork():
+        pytest.skip("this process cannot fork safely")
+    with sidework.Standby(()) as standby:
+        assert standby.submit(__name__, "_fails_in_child", os.getpid()).result() == "here"
+
+
+def test_closing_the_standby_stops_the_work_it_runs(tmp_path):
+    import time
+
+    if not sidework.can_fork():
+        pytest.skip("this process cannot fork safely")
+    marker = tmp_path / "pid"
+    standby = sidework.Standby(())
+    standby.submit(__name__, "_sleep_then", str(marker), 60)
+    for _ in range(500):
+        if marker.exists() and marker.read_text():
+            break
+        time.sleep(0.01)
+    child = int(marker.read_text())
+    standby.close()
+    for _ in range(500):            # the child is gone (and reaped by the standby) within seconds
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.01)
+    else:
+        pytest.fail(f"the standby's job {child} still runs after close()")

@@ -443,7 +443,9 @@ def test_parquet_copy_of_the_results_when_pyarrow_is_installed(quick):
 
 
 def test_without_pyarrow_the_sweep_writes_csv_only(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "pyarrow", None)      # `import pyarrow` now raises ImportError
+    # `import pyarrow.parquet` now raises ImportError. (Not pyarrow itself: pandas 3 imports it at start-up
+    # and imports pyarrow.compute on first use, so hiding it breaks pandas, depending on the tests run before.)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
     out = tmp_path / "out"
     run_sweep(load_sweep(_tiny_sweep(tmp_path)), out, jobs=1)
     assert (out / "results.csv").exists() and not (out / "results.parquet").exists()

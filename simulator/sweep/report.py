@@ -19,7 +19,7 @@ from ..csvtext import frame_csv
 from ..errors import AttnsimError
 from ..fileio import AtomicStream, write_atomic
 from ..report import display_path
-from ..sidework import SideWork
+from ..sidework import Standby
 from . import tables
 from .summary import ReportSummary
 from .spec import SweepSpec
@@ -58,9 +58,14 @@ class SweepOutcome:
         return pd.read_csv(self.out_dir / "invalid.csv")
 
 
-def write_report(spec: SweepSpec, out: Path, chunks, warn) -> SweepOutcome:
+FIGURES = f"{__package__}.figures"      # imported by the standby that draws them (sidework.Standby)
+
+
+def write_report(spec: SweepSpec, out: Path, chunks, warn, standby: Standby | None = None) -> SweepOutcome:
     """Write every report file from `chunks` (ChunkResults, or an iterable that reads them back one
-    at a time, in any order of start; a point covered twice counts once)."""
+    at a time, in any order of start; a point covered twice counts once). The figures are drawn by
+    `standby` (a Standby that imported FIGURES: `attnsim sweep` forks it at start-up), else by one
+    forked here, while the tables are written and flushed to the disk."""
     generated = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
     prov = {"sweep_file": display_path(spec.source), "sweep_sha256": spec.sha256,
             "simulator_version": __version__, "generated": generated}
@@ -70,29 +75,36 @@ def write_report(spec: SweepSpec, out: Path, chunks, warn) -> SweepOutcome:
         _report_invalid(spec, tally.kinds, tally.first_invalid, out, warn)
         if tally.rows == 0:
             _nothing_evaluated(spec, out, streams, tally)
-        streams.commit()
+        with (standby or Standby((FIGURES,))) as side:
+            pareto, influence, files, drawing = _tables_and_figures(spec, out, streams, tally, prov, side)
+            streams.commit()
+            for job in drawing:
+                files += job.result()
     finally:
         streams.discard()
-    rows, invalid_rows, summary = tally.rows, tally.invalid_rows, tally.summary
+    order = ["results.csv", "results.parquet", "pareto.csv", "invalid.csv", "filtered.csv", "influence.csv"]
+    files.sort(key=lambda f: order.index(f) if f in order else len(order))
+    return SweepOutcome(out, tally.rows, pareto, influence, files, tally.invalid_rows,
+                        evaluated_points=tally.evaluated_points, invalid_points=len(tally.invalid_ids),
+                        filtered_by=dict(tally.filtered_by))
+
+
+def _tables_and_figures(spec, out: Path, streams, tally, prov: dict, side: Standby):
+    """Start both figures on `side`, flush the streamed files apart, write pareto.csv and
+    influence.csv; return (pareto, influence, files written, the figures' jobs)."""
+    summary = tally.summary
     pareto = tables.pareto_frame(spec, tables.per_point_frame(spec, summary.fronts()))
     influence = tables.influence_frame(spec, summary)
     drawn = tables.per_point_frame(spec, summary.figure_rows())      # a bounded subset (summary.py)
+    counted = (tally.evaluated_points, len(summary.front))
+    drawing = [side.submit(FIGURES, "pareto_figure", spec, drawn, out / "pareto.png", *counted),
+               side.submit(FIGURES, "heatmap_figure", spec, drawn, influence, out / "heatmap.png", summary, counted[1])]
+    streams.sync_apart()
     files = ["results.csv"] + (["results.parquet"] if streams.parquet is not None else []) + ["invalid.csv"]
     files += ["filtered.csv"] if streams.filtered is not None else []
-    from . import figures
-
-    counted = (tally.evaluated_points, len(summary.front))
-    # the two figures are most of the report's time: the scatter is drawn by a second process
-    with SideWork(figures.pareto_figure, spec, drawn, out / "pareto.png", *counted) as scatter:
-        for name, frame in (("pareto", pareto), ("influence", influence)):
-            files += _write_frame(out / f"{name}.csv", frame.assign(**prov))
-        heatmap = figures.heatmap_figure(spec, drawn, influence, out / "heatmap.png", summary, counted[1])
-        files += scatter.result() + heatmap
-    order = ["results.csv", "results.parquet", "pareto.csv", "invalid.csv", "filtered.csv", "influence.csv"]
-    files.sort(key=lambda f: order.index(f) if f in order else len(order))
-    return SweepOutcome(out, rows, pareto, influence, files, invalid_rows,
-                        evaluated_points=tally.evaluated_points, invalid_points=len(tally.invalid_ids),
-                        filtered_by=dict(tally.filtered_by))
+    for name, frame in (("pareto", pareto), ("influence", influence)):
+        files += _write_frame(out / f"{name}.csv", frame.assign(**prov))
+    return pareto, influence, files, drawing
 
 
 @dataclass
@@ -197,6 +209,7 @@ class _Streams:
         self.filtered = AtomicStream(out / "filtered.csv") if with_filtered else None
         self.parquet = _ParquetStream.open(out / "results.parquet")
         self._header = {"results": True, "invalid": True, "filtered": True}
+        self._sync = None
 
     def write_results(self, frame: pd.DataFrame) -> None:
         frame = _public(frame)
@@ -217,18 +230,53 @@ class _Streams:
     def commit_invalid(self) -> None:
         self.invalid.commit()
 
-    def commit(self) -> None:
-        self.results.commit()
+    def _files(self) -> list:
+        parquet = self.parquet.stream if self.parquet is not None else None
+        return [f for f in (self.results, parquet, self.invalid, self.filtered) if f is not None]
+
+    def sync_apart(self) -> None:
+        """Flush every file to the disk in a second thread (fsync waits on the disk, not the CPU:
+        the figures and the small tables are made meanwhile); commit() waits for it."""
         if self.parquet is not None:
-            self.parquet.commit()
-        self.invalid.commit()
-        if self.filtered is not None:
-            self.filtered.commit()
+            self.parquet.finish()
+        self._sync = _Syncing(self._files())
+
+    def commit(self) -> None:
+        """Rename every file into place once it is on the disk (an error flushing it is raised here)."""
+        if self._sync is not None:
+            self._sync.wait()
+        elif self.parquet is not None:
+            self.parquet.finish()
+        for stream in self._files():
+            stream.publish()
 
     def discard(self) -> None:
+        if self._sync is not None:
+            self._sync.wait(raising=False)
         for stream in (self.results, self.invalid, self.filtered, self.parquet):
             if stream is not None:
                 stream.discard()
+
+
+class _Syncing:
+    def __init__(self, files: list):
+        import threading
+
+        self.error = None
+        self.thread = threading.Thread(target=self._run, args=(files,), name="attnsim-fsync", daemon=True)
+        self.thread.start()
+
+    def _run(self, files) -> None:
+        try:
+            for f in files:
+                f.sync()
+        except OSError as exc:
+            self.error = exc
+
+    def wait(self, raising: bool = True) -> None:
+        self.thread.join()
+        if raising and self.error is not None:
+            raise self.error
 
 
 class _ParquetStream:
@@ -259,10 +307,11 @@ class _ParquetStream:
             self.writer = self.pq.ParquetWriter(self.stream.tmp, self.schema)   # pyarrow's own handle
         self.writer.write_table(pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False))
 
-    def commit(self) -> None:
+    def finish(self) -> None:
+        """Write the footer (the file is then complete, and ready to sync)."""
         if self.writer is not None:
             self.writer.close()
-        self.stream.commit()
+            self.writer = None
 
     def discard(self) -> None:
         self.stream.discard()

@@ -19,7 +19,8 @@ from ..errors import AttnsimError, ConfigError
 from ..limits import SWEEP_DEFAULT_MAX_POINTS, SWEEP_MAX_POINTS
 from .evaluate import EvalContext, evaluate_chunk
 from .executors import make_executor
-from .report import SweepOutcome, write_report
+from ..sidework import Standby
+from .report import FIGURES, SweepOutcome, write_report
 from .rows import ROW_COLUMNS
 from .spec import SweepSpec, grid_text
 from .store import PartialStore, auto_chunk_size, count, done_ranges, pending_ranges
@@ -63,15 +64,17 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, jobs: int | No
     say(f"sweep {spec.name}: {grid_text(spec)} x {len(spec.valid_cases)} workload variant(s)"
         f"{f', resuming with {count(done):,} done' if done else ''} -> {out}/")
     eval_started = time.perf_counter()
-    evaluated = _evaluate(spec, store, refs, jobs, executor, scheduler, progress, chunk_size)
-    eval_done = time.perf_counter()
-    chunks = (store.read(ref) for ref in sorted(refs, key=lambda r: (r.start, r.stop)))
-    try:
-        outcome = write_report(spec, out, chunks, warn or _stderr)
-    except OSError as exc:
-        raise AttnsimError(f"cannot write the report into {out}: {exc.strerror or exc}; every design point is saved "
-                           f"in {store.dir}: fix that and run the same command again to write the report (nothing "
-                           f"is evaluated again)") from None
+    # forked now, it imports matplotlib for the figures on the core the warm-up point leaves idle
+    with Standby((FIGURES,)) as standby:
+        evaluated = _evaluate(spec, store, refs, jobs, executor, scheduler, progress, chunk_size)
+        eval_done = time.perf_counter()
+        chunks = (store.read(ref) for ref in sorted(refs, key=lambda r: (r.start, r.stop)))
+        try:
+            outcome = write_report(spec, out, chunks, warn or _stderr, standby)
+        except OSError as exc:
+            raise AttnsimError(f"cannot write the report into {out}: {exc.strerror or exc}; every design point is "
+                               f"saved in {store.dir}: fix that and run the same command again to write the report "
+                               f"(nothing is evaluated again)") from None
     store.remove()
     outcome.evaluated, outcome.seconds = evaluated, time.perf_counter() - started
     outcome.eval_seconds, outcome.report_seconds = eval_done - eval_started, time.perf_counter() - eval_done
