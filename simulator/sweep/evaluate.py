@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ..checks import short
 from ..errors import ConfigError, MappingError, SizeError
 from .expansion import Expansion, PointError
-from .grid import apply_values, point_hash
+from .grid import PointHasher, apply_values
 from .fastbuild import HardwareBuilder
 from .gemmrows import fast_path
 from .memo import LayerMemo
@@ -55,10 +55,19 @@ class EvalContext:
             object.__setattr__(self, "_builder", builder)
         return builder
 
+    @property
+    def hasher(self) -> PointHasher:
+        """This process's point hasher (grid.PointHasher); never pickled."""
+        hasher = self.__dict__.get("_hasher")
+        if hasher is None:
+            hasher = PointHasher(self.base_data, self.expansion.parts)
+            object.__setattr__(self, "_hasher", hasher)
+        return hasher
+
     def __getstate__(self):
         state = dict(self.__dict__)
-        state.pop("_memo", None)
-        state.pop("_builder", None)
+        for name in ("_memo", "_builder", "_hasher"):
+            state.pop(name, None)
         return state
 
 
@@ -135,7 +144,7 @@ def _point_hardware(ctx: EvalContext, pid: int, out: ChunkResult):
         if failed is None:
             values = env[:len(exp.keys)]
             data = apply_values(ctx.base_data, exp.parts, values)
-            digest = point_hash(data)
+            digest = ctx.hasher(values, data)
             hw = ctx.builder.build(values, data)
             if exp.has_late:
                 exp.set_quantities(env, hw)

@@ -23,7 +23,46 @@ def point_hash(data: dict) -> str:
 
 
 def digest(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(_canonical(obj).encode()).hexdigest()
+
+
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
+
+class PointHasher:
+    """hasher(values, data) == point_hash(data) for data = apply_values(base, parts_list, values),
+    without encoding the whole dict per point: the base's canonical JSON is encoded once with a
+    marker in each swept key's place, and a point's is that text with each value's own JSON in its
+    marker's place (the keys' order does not depend on the values). When the markers cannot be
+    placed exactly once each (a swept key inside another's value, a key swept twice), every point
+    is hashed whole."""
+
+    def __init__(self, base: dict, parts_list):
+        self.pieces = self.order = None
+        parts_list = [tuple(p) for p in parts_list]
+        if any(i != j and a[:len(b)] == b for i, a in enumerate(parts_list) for j, b in enumerate(parts_list)):
+            return                  # a key inside (or equal to) another swept key
+        marks = [f"\0attnsim-slot-{i}\0" for i in range(len(parts_list))]
+        try:
+            text = _canonical(apply_values(base, parts_list, marks))
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+            return                  # the base has no such container: each point says so itself
+        found = [(text.find(_canonical(m)), i) for i, m in enumerate(marks)]
+        if all(text.count(_canonical(m)) == 1 for m in marks):
+            pieces, at = [], 0
+            for pos, i in sorted(found):
+                pieces.append(text[at:pos])
+                at = pos + len(_canonical(marks[i]))
+            self.pieces, self.order = pieces + [text[at:]], [i for _, i in sorted(found)]
+
+    def __call__(self, values, data: dict) -> str:
+        if self.pieces is None:
+            return point_hash(data)
+        out = [self.pieces[0]]
+        for i, piece in zip(self.order, self.pieces[1:]):
+            out.append(_canonical(values[i]))
+            out.append(piece)
+        return hashlib.sha256("".join(out).encode()).hexdigest()[:12]
 
 
 @functools.lru_cache(maxsize=1)
