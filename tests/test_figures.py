@@ -218,3 +218,16 @@ def test_the_overlap_check_catches_overlapping_labels(side):
         fig.canvas.draw()
         assert overlaps(fig)
         plt.close(fig)
+
+
+def test_heat_map_cells_fit_five_characters_and_round_like_3g():
+    from simulator.sweep.figures import cell_text
+
+    assert [cell_text(v) for v in (6.77e5, 1.25e6, 999_499, 999_500, 999.5, 12, 0.5, -4.5e6, 0.0)] == \
+        ["677k", "1.25M", "999k", "1M", "1k", "12", "0.5", "-4.5M", "0"]
+    assert cell_text(float("nan")) == "none" and cell_text(float("inf")) == "inf"
+    for v in np.geomspace(1, 9.99e17, 500):
+        text = cell_text(v)
+        assert len(text) <= 5
+        scale = 1000 ** "kMGTP".index(text[-1]) * 1000 if text[-1] in "kMGTP" else 1
+        assert abs(float(text.rstrip("kMGTP")) * scale - float(f"{v:.3g}")) <= 1e-9 * v, (v, text)

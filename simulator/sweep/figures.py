@@ -128,7 +128,7 @@ def heatmap_figure(spec: SweepSpec, per_point, influence, path: Path, summary, t
             im = ax.imshow(grid, cmap="viridis_r", aspect="auto", origin="lower", norm=norm)
             middle = np.sqrt(finite.min() * finite.max()) if norm is not None else np.mean(finite) if len(finite) else 0
             for (i, j), v in (np.ndenumerate(grid) if grid.size <= 100 else ()):     # readable sizes only
-                ax.text(j, i, "none" if np.isnan(v) else f"{v:.3g}", ha="center", va="center", fontsize=6,
+                ax.text(j, i, cell_text(v), ha="center", va="center", fontsize=6,
                         color="w" if not np.isnan(v) and v > middle else "k")
             ax.set_xticks(*_ticks(levels[b]), rotation=30, ha="right")
             ax.set_yticks(*_ticks(levels[a]))
@@ -144,6 +144,24 @@ def heatmap_figure(spec: SweepSpec, per_point, influence, path: Path, summary, t
                           f"knob's mean effect", _chars(fig)), fontsize=9)
         save(fig, path)
     return [path.name]
+
+
+_PREFIXES = ("", "k", "M", "G", "T", "P")
+
+
+def cell_text(v: float) -> str:
+    """A heat-map cell's value in at most five characters, so that ten cells fit across a panel:
+    three significant digits and an SI prefix (677k, 1.25M, 0.5); 'none' for a cell without points."""
+    if np.isnan(v):
+        return "none"
+    if not np.isfinite(v):
+        return f"{v:.3g}"
+    mantissa, exponent = f"{v:.2e}".split("e")
+    exponent = int(exponent)
+    if not 0 <= exponent < 3 * len(_PREFIXES):
+        return f"{v:.3g}"
+    power = exponent // 3
+    return f"{float(mantissa) * 10 ** (exponent - 3 * power):.3g}{_PREFIXES[power]}"
 
 
 def _ticks(levels: list[str], most: int = 40) -> tuple[list[int], list[str]]:
