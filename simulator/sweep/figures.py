@@ -129,7 +129,7 @@ def heatmap_figure(spec: SweepSpec, per_point, influence, path: Path, summary, t
             middle = np.sqrt(finite.min() * finite.max()) if norm is not None else np.mean(finite) if len(finite) else 0
             for (i, j), v in (np.ndenumerate(grid) if grid.size <= 100 else ()):     # readable sizes only
                 ax.text(j, i, cell_text(v), ha="center", va="center", fontsize=6,
-                        color="w" if not np.isnan(v) and v > middle else "k")
+                        color="w" if not np.isnan(v) and v > middle else "k").set_in_layout(False)  # inside the axes
             ax.set_xticks(*_ticks(levels[b]), rotation=30, ha="right")
             ax.set_yticks(*_ticks(levels[a]))
             ax.set(xlabel=f"{named[b]} ({shares[b]:.0%} of variance)",
