@@ -18,9 +18,10 @@ def can_fork() -> bool:
     return sys.platform.startswith("linux") and threading.active_count() == 1 and cores >= 2
 
 
-def quiet_child() -> None:
+def quiet_child(parent_pid: int | None = None) -> None:
     """The parent speaks for both processes: no compile notice here, and no traceback on Ctrl-C or
-    a kill of the process group (Ctrl-C reaches the parent, which terminates this process)."""
+    a kill of the process group (Ctrl-C reaches the parent, which terminates this process). This
+    process ends when `parent_pid` (the parent) does, however it ends (die_with_parent)."""
     import signal
 
     from . import compile_notice
@@ -28,6 +29,25 @@ def quiet_child() -> None:
     compile_notice.silence()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Have Linux send this forked process SIGTERM when its parent ends: a parent killed outright
+    (kill -9, the out-of-memory killer) cannot stop its workers, which would otherwise wait for
+    work forever. A parent already gone (before the request took effect) ends this one now."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)    # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 class SideWork:
@@ -46,7 +66,7 @@ class SideWork:
             from concurrent.futures import ProcessPoolExecutor
 
             self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
-                                            initializer=quiet_child)
+                                            initializer=quiet_child, initargs=(os.getpid(),))
             self.future = self.pool.submit(self.fn, *self.args)
         return self
 
@@ -85,7 +105,7 @@ class Standby:
 
         ctx = multiprocessing.get_context("fork")
         self.conn, theirs = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(theirs, modules), daemon=True)
+        self.process = ctx.Process(target=_serve, args=(theirs, modules, os.getpid()), daemon=True)
         self.process.start()
         theirs.close()
 
@@ -138,7 +158,7 @@ class StandbyJob:
         return getattr(import_module(self.module), self.name)(*self.args)
 
 
-def _serve(conn, modules: tuple[str, ...]) -> None:
+def _serve(conn, modules: tuple[str, ...], parent_pid: int) -> None:
     """The standby: import `modules`, then fork a child per ("run", id, work) message and answer a
     ("get", id) with (True, value) or (False, why) once that child is done. SIGTERM (close())
     ends the children too."""
@@ -146,7 +166,6 @@ def _serve(conn, modules: tuple[str, ...]) -> None:
     import signal
     from importlib import import_module
 
-    quiet_child()
     children: dict[int, tuple] = {}
 
     def stop(*_):
@@ -154,7 +173,9 @@ def _serve(conn, modules: tuple[str, ...]) -> None:
             _kill(pid)
         os._exit(0)
 
+    quiet_child()
     signal.signal(signal.SIGTERM, stop)
+    die_with_parent(parent_pid)
     for module in modules:
         try:
             import_module(module)
@@ -167,9 +188,10 @@ def _serve(conn, modules: tuple[str, ...]) -> None:
             stop()
         if kind == "run":
             reader, writer = multiprocessing.Pipe(duplex=False)
+            standby_pid = os.getpid()
             pid = os.fork()
             if pid == 0:
-                _run_child(reader, writer, work)
+                _run_child(reader, writer, work, standby_pid)
             writer.close()
             children[job_id] = (reader, pid)
             continue
@@ -182,11 +204,12 @@ def _serve(conn, modules: tuple[str, ...]) -> None:
         conn.send(reply)
 
 
-def _run_child(reader, writer, work) -> None:
+def _run_child(reader, writer, work, standby_pid: int) -> None:
     from importlib import import_module
     import signal
 
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent(standby_pid)
     reader.close()
     code = 0
     try:

@@ -231,9 +231,21 @@ def wait_for_chunks(out: Path, n: int, proc: subprocess.Popen) -> int:
     raise AssertionError("the sweep wrote no chunks within 60 s")
 
 
+def group_alive(pgid: int) -> list[int]:
+    """Processes of process group `pgid` still running (zombies count as gone), from /proc."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
+
+
 def cleanup(proc: subprocess.Popen) -> None:
-    """Stop what is left of the killed run's process group (its pool workers exit on their own
-    when they next talk to the dead parent; this only makes the test tidy)."""
+    """Stop what is left of the killed run's process group, if anything (a test failed)."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -248,6 +260,11 @@ def test_resume_after_kill_equals_an_uninterrupted_run(uninterrupted, tmp_path):
         wait_for_chunks(out, 10, proc)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+        # the workers and the figures' standby end with it, not wait for work forever
+        deadline = time.monotonic() + 15
+        while group_alive(proc.pid) and sys.platform.startswith("linux") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not group_alive(proc.pid) or not sys.platform.startswith("linux"), group_alive(proc.pid)
     finally:
         cleanup(proc)
     saved = len(list((out / ".partial").glob("chunk-*.pkl")))

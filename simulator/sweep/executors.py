@@ -6,6 +6,7 @@ order (any order); closing it (also on Ctrl-C) stops the workers.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import sys
 import threading
@@ -13,6 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
 from ..errors import AttnsimError
+from ..sidework import die_with_parent
 from .evaluate import EvalContext, evaluate_chunk
 
 EXECUTORS = ("local", "dask")
@@ -36,13 +38,16 @@ class InProcess:
             yield evaluate_chunk(self.ctx, start, stop)
 
 
-def _init_worker(ctx: EvalContext) -> None:
+def _init_worker(ctx: EvalContext, parent_pid: int | None) -> None:
     global _CONTEXT
     _CONTEXT = ctx
     # Ctrl-C reaches the whole process group; the parent handles it and stops the workers. SIGTERM
-    # (the parent stopping them) ends a worker at once, whatever handler the parent had installed.
+    # (the parent stopping them, or Linux when the parent was killed outright) ends a worker at
+    # once, whatever handler the parent had installed.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if parent_pid is not None:          # forked by this process (not by a fork server)
+        die_with_parent(parent_pid)
 
 
 def _pool_task(bounds):
@@ -67,7 +72,8 @@ class LocalPool:
             method = "spawn"
         self.jobs = jobs
         self.pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method),
-                                        initializer=_init_worker, initargs=(ctx,))
+                                        initializer=_init_worker,
+                                        initargs=(ctx, os.getpid() if method == "fork" else None))
 
     def __enter__(self):
         return self
