@@ -466,3 +466,19 @@ def test_without_pyarrow_the_sweep_writes_csv_only(tmp_path, monkeypatch):
     out = tmp_path / "out"
     run_sweep(load_sweep(_tiny_sweep(tmp_path)), out, jobs=1)
     assert (out / "results.csv").exists() and not (out / "results.parquet").exists()
+
+
+def test_ctrl_c_while_the_report_is_written_says_how_to_finish_it(tmp_path, monkeypatch):
+    from simulator.sweep import run as run_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    path = _tiny_sweep(tmp_path)
+    monkeypatch.setattr(run_module, "write_report", interrupted)
+    with pytest.raises(run_module.SweepInterrupted, match=r"every design point is saved in .*\.partial, but the "
+                       r"report is not finished: run the same command again to write it"):
+        run_sweep(load_sweep(path), tmp_path / "out", jobs=1)
+    monkeypatch.undo()
+    outcome = run_sweep(load_sweep(path), tmp_path / "out", jobs=1)
+    assert outcome.evaluated == 0 and (tmp_path / "out" / "results.csv").exists()

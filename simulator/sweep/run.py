@@ -75,6 +75,9 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, jobs: int | No
             raise AttnsimError(f"cannot write the report into {out}: {exc.strerror or exc}; every design point is "
                                f"saved in {store.dir}: fix that and run the same command again to write the report "
                                f"(nothing is evaluated again)") from None
+        except KeyboardInterrupt as exc:
+            raise SweepInterrupted(f"every design point is saved in {store.dir}, but the report is not finished: run "
+                                   f"the same command again to write it (nothing is evaluated again)") from exc
     store.remove()
     outcome.evaluated, outcome.seconds = evaluated, time.perf_counter() - started
     outcome.eval_seconds, outcome.report_seconds = eval_done - eval_started, time.perf_counter() - eval_done
