@@ -29,6 +29,7 @@ from simulator.cost import energy_breakdown_pj
 from simulator.errors import ConfigError
 from simulator.hardware import Hardware
 from simulator.sweep.evaluate import ROW_COLUMNS, EvalContext, _problems, evaluate_chunk
+from simulator.sweep.grid import point_hash
 from simulator.sweep.spec import sweep_from_dict
 from simulator.workload import Workload
 
@@ -148,13 +149,17 @@ def check_sweep_equals_direct(spec, chunk_order, gemm_path: bool = True) -> tupl
     (rows compared, invalid points compared). `gemm_path`: whether the single-GEMM layers' path
     (sweep/gemmrows.py) ran; both workloads here have such a layer."""
     ctx = EvalContext.from_spec(spec)
-    out_rows, out_invalid = {}, {}
+    out_rows, out_invalid, digests = {}, {}, {}
     for start, stop in chunk_order:
         res = evaluate_chunk(ctx, start, stop)
         for row in res.rows:
             out_rows.setdefault(row[0], []).append(row)
-        for pid, _digest, case, problems in res.invalid:
+        for pid, digest, case, problems in res.invalid:
             out_invalid[pid] = [case, problems]
+            digests[pid] = digest
+        digests.update((pid, digest) for pid, digest, _area in res.points)
+    for pid, digest in digests.items():     # the templated hash (grid.PointHasher) against the whole dict's
+        assert digest is None or digest == point_hash(point_data(spec, pid)), pid
     (case_index, workload), = ctx.cases
     assert (ctx.memo.fast_of.get(case_index) is not None) == gemm_path
     compared = invalid = 0
