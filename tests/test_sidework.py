@@ -113,3 +113,27 @@ def test_closing_the_standby_stops_the_work_it_runs(tmp_path):
         time.sleep(0.01)
     else:
         pytest.fail(f"the standby's job {child} still runs after close()")
+
+
+def test_the_heat_map_sent_to_the_standby_is_the_one_drawn_from_the_whole_summary(tmp_path):
+    """The standby gets a row per panel and the cells (report._HeatCells), not the summary."""
+    from simulator.sweep import figures, report, tables
+    from simulator.sweep.evaluate import EvalContext, evaluate_chunk
+    from simulator.sweep.spec import load_sweep
+
+    spec = load_sweep(ROOT / "sweeps" / "quick.yaml")
+    ctx = EvalContext.from_spec(spec)
+    chunks = [evaluate_chunk(ctx, s, min(s + 7, spec.n_points)) for s in range(0, spec.n_points, 7)]
+    streams = report._Streams(tmp_path / "files")
+    try:
+        summary = report._stream_rows(spec, iter(chunks), streams, {"generated": "x"}, "x").summary
+    finally:
+        streams.discard()
+    drawn = tables.per_point_frame(spec, summary.figure_rows())
+    influence = tables.influence_frame(spec, summary)
+    heads = drawn.groupby("_case", sort=True).head(1)
+    assert len(influence) >= 2
+    figures.heatmap_figure(spec, drawn, influence, tmp_path / "whole.png", summary, 3)
+    figures.heatmap_figure(spec, heads, influence, tmp_path / "sent.png",
+                           report._HeatCells(spec, heads, influence, summary), 3)
+    assert (tmp_path / "whole.png").read_bytes() == (tmp_path / "sent.png").read_bytes()

@@ -97,14 +97,35 @@ def _tables_and_figures(spec, out: Path, streams, tally, prov: dict, side: Stand
     influence = tables.influence_frame(spec, summary)
     drawn = tables.per_point_frame(spec, summary.figure_rows())      # a bounded subset (summary.py)
     counted = (tally.evaluated_points, len(summary.front))
+    # what the standby is sent is pickled: the heat map gets its cells and a row per panel, not the
+    # summary (which holds the scatter's sample of up to summary.SAMPLE_ROWS points)
+    heads = drawn.groupby("_case", sort=True).head(1)
     drawing = [side.submit(FIGURES, "pareto_figure", spec, drawn, out / "pareto.png", *counted),
-               side.submit(FIGURES, "heatmap_figure", spec, drawn, influence, out / "heatmap.png", summary, counted[1])]
+               side.submit(FIGURES, "heatmap_figure", spec, heads, influence, out / "heatmap.png",
+                           _HeatCells(spec, heads, influence, summary), counted[1])]
     streams.sync_apart()
     files = ["results.csv"] + (["results.parquet"] if streams.parquet is not None else []) + ["invalid.csv"]
     files += ["filtered.csv"] if streams.filtered is not None else []
     for name, frame in (("pareto", pareto), ("influence", influence)):
         files += _write_frame(out / f"{name}.csv", frame.assign(**prov))
     return pareto, influence, files, drawing
+
+
+class _HeatCells:
+    """The heat map's grids (figures.heatmap_figure asks summary.cell_means of each panel), taken
+    from the summary here: a few numbers per cell."""
+
+    def __init__(self, spec, heads, influence, summary):
+        self.grids = {}
+        if len(influence) >= 2:
+            index = {name: i for i, name in enumerate(tables.knobs(spec))}
+            a, b = (index[k] for k in influence["knob"].iloc[:2])
+            log = bool(influence["transform"].iloc[0] == "log")
+            for case in heads["_case"]:
+                self.grids[(int(case), a, b, log)] = summary.cell_means(int(case), a, b, log)
+
+    def cell_means(self, case: int, a: int, b: int, log: bool):
+        return self.grids[(case, a, b, bool(log))]
 
 
 @dataclass
