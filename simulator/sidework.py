@@ -167,10 +167,12 @@ def _serve(conn, modules: tuple[str, ...], parent_pid: int) -> None:
     from importlib import import_module
 
     children: dict[int, tuple] = {}
+    me = os.getpid()
 
     def stop(*_):
-        for _reader, pid in children.values():
-            _kill(pid)
+        if os.getpid() == me:           # not a child caught before it reset the handler
+            for _reader, pid in children.values():
+                _kill(pid)
         os._exit(0)
 
     quiet_child()
@@ -188,10 +190,9 @@ def _serve(conn, modules: tuple[str, ...], parent_pid: int) -> None:
             stop()
         if kind == "run":
             reader, writer = multiprocessing.Pipe(duplex=False)
-            standby_pid = os.getpid()
             pid = os.fork()
             if pid == 0:
-                _run_child(reader, writer, work, standby_pid)
+                _run_child(reader, writer, work, me)
             writer.close()
             children[job_id] = (reader, pid)
             continue
