@@ -17,9 +17,9 @@ from pathlib import Path
 
 from ..errors import AttnsimError, ConfigError
 from ..limits import SWEEP_DEFAULT_MAX_POINTS, SWEEP_MAX_POINTS
+from ..sidework import Standby
 from .evaluate import EvalContext, evaluate_chunk
 from .executors import make_executor
-from ..sidework import Standby
 from .report import FIGURES, SweepOutcome, write_report
 from .rows import ROW_COLUMNS
 from .spec import SweepSpec, grid_text
