@@ -1,10 +1,11 @@
 """Work run in a forked second process while this one goes on, or here where forking is unsafe.
 
-`attnsim table` measures its crossover and memory sweeps there, `attnsim sweep` draws one of its
-figures there: on a machine with two cores or more the two halves take about half the time, and
-the files are the same bytes either way (the child starts as a copy of this process). A fork is
-taken only on Linux, in a single-threaded process, with a second core; otherwise, or when the
-child fails, the work runs here when its result is asked for.
+`attnsim table` measures its crossover and memory sweeps there (SideWork); `attnsim sweep` draws its
+figures in forks of a standby process forked early, which imported matplotlib meanwhile (Standby).
+On a machine with two cores or more the work takes about half the time, and the files are the same
+bytes either way (a child starts as a copy of its parent). A fork is taken only on Linux, in a
+single-threaded process, with a second core; otherwise, or when the child fails, the work runs
+here when its result is asked for. Every child ends with its parent, even one killed outright.
 """
 from __future__ import annotations
 
