@@ -32,8 +32,8 @@ from ..schedule.oplog import _vector_plan
 from ..variants import REGISTRY
 from .memo import size_free_key
 
-KEYS_KEPT = 4096          # (layer, hardware less sizes, plans) keys per worker
-WINDOWS_PER_KEY = 8       # staging windows kept per key (a grid's sizes fall in a few)
+KEYS_KEPT = 2048          # (layer, hardware less sizes, plans) keys per worker (a few KB of row parts each)
+WINDOWS_PER_KEY = 4       # staging windows kept per key, the newest
 
 
 class StagingMemo:
