@@ -77,17 +77,21 @@ def layer_parts(workload, graphs: tuple, single: tuple, hw, mapper: str, objecti
         try:
             if alone:
                 out.append(_gemm_parts(spec, graph, hw, mapper, objective))
-            else:
-                def evaluate(index=index, spec=spec, graph=graph):
-                    r = _simulate_layer(workload, index, spec, graph, hw, False, 0, (mapper, objective),
-                                        hw.schedule, False)
-                    return row_parts(r, hw), r
-                out.append(evaluate()[0] if staging is None else
-                           staging.parts(index, spec, graph, hw, mapper, objective, evaluate))
+            elif staging is None:
+                out.append(_layer_parts(workload, index, spec, graph, hw, mapper, objective)[0])
+            else:                 # (the lambda is called, if at all, before the loop moves on)
+                out.append(staging.parts(index, spec, graph, hw, mapper, objective, lambda: _layer_parts(
+                    workload, index, spec, graph, hw, mapper, objective)))
         except MappingError as exc:
             raise MappingError(f"{workload.source}: layers[{index}] ({describe(spec.name)}) on {hw.source}: "
                                f"{exc}") from None
     return tuple(out)
+
+
+def _layer_parts(workload, index: int, spec, graph, hw, mapper: str, objective: str) -> tuple:
+    """(row parts, LayerResult) of a layer through simulate()'s own per-layer step."""
+    r = _simulate_layer(workload, index, spec, graph, hw, False, 0, (mapper, objective), hw.schedule, False)
+    return row_parts(r, hw), r
 
 
 def _gemm_parts(spec, graph, hw, mapper: str, objective: str) -> RowParts:
