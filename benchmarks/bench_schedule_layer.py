@@ -119,7 +119,7 @@ STAGES = [
     (2, "op reservations", "schedule/reserve.py", "op_reservations"),
     (2, "kept plans (find / keep)", "schedule/plans.py", "find"),
     (1, "run_plan", "schedule/layer.py", "run_plan"),
-    (2, "list_schedule", "schedule/scheduler.py", "list_schedule"),
+    (2, "list_schedule", "schedule/scheduler.py", "list_schedule_ranged"),
     (2, "summarize", "schedule/layer.py", "summarize"),
 ]
 

@@ -12,7 +12,7 @@ from simulator.cost import level_bytes
 from simulator.lowering import boundary_rates
 from simulator.schedule.layer import op_reservations
 from simulator.schedule.links import build_task_graph, upward_rank
-from simulator.schedule.scheduler import S_FORCED, S_MAKESPAN, list_schedule, new_outputs
+from simulator.schedule.scheduler import S_FORCED, S_MAKESPAN, list_schedule, list_schedule_ranged, new_outputs
 from simulator.schedule.oplog import run_logged
 from simulator.schedule.tasks import T, csr, drain_unit
 from simulator.simulate import layer_graph
@@ -21,8 +21,9 @@ from .helpers import make_hw
 from .reference_schedule import from_task_graph, simulate_tasks
 
 
-def run_package(g: dict):
-    """The package's scheduler on the oracle's plain lists (arrays built here)."""
+def run_package(g: dict, cap_range=None):
+    """The package's scheduler on the oracle's plain lists (arrays built here); with `cap_range`
+    (int64 [lo, hi)) the ranged scheduler, which narrows it to the capacities its decisions hold for."""
     n = len(g["unit"])
     tab = np.zeros((n, T.WIDTH), np.int64)
     tab[:, T.UNIT], tab[:, T.DUR], tab[:, T.BUSY] = g["unit"], g["dur"], g["busy"]
@@ -49,9 +50,13 @@ def run_package(g: dict):
     cons_ptr = np.zeros(len(blocks) + 1, np.int64)
     np.cumsum(np.bincount(parts[:, 1], minlength=len(blocks)), out=cons_ptr[1:])
     start, end, dur, flags, stats = new_outputs(n, len(blocks))
-    list_schedule(tab, succ_ptr, succ, npred, prio, g["n_units"], g["capacity"], np.array(g["need"], np.int64),
-                  prod_ptr, prod, parts, part_ptr, unpin_ptr, unpin, blocks, block_of, cons_ptr, cons,
-                  float(g["fill_rate"]), g["spill_unit"], start, end, dur, flags, stats)
+    args = (tab, succ_ptr, succ, npred, prio, g["n_units"], g["capacity"], np.array(g["need"], np.int64),
+            prod_ptr, prod, parts, part_ptr, unpin_ptr, unpin, blocks, block_of, cons_ptr, cons,
+            float(g["fill_rate"]), g["spill_unit"], start, end, dur, flags, stats)
+    if cap_range is None:
+        list_schedule(*args)
+    else:
+        list_schedule_ranged(*args, cap_range)
     return start, end, dur, stats
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from simulator import simulate, to_frame
 from simulator.cost import energy_breakdown_pj
@@ -144,11 +146,11 @@ def direct(spec, pid: int, workload: Workload, case_index: int, mapper: str, obj
     return rows, None
 
 
-def check_sweep_equals_direct(spec, chunk_order, gemm_path: bool = True) -> tuple[int, int]:
-    """Evaluate `spec` in the given chunk order on one context; compare every point. Returns
-    (rows compared, invalid points compared). `gemm_path`: whether the single-GEMM layers' path
-    (sweep/gemmrows.py) ran; both workloads here have such a layer."""
-    ctx = EvalContext.from_spec(spec)
+def check_sweep_equals_direct(spec, chunk_order, gemm_path: bool = True, ctx=None) -> tuple[int, int]:
+    """Evaluate `spec` in the given chunk order on one context (`ctx`, or a new one); compare every
+    point. Returns (rows compared, invalid points compared). `gemm_path`: whether the single-GEMM
+    layers' path (sweep/gemmrows.py) ran; both workloads here have such a layer."""
+    ctx = ctx or EvalContext.from_spec(spec)
     out_rows, out_invalid, digests = {}, {}, {}
     for start, stop in chunk_order:
         res = evaluate_chunk(ctx, start, stop)
@@ -347,3 +349,54 @@ def test_workloads_without_a_single_gemm_layer_take_the_general_path(tmp_path):
                       workload=workload)
     compared, _ = check_sweep_equals_direct(spec, [(0, spec.n_points)], gemm_path=False)
     assert compared == 4 * 4
+
+
+# --- the staging memo (sweep/capmemo.py): layers reused across on-chip sizes ---------------------------
+def staging_memos(ctx) -> list:
+    paths = [*ctx.memo.fast_of.values(), *ctx.memo.staged_of.values()]
+    return [path.staging for path in paths if path is not None]
+
+
+def staging_edges(ctx) -> set[int]:
+    """Every finite edge of the staging windows the memo holds, and the sizes either side of it."""
+    edges = set()
+    for memo in staging_memos(ctx):
+        for entries in memo.table.table.values():
+            for lo, hi, _ in entries:
+                edges |= {lo - 1, lo} | ({hi - 1, hi} if hi < 1 << 40 else set())
+    return edges
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(levels=st.sampled_from((2, 3)), schedule=st.sampled_from(("overlapped", "serial")),
+       rows=st.sampled_from((4, 8)), dbuf=st.booleans(), scale=st.sampled_from((1, 4, 64)), data=st.data())
+def test_staging_memo_is_exact_on_both_sides_of_every_threshold(tmp_path_factory, levels, schedule, rows, dbuf,
+                                                                 scale, data):
+    """A first point's windows give the sizes where a decision flips; a sweep over those sizes (and
+    a few drawn ones, some below the inner level's size: invalid points) after that point, on one
+    context, equals per-point simulation."""
+    tmp_path = tmp_path_factory.mktemp("staging")
+    key = f"memories[{levels - 2}].size_bytes"
+    base = base_hw(levels)["memories"][levels - 2]["size_bytes"] * scale
+    fixed = {"schedule": [schedule], "mac_array.rows": [rows], f"memories[{levels - 2}].double_buffered": [dbuf]}
+    first = sweep_spec(tmp_path, levels, {key: [base], **fixed})
+    probe = EvalContext.from_spec(first)
+    evaluate_chunk(probe, 0, 1)
+    drawn = data.draw(st.lists(st.integers(max(1, base // 8), base * 4), max_size=3))
+    sizes = [base] + sorted(({s for s in staging_edges(probe) if 0 < s < 1 << 40} | set(drawn)) - {base})[:12]
+    spec = sweep_spec(tmp_path, levels, {key: sizes, **fixed})
+    ctx = EvalContext.from_spec(spec)
+    compared, _ = check_sweep_equals_direct(spec, [(0, 1), (1, spec.n_points)], ctx=ctx)
+    assert compared > 0
+
+
+def test_staging_memo_hits_where_the_sizes_decide_nothing(tmp_path):
+    """Sizes past what the small layers use: the attention layers are reused (the recurrence is
+    not covered, so evaluated each time), and the rows stay exact."""
+    grid = {"memories[0].size_bytes": [1 << 20, 1 << 21, 1 << 22], "schedule": ["overlapped", "serial"]}
+    spec = sweep_spec(tmp_path, 2, grid)
+    ctx = EvalContext.from_spec(spec)
+    compared, _ = check_sweep_equals_direct(spec, [(0, spec.n_points)], ctx=ctx)
+    assert compared == 6 * 5
+    memo, = staging_memos(ctx)
+    assert memo.hits >= 2 * 3 * 2 and memo.uncovered == 6

@@ -18,11 +18,12 @@ from ..lowering import boundary_rates
 from . import periodic, plans
 from .links import TaskGraph, _owners, build_task_graph
 from .reserve import op_reservations
-from .scheduler import (F_FORWARDED, S_ERROR, S_FORWARDED, S_MAKESPAN, S_SKIPPED_A, S_SKIPPED_B, list_schedule,
-                        new_outputs)
+from .scheduler import (F_FORWARDED, NO_CAPACITY_LIMIT, S_ERROR, S_FORWARDED, S_MAKESPAN, S_SKIPPED_A,
+                        S_SKIPPED_B, list_schedule_ranged, new_outputs)
 from .tasks import ARRAY_UNIT, VECTOR_UNIT, Kind, T, drain_unit, fill_unit
 
 OVERLAPPED, SERIAL = "overlapped", "serial"
+ANY_STAGING = (0, NO_CAPACITY_LIMIT)     # staging sizes a schedule holds for when it does not read them
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +41,9 @@ class LayerSchedule:
     times: tuple | None = None    # (start, end, dur, flags) per task, when the tasks were scheduled
     stats: np.ndarray | None = None
     logs: tuple | None = None     # the op results' step logs (task names in traces)
+    # staging-level sizes [lo, hi) in bytes over which this schedule comes out the same, every
+    # other input equal (sweep/capmemo.py); None: not known
+    staging_window: tuple | None = None
 
     def repeated(self, times: int) -> "LayerSchedule":
         """The schedule of `times` identical layers run one after another (a `repeat` stack): every
@@ -96,7 +100,7 @@ def _extrapolated(graph, logs, hw, per):
     for k in per.ks:
         small_graph, small_logs = periodic.compressed(graph, logs, per, k)
         tg = build_task_graph(small_graph, small_logs, hw, False, ranks=periodic.full_ranks(per, k))
-        start, end, _, _, stats, sums, spans = _run_tasks(SchedulePlan(tg, op_reservations(tg), False), hw)
+        start, end, _, _, stats, sums, spans, _ = _run_tasks(SchedulePlan(tg, op_reservations(tg), False), hw)
         if not periodic.ran_alone(tg.tab, start, end, stats, per.g):
             return None
         outs.append((stats, sums, spans))
@@ -122,7 +126,7 @@ def run_plan(plan: SchedulePlan, results, hw, mode: str, tasks: bool = False, gr
     if plan.serial or out.cycles <= serial.cycles:
         return out
     fallback = _scheduled(plan_layer(graph, logs, hw, SERIAL, True), hw, serial, True, logs) if tasks else serial
-    return LayerSchedule(**{**fallback.__dict__, "fell_back": True,
+    return LayerSchedule(**{**fallback.__dict__, "fell_back": True, "staging_window": out.staging_window,
                             "note": "the overlapped schedule ended later than the serial one"})
 
 
@@ -142,7 +146,8 @@ def serial_schedule(results, hw) -> LayerSchedule:
     spans = tuple((int(e - c), int(e)) for e, c in zip(ends, cycles))
     total = int(ends[-1]) if len(ends) else 0
     compute = int(counts[Counter.ARRAY_CYCLES] + counts[Counter.VECTOR_CYCLES]) if len(counts) else 0
-    return LayerSchedule(SERIAL, total, total, compute, _counter_busy(counts), counts, spans)
+    return LayerSchedule(SERIAL, total, total, compute, _counter_busy(counts), counts, spans,
+                         staging_window=ANY_STAGING)
 
 
 def _counter_busy(counts) -> dict:
@@ -156,16 +161,19 @@ def _counter_busy(counts) -> dict:
 def _scheduled(plan: SchedulePlan, hw, ref: LayerSchedule, tasks: bool, logs) -> LayerSchedule:
     """Run the list scheduler on the plan's task graph."""
     if tasks:
-        start, end, dur, flags, stats, sums, spans = _run_tasks(plan, hw)
+        start, end, dur, flags, stats, sums, spans, cap_range = _run_tasks(plan, hw)
     else:                                 # the numbers only: kept with the plan per (fill rate, capacity)
         key = _run_key(plan, hw)
         if key not in plan.runs:
             plan.runs[key] = _run_tasks(plan, hw)[4:]
-        stats, sums, spans = (a.copy() for a in plan.runs[key])
+        stats, sums, spans, cap_range = (a.copy() for a in plan.runs[key])
     if stats[S_ERROR]:
         raise RuntimeError("schedule: some tasks never became ready (a cycle in the task graph)")
     kept = {"graph": plan.graph, "times": (start, end, dur, flags), "logs": tuple(logs)} if tasks else {}
-    return _layer_schedule(plan.serial, hw, ref, stats, sums, spans, **kept)
+    # forwarding reads half the staging size (links.py), the list schedule all of it
+    f_lo, f_hi = plan.graph.forward_window
+    window = (max(2 * f_lo, int(cap_range[0])), min(2 * f_hi, int(cap_range[1])))
+    return _layer_schedule(plan.serial, hw, ref, stats, sums, spans, staging_window=window, **kept)
 
 
 def _run_key(plan: SchedulePlan, hw) -> tuple:
@@ -175,8 +183,8 @@ def _run_key(plan: SchedulePlan, hw) -> tuple:
 
 
 def _run_tasks(plan: SchedulePlan, hw):
-    """The list schedule of the plan's task graph: per task start, end, dur, flags; stats; and the
-    busy sums and op spans of summarize()."""
+    """The list schedule of the plan's task graph: per task start, end, dur, flags; stats; the
+    busy sums and op spans of summarize(); and the capacities [lo, hi) it holds for."""
     tg = plan.graph
     tab = tg.tab
     start, end, dur, flags, stats = new_outputs(len(tab), len(tg.blocks))
@@ -184,11 +192,12 @@ def _run_tasks(plan: SchedulePlan, hw):
     fill_rate = boundary_rates(hw)[top][0]
     capacity = 0 if plan.serial else int(hw.on_chip[-1].size_bytes)
     need = plan.need if capacity else np.zeros(tg.n_groups, np.int64)
-    list_schedule(tab, tg.succ_ptr, tg.succ, tg.npred, tg.prio, tg.n_units, capacity, need, tg.op_prod_ptr,
-                  tg.op_prod, tg.parts, tg.part_ptr, tg.unpin_ptr, tg.unpin, tg.blocks, tg.block_of, tg.cons_ptr,
-                  tg.cons, fill_rate, drain_unit(top), start, end, dur, flags, stats)
+    cap_range = np.array(ANY_STAGING, np.int64)
+    list_schedule_ranged(tab, tg.succ_ptr, tg.succ, tg.npred, tg.prio, tg.n_units, capacity, need, tg.op_prod_ptr,
+                         tg.op_prod, tg.parts, tg.part_ptr, tg.unpin_ptr, tg.unpin, tg.blocks, tg.block_of,
+                         tg.cons_ptr, tg.cons, fill_rate, drain_unit(top), start, end, dur, flags, stats, cap_range)
     sums, spans = summarize(tab, start, end, dur, len(tg.spans), fill_unit(top), drain_unit(top))
-    return start, end, dur, flags, stats, sums, spans
+    return start, end, dur, flags, stats, sums, spans, cap_range
 
 
 def _layer_schedule(serial: bool, hw, ref: LayerSchedule, stats, sums, spans, **kept) -> LayerSchedule:

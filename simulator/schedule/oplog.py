@@ -14,6 +14,7 @@ import numpy as np
 
 from ..graph import FusedAttention, Gather, Gemm, Layout, Recurrence, VectorOp
 from ..kernels.steplog import fused_log_width, gather_log_width, gemm_log_width, vec_log_width
+from ..lru import Lru
 
 
 @dataclass(eq=False)
@@ -34,15 +35,32 @@ def _new_log(rows: int, width: int):
     return np.zeros((max(rows, 0), width), np.int64), np.zeros(1, np.int64)
 
 
+# Count-only logged GEMM walks kept across hardware objects: (counts, log rows), read-only, per
+# (op_key, walk_key, default dataflow, mapping), what the walk reads (no level size, no price), so
+# the same GEMM mapped alike at another buffer size (a sweep's next point) is not walked again.
+_KEPT_WALKS = Lru(1024, 32 << 20, lambda kept: kept[0].nbytes + kept[1].nbytes)
+
+
 def _gemm(op, hw, mapper, pins):
-    from ..engine import _planned_gemm, run_gemm
+    from ..engine import _gemm_result, _planned_gemm, run_gemm
+    from ..mapeval import op_key, walk_key
 
     pinned = pins.get(op.name)
     # cached: run_gemm finds the mapper's choice again
     mapping = pinned if pinned is not None else _planned_gemm(op, hw, mapper[0], mapper[1])[0]
+    info = _gemm_info(op, mapping)
+    key = None if pinned is not None else (op_key(op), walk_key(hw), int(hw.mac_array.dataflow), mapping)
+    kept = _KEPT_WALKS.find(key) if key is not None else None
+    if kept is not None:
+        counts, rows = kept
+        return _gemm_result(op, hw, counts, mapping), (rows, np.array([len(rows)], np.int64)), info
     log = _new_log(_gemm_bound(op, mapping, 1), gemm_log_width(len(hw.on_chip)))
-    return (run_gemm(op, hw, pinned, mapper=mapper[0], objective=mapper[1], log=log), log,
-            _gemm_info(op, mapping))
+    result = run_gemm(op, hw, pinned, mapper=mapper[0], objective=mapper[1], log=log)
+    if key is not None:
+        rows = log[0][:log[1][0]].copy()
+        rows.setflags(write=False)
+        _KEPT_WALKS.put(key, (result.counts, rows))
+    return result, log, info
 
 
 def _gemm_bound(op, mapping, steps: int) -> int:

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 from numba import njit
 
-from .scheduler import list_schedule, new_outputs
+from .scheduler import NO_CAPACITY_LIMIT, list_schedule_ranged, new_outputs
 from .tasks import T, csr
 
 
@@ -63,11 +63,12 @@ def listed_reservations(tg) -> np.ndarray:
     npred = np.bincount(dst, minlength=len(tab)).astype(np.int64)
     start, end, dur, flags, stats = new_outputs(len(tab), 0)
     empty = np.zeros(0, np.int64)
-    list_schedule(alone, succ_ptr, succ, npred, np.arange(len(tab), dtype=np.int64), max(1, n_ops * tg.n_units), 0,
-                  np.zeros(n_ops, np.int64), np.zeros(n_ops + 1, np.int64), empty, np.zeros((0, 5), np.int64),
-                  np.zeros(len(tab) + 1, np.int64), np.zeros(len(tab) + 1, np.int64), empty, empty,
-                  np.full(len(tab), -1, np.int64), np.zeros(1, np.int64), empty, 1.0, 0, start, end, dur, flags,
-                  stats)
+    # (the ranged scheduler, which the layer schedule compiles anyway; capacity 0 reads no range)
+    list_schedule_ranged(alone, succ_ptr, succ, npred, np.arange(len(tab), dtype=np.int64), max(1, n_ops * tg.n_units),
+                         0, np.zeros(n_ops, np.int64), np.zeros(n_ops + 1, np.int64), empty, np.zeros((0, 5), np.int64),
+                         np.zeros(len(tab) + 1, np.int64), np.zeros(len(tab) + 1, np.int64), empty, empty,
+                         np.full(len(tab), -1, np.int64), np.zeros(1, np.int64), empty, 1.0, 0, start, end, dur, flags,
+                         stats, np.array([0, NO_CAPACITY_LIMIT], np.int64))
     return peak_holdings(tab[:, T.RES], start[:len(tab)], end[:len(tab)], tab[:, T.ALLOC], tab[:, T.RELEASE], n_ops)
 
 

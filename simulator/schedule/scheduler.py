@@ -32,6 +32,7 @@ from .tasks import T
 PENDING, RESIDENT, SPILLING, MEMORY, DONE = 0, 1, 2, 3, 4        # block states
 S_MAKESPAN, S_SKIPPED_A, S_SKIPPED_B, S_FORWARDED, S_SPILLS, S_PEAK, S_ERROR, S_KEPT, S_FORCED = range(9)
 N_STATS = 9
+NO_CAPACITY_LIMIT = 1 << 62      # cap_range's upper end when no decision bounds the capacity from above
 F_FORWARDED = 1           # task flags: a drain that did not happen (its block stayed on chip)
 F_READ_ON_CHIP = 2        # a fill that read some of its data from blocks on chip
 _FREE, _FWD, _PINNED, _SPILLING, _ACTIVE, _EVICTIONS = 0, 1, 2, 3, 4, 5
@@ -58,10 +59,25 @@ def list_schedule(tab, succ_ptr, succ, npred, prio, n_units, capacity, op_need, 
     """Schedule every task (see the module docstring); capacity 0 turns capacity and forwarding off.
     Outputs per task and per spill (index n + block): start, end, dur (the time it held its unit)
     and flags; stats[S_ERROR] = 1 if some task never became ready (a malformed graph)."""
+    list_schedule_ranged(tab, succ_ptr, succ, npred, prio, n_units, capacity, op_need, op_prod_ptr, op_prod, parts,
+                         part_ptr, unpin_ptr, unpin, blocks, block_of, cons_ptr, cons, fill_rate, spill_unit, start,
+                         end, dur, flags, stats, np.array([0, NO_CAPACITY_LIMIT], np.int64))
+
+
+@njit(cache=True)
+def list_schedule_ranged(tab, succ_ptr, succ, npred, prio, n_units, capacity, op_need, op_prod_ptr, op_prod, parts,
+                         part_ptr, unpin_ptr, unpin, blocks, block_of, cons_ptr, cons, fill_rate, spill_unit, start,
+                         end, dur, flags, stats, cap_range):
+    """list_schedule, and in cap_range the capacities [lo, hi) over which every decision that
+    reads the capacity comes out as it did (narrowed in place; untouched when capacity is 0).
+    Along one run the bytes in use (capacity - free) never depend on the capacity, so each test
+    `x <= free` is `capacity >= x + in use`: a bound on one side or the other (sweep/capmemo.py)."""
     n = tab.shape[0]
     nb = blocks.shape[0]
     n_ops = op_need.shape[0]
     track = capacity > 0
+    if track:
+        cap_range[0] = max(cap_range[0], 1)
     pend = npred.copy()
     key = np.empty(n + nb, np.int64)
     key[:n] = prio
@@ -97,6 +113,16 @@ def list_schedule(tab, succ_ptr, succ, npred, prio, n_units, capacity, op_need, 
     waiting = np.zeros(1, np.int64)                # an op waits for space (no forwarding meanwhile)
     resident = np.empty(nb + 1, np.int64)          # blocks kept on chip (some may have left since)
     cnt_res = np.zeros(1, np.int64)
+
+    def fits_at(nbytes, room):
+        """nbytes <= room, where room is the capacity less bytes that do not depend on it; the
+        answer holds for every capacity on the same side of nbytes + (capacity - room)."""
+        edge = nbytes + capacity - room
+        if nbytes <= room:
+            cap_range[0] = max(cap_range[0], edge)
+            return True
+        cap_range[1] = min(cap_range[1], edge)
+        return False
 
     def heap_push(u, t):
         i = size[u]
@@ -184,7 +210,9 @@ def list_schedule(tab, succ_ptr, succ, npred, prio, n_units, capacity, op_need, 
         """Keep drain s's block on chip if it fits; returns whether it does."""
         k = block_of[s]
         held = tab[s, T.RELEASE]
-        if not track or k < 0 or waiting[0] or held > mem[_FREE]:
+        if not track or k < 0 or waiting[0]:
+            return False
+        if not fits_at(held, mem[_FREE]):
             return False
         flags[s] = F_FORWARDED
         bstate[k] = RESIDENT
@@ -237,7 +265,7 @@ def list_schedule(tab, succ_ptr, succ, npred, prio, n_units, capacity, op_need, 
         for i in range(op_prod_ptr[op], op_prod_ptr[op + 1]):
             if op_state[op_prod[i]] == 0:
                 return False
-        if op_need[op] <= mem[_FREE]:
+        if fits_at(op_need[op], mem[_FREE]):
             return True
         return mem[_ACTIVE] == 0 and mem[_FWD] == mem[_PINNED] and mem[_SPILLING] == 0
 
@@ -245,7 +273,7 @@ def list_schedule(tab, succ_ptr, succ, npred, prio, n_units, capacity, op_need, 
         """Spill unpinned blocks, latest next read first, until `need` bytes will be free; returns
         whether it spilled any."""
         spilled = False
-        while need > mem[_FREE] + mem[_SPILLING] and mem[_FWD] > mem[_PINNED]:
+        while not fits_at(need, mem[_FREE] + mem[_SPILLING]) and mem[_FWD] > mem[_PINNED]:
             best, best_use = -1, -1
             i = 0
             while i < cnt_res[0]:                      # resident blocks; the ones gone are dropped

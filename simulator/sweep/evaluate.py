@@ -17,7 +17,7 @@ from ..errors import ConfigError, MappingError, SizeError
 from .expansion import Expansion, PointError
 from .grid import PointHasher, apply_values
 from .fastbuild import HardwareBuilder
-from .gemmrows import fast_path
+from .gemmrows import fast_path, staged_path
 from .memo import LayerMemo
 from .rows import _ROW_ORDER, ROW_COLUMNS, layer_row, priced_row, row_parts  # noqa: F401 - re-exported
 from .spec import SweepSpec
@@ -42,7 +42,8 @@ class EvalContext:
         """This process's memo of layer evaluations (sweep/memo.py); never pickled to workers."""
         memo = self.__dict__.get("_memo")
         if memo is None:
-            memo = LayerMemo(self.mapper, self.mapper_objective, row_parts, fast=fast_path)
+            memo = LayerMemo(self.mapper, self.mapper_objective, row_parts, fast=fast_path,
+                              staged=staged_path)
             object.__setattr__(self, "_memo", memo)
         return memo
 

@@ -24,17 +24,35 @@ from ..lru import Lru
 from ..pins import check_pins
 from ..simulate import _simulate_layer, layer_fields, layer_graph, path_length
 from ..variants import REGISTRY
+from .capmemo import StagingMemo
 from .rows import RowParts, row_parts
 
 
 def fast_path(workload):
     """For LayerMemo: None when no layer of `workload` is a single GEMM, else fast(hw, mapper,
-    objective) -> the row parts of every layer (the others through simulate's own layer step)."""
+    objective) -> the row parts of every layer (the others through simulate's own layer step,
+    reused across staging sizes by a StagingMemo of this workload's)."""
     graphs = tuple(layer_graph(spec) for spec in workload.layers)
     single = tuple(single_gemm(spec, graph) for spec, graph in zip(workload.layers, graphs))
-    if not any(single):
-        return None
-    return lambda hw, mapper, objective: layer_parts(workload, graphs, single, hw, mapper, objective)
+    return _staged(workload, graphs, single) if any(single) else None
+
+
+def staged_path(workload):
+    """For LayerMemo, where fast_path gives None: the row parts of every layer through simulate's
+    own layer step, in simulate()'s order, reused across staging sizes (capmemo.py)."""
+    graphs = tuple(layer_graph(spec) for spec in workload.layers)
+    return _staged(workload, graphs, (False,) * len(graphs))
+
+
+def _staged(workload, graphs: tuple, single: tuple):
+    """fast(hw, mapper, objective) with its StagingMemo (`fast.staging`: tests read its counters)."""
+    staging = StagingMemo()
+
+    def fast(hw, mapper: str, objective: str) -> tuple[RowParts, ...]:
+        return layer_parts(workload, graphs, single, hw, mapper, objective, staging)
+
+    fast.staging = staging
+    return fast
 
 
 def single_gemm(spec, graph) -> bool:
@@ -45,11 +63,13 @@ def single_gemm(spec, graph) -> bool:
                 or type(ops[0]) is not Gemm or isinstance(ops[0].mask, str))
 
 
-def layer_parts(workload, graphs: tuple, single: tuple, hw, mapper: str, objective: str) -> tuple[RowParts, ...]:
+def layer_parts(workload, graphs: tuple, single: tuple, hw, mapper: str, objective: str,
+                staging: StagingMemo | None = None) -> tuple[RowParts, ...]:
     """row_parts of every layer of simulate(workload, hw, mapper=mapper, objective=objective), in
     simulate()'s steps: pins checked, the guard over the whole workload, then each layer in order
     (a single GEMM by _gemm_parts, any other by simulate._simulate_layer), a MappingError named by
-    the layer and the hardware as simulate() names it."""
+    the layer and the hardware as simulate() names it. `staging` (capmemo.py) reuses the other
+    layers' parts across staging sizes."""
     check_pins(workload, (hw,))
     check_workload(workload, list(graphs), (hw,), False, mapper, objective)
     out = []
@@ -57,13 +77,21 @@ def layer_parts(workload, graphs: tuple, single: tuple, hw, mapper: str, objecti
         try:
             if alone:
                 out.append(_gemm_parts(spec, graph, hw, mapper, objective))
-            else:
-                out.append(row_parts(_simulate_layer(workload, index, spec, graph, hw, False, 0, (mapper, objective),
-                                                     hw.schedule, False), hw))
+            elif staging is None:
+                out.append(_layer_parts(workload, index, spec, graph, hw, mapper, objective)[0])
+            else:                 # (the lambda is called, if at all, before the loop moves on)
+                out.append(staging.parts(index, spec, graph, hw, mapper, objective, lambda: _layer_parts(
+                    workload, index, spec, graph, hw, mapper, objective)))
         except MappingError as exc:
             raise MappingError(f"{workload.source}: layers[{index}] ({describe(spec.name)}) on {hw.source}: "
                                f"{exc}") from None
     return tuple(out)
+
+
+def _layer_parts(workload, index: int, spec, graph, hw, mapper: str, objective: str) -> tuple:
+    """(row parts, LayerResult) of a layer through simulate()'s own per-layer step."""
+    r = _simulate_layer(workload, index, spec, graph, hw, False, 0, (mapper, objective), hw.schedule, False)
+    return row_parts(r, hw), r
 
 
 def _gemm_parts(spec, graph, hw, mapper: str, objective: str) -> RowParts:

@@ -43,6 +43,14 @@ _VECTOR = attrgetter(*KEY_FIELDS["VectorUnit"])
 _LEVEL = attrgetter(*KEY_FIELDS["MemoryLevel"])
 
 
+_LEVEL_BUT_SIZE = attrgetter(*(f for f in KEY_FIELDS["MemoryLevel"] if f != "size_bytes"))
+
+
+def size_free_key(hw):
+    """count_key(hw, "heuristic") less the levels' sizes (capmemo.py keys on what they decide)."""
+    return (_TOP(hw), _ARRAY(hw.mac_array), _VECTOR(hw.vector_unit), tuple(_LEVEL_BUT_SIZE(m) for m in hw.memories))
+
+
 def count_key(hw, mapper: str):
     """The KEY_FIELDS of the hardware (module docstring): equal for two design points exactly when
     their layers count the same. The whole hardware under the search mapper."""
@@ -57,13 +65,15 @@ class LayerMemo:
     them with their own point's hardware (sweep/rows.py reads no prices from an entry)."""
 
     def __init__(self, mapper: str, objective: str, prepare=lambda result, hw: result, entries: int = MEMO_ENTRIES,
-                 fast=None):
+                 fast=None, staged=None):
         self.mapper, self.objective, self.prepare, self.entries = mapper, objective, prepare, entries
         self.table: OrderedDict = OrderedDict()
         self.hits = self.misses = 0
         # fast(workload) -> None, or a callable(hw, mapper, objective) giving the prepared layers
-        # directly (what prepare would make of simulate's results; sweep/gemmrows.py); per workload
+        # directly (what prepare would make of simulate's results; sweep/gemmrows.py); per workload.
+        # staged(workload): such a callable for the workloads fast gives None (capmemo.py)
         self.fast, self.fast_of = fast, {}
+        self.staged, self.staged_of = staged, {}
 
     def layers(self, case_index: int, workload, hw) -> tuple:
         key = (case_index, count_key(hw, self.mapper))
@@ -91,6 +101,10 @@ class LayerMemo:
             fast = self.fast_of[case_index]
             if fast is not None:
                 return fast(hw, self.mapper, self.objective)
+        if self.staged is not None:
+            if case_index not in self.staged_of:
+                self.staged_of[case_index] = self.staged(workload)
+            return self.staged_of[case_index](hw, self.mapper, self.objective)
         return tuple(self.prepare(r, hw) for r in simulate(workload, hw, mapper=self.mapper, objective=self.objective))
 
 
