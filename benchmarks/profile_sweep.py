@@ -35,7 +35,7 @@ STAGES = [
     (0, "whole chunk", "sweep/evaluate.py", "evaluate_chunk"),
     (1, "point hardware: template or from_dict, hash", "sweep/evaluate.py", "_point_hardware"),
     (2, "Hardware.from_dict (validation)", "simulator/hardware.py", "from_dict"),
-    (2, "point_hash", "sweep/grid.py", "point_hash"),
+    (2, "point hash (grid.PointHasher)", "sweep/grid.py", "__call__"),
     (1, "memo lookup + simulate() or the GEMM path on a miss", "sweep/memo.py", "layers"),
     (2, "single-GEMM layers' path (sweep/gemmrows.py)", "sweep/gemmrows.py", "layer_parts"),
     (3, "engine.run_gemm (mapping, bound, op result)", "simulator/engine.py", "run_gemm"),
