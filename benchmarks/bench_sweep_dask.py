@@ -5,8 +5,9 @@ Usage: python benchmarks/bench_sweep_dask.py [--points N]
 The grid is the first N points (default 960) of bench_sweep.py's BERT-base array x buffer x
 dataflow grid, heuristic mapper, count-only: every point simulates (no memo hits), so the
 workers, not the parent, are busy. Each cluster's workers load the compiled kernels first (one
-warm-up evaluation on every worker, timed apart); chunks of 4 points are then submitted through
-the sweep's DaskExecutor and timed until the last result is back. Prints a table; asserts nothing.
+warm-up evaluation on every worker, timed apart); the chunks `attnsim sweep` would cut for that
+many workers (21 points each here: store.auto_chunk_size) are then submitted through the sweep's
+DaskExecutor and timed until the last result is back. Prints a table; asserts nothing.
 """
 from __future__ import annotations
 
@@ -23,9 +24,7 @@ from benchmarks.common import print_table  # noqa: E402
 from simulator.sweep.evaluate import EvalContext  # noqa: E402
 from simulator.sweep.executors import DaskExecutor  # noqa: E402
 from simulator.sweep.spec import sweep_from_dict  # noqa: E402
-
-CHUNK = 4
-
+from simulator.sweep.store import auto_chunk_size, inner_periods, pending_ranges  # noqa: E402
 
 def _warm(sweep: dict) -> None:
     """Runs on each worker: load the compiled kernels (BERT-base on the base hardware)."""
@@ -42,7 +41,10 @@ def _cpu_s() -> float:
 
 def measure(workers: int, points: int) -> tuple[float, float, float, list]:
     spec = sweep_from_dict(bert_sweep("heuristic"), source="<bench>")
-    ranges = [(a, min(a + CHUNK, points)) for a in range(0, points, CHUNK)]
+    # chunks as run_sweep cuts them for this many workers (store.auto_chunk_size: a multiple of the
+    # grid's inner period, 21 points here: one array shape's buffer sizes and dataflows)
+    size = auto_chunk_size(0.0, points, workers, periods=inner_periods(len(a.rows) for a in spec.expansion.axes))
+    ranges = pending_ranges(points, [], size)
     started = time.perf_counter()
     with DaskExecutor(EvalContext.from_spec(spec), workers, None) as ex:
         ex.client.run(_warm, {**bert_sweep("heuristic"), "hw_grid": {}})

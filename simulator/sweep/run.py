@@ -23,7 +23,7 @@ from .executors import make_executor
 from .report import FIGURES, SweepOutcome, write_report
 from .rows import ROW_COLUMNS
 from .spec import SweepSpec, grid_text
-from .store import PartialStore, auto_chunk_size, count, done_ranges, pending_ranges
+from .store import PartialStore, auto_chunk_size, count, done_ranges, inner_periods, pending_ranges
 
 PROVENANCE = ("hw_file", "hw_sha256", "workload_file", "workload_sha256", "sweep_file", "sweep_sha256",
               "simulator_version", "generated")
@@ -217,7 +217,8 @@ def _probe(ctx, save, pending, jobs) -> int:
         save(chunk)
         evaluated += stop - start
     per_point = elapsed / max(1, stop - start)
-    return auto_chunk_size(per_point, count(pending) - evaluated, jobs)
+    return auto_chunk_size(per_point, count(pending) - evaluated, jobs,
+                           periods=inner_periods(len(axis.rows) for axis in ctx.expansion.axes))
 
 
 def _progress_bar(total: int, initial: int, enabled: bool):

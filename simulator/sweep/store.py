@@ -192,11 +192,16 @@ def done_ranges(chunks) -> list[tuple[int, int]]:
 
 
 def pending_ranges(n_points: int, done, chunk_size: int) -> list[tuple[int, int]]:
-    """The points not in `done`, cut into consecutive ranges of at most `chunk_size` points."""
+    """The points not in `done`, cut into consecutive ranges of at most `chunk_size` points, at
+    multiples of `chunk_size` (so a chunk size that is a multiple of the grid's inner period keeps
+    each group of points that differ only in the fastest keys in one chunk: auto_chunk_size)."""
     out, cursor = [], 0
     for start, stop in list(done) + [(n_points, n_points)]:
-        for a in range(cursor, start, chunk_size):
-            out.append((a, min(a + chunk_size, start)))
+        a = cursor
+        while a < start:
+            b = min(start, (a // chunk_size + 1) * chunk_size)
+            out.append((a, b))
+            a = b
         cursor = max(cursor, stop)
     return out
 
@@ -205,10 +210,26 @@ def count(ranges) -> int:
     return sum(b - a for a, b in ranges)
 
 
-def auto_chunk_size(seconds_per_point: float, pending: int, workers: int, target_s: float = 0.5) -> int:
+def auto_chunk_size(seconds_per_point: float, pending: int, workers: int, target_s: float = 0.5,
+                    periods: tuple[int, ...] = ()) -> int:
     """Points per chunk: at most about `target_s` of work (fine progress, little lost on a kill, the
     per-task overhead of a few milliseconds amortised), and at least 16 chunks per worker: neighbouring
-    points cost alike (the grid's last keys vary fastest), so few big chunks would end unevenly."""
+    points cost alike (the grid's last keys vary fastest), so few big chunks would end unevenly.
+    Rounded down to a multiple of the largest of `periods` (the products of the innermost axes'
+    lengths) that fits: the points that differ only in those keys then go to one worker, whose
+    caches (mappings, walks, plans: they depend on the outer keys, an array shape say) they share,
+    instead of two workers each filling them."""
     by_time = target_s / max(seconds_per_point, 1e-6)
     by_balance = math.ceil(pending / (16 * max(1, workers)))
-    return int(max(1, min(1000, by_time, by_balance)))
+    size = int(max(1, min(1000, by_time, by_balance)))
+    period = max((p for p in periods if 2 <= p <= size), default=1)
+    return size // period * period
+
+
+def inner_periods(lengths) -> tuple[int, ...]:
+    """(the last axis' length, the last two's product, ...) of a grid whose last axis varies fastest."""
+    out, product = [], 1
+    for n in reversed(list(lengths)):
+        product *= n
+        out.append(product)
+    return tuple(out)
