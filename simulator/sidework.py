@@ -90,9 +90,8 @@ class SideWork:
 
 
 class Standby:
-    """A process forked on creation that imports `modules` (matplotlib, for the figures) and runs
-    each one's `warm_up()` if it has one, while this one goes on, on a core it leaves idle
-    (start-up, the warm-up point); `submit(module, name,
+    """A process forked on creation that imports `modules` (matplotlib, for the figures) while
+    this one goes on, on a core it leaves idle (start-up, the warm-up point); `submit(module, name,
     *args)` then runs module.name(*args) in a fork of it, already warm, so several run at once.
     Without a fork (can_fork), or when the work fails there, job.result() runs it here instead,
     with its own error. `attnsim sweep` draws its two figures this way: matplotlib's import and
@@ -182,9 +181,7 @@ def _serve(conn, modules: tuple[str, ...], parent_pid: int) -> None:
     die_with_parent(parent_pid)
     for module in modules:
         try:
-            warm_up = getattr(import_module(module), "warm_up", None)
-            if callable(warm_up):       # e.g. figures.warm_up: fonts and caches loaded before the forks
-                warm_up()
+            import_module(module)
         except Exception:           # noqa: BLE001 - the job then fails here and runs in the parent
             pass
     while True:

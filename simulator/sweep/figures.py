@@ -2,7 +2,6 @@
 knobs, one panel per workload variant. Written atomically; labelled axes with units."""
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
@@ -19,25 +18,6 @@ MAX_PANELS = 12
 _NAMES = {"cycles": ("latency", "cycles"), "compute_cycles": ("compute time", "cycles"),
           "stall_cycles": ("stalls", "cycles"), "seconds": ("latency", "s"), "energy_pj": ("energy", "pJ"),
           "macs": ("useful MACs", ""), "slot_macs": ("issued MAC slots", ""), "vector_ops": ("vector ops", "")}
-
-
-def warm_up() -> None:
-    """Draw a small throwaway figure with what the real ones use (constrained layout, log axes,
-    scatter, legend, image, colour bar, small text) and discard it: a process forked afterwards finds
-    matplotlib's fonts and text caches loaded, and draws its first figure about 0.25 s sooner. The
-    standby that draws a sweep's figures (sidework.Standby) runs it while the points are evaluated;
-    it changes no figure's bytes."""
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(3, 2), layout="constrained")
-        image = ax.imshow(np.arange(1.0, 5.0).reshape(2, 2), norm=LogNorm(1, 4))
-        ax.scatter([0, 1], [0.5, 1.5], label="front")
-        ax.set_yscale("log")
-        ax.set(xlabel="cycles (cycles)", ylabel="energy (pJ)", title="warm-up")
-        ax.text(0, 0, "1.25M", fontsize=6)
-        ax.legend()
-        fig.colorbar(image, ax=ax, label="latency")
-        fig.savefig(io.BytesIO(), format="png")
-        plt.close(fig)
 
 
 def label(column: str) -> str:
