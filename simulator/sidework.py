@@ -90,8 +90,8 @@ class SideWork:
 
 
 class Standby:
-    """A process forked on creation that imports `modules` (matplotlib, for the figures) while
-    this one goes on, on a core it leaves idle (start-up, the warm-up point); `submit(module, name,
+    """A process forked on creation, with what this one has loaded so far (compiled kernels), that
+    imports `modules` (matplotlib, for the figures) while this one goes on; `submit(module, name,
     *args)` then runs module.name(*args) in a fork of it, already warm, so several run at once.
     Without a fork (can_fork), or when the work fails there, job.result() runs it here instead,
     with its own error. `attnsim sweep` draws its two figures this way: matplotlib's import and
