@@ -176,9 +176,8 @@ def _serve(conn, modules: tuple[str, ...], parent_pid: int) -> None:
                 _kill(pid)
         os._exit(0)
 
-    quiet_child()
+    quiet_child(parent_pid)             # a parent already gone ends this process here: no children yet
     signal.signal(signal.SIGTERM, stop)
-    die_with_parent(parent_pid)
     for module in modules:
         try:
             import_module(module)

@@ -264,10 +264,9 @@ class _Streams:
 
     def commit(self) -> None:
         """Rename every file into place once it is on the disk (an error flushing it is raised here)."""
-        if self._sync is not None:
-            self._sync.wait()
-        elif self.parquet is not None:
-            self.parquet.finish()
+        if self._sync is None:
+            self.sync_apart()
+        self._sync.wait()
         for stream in self._files():
             stream.publish()
 
