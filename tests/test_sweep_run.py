@@ -171,6 +171,18 @@ def test_default_output_folder(tmp_path, monkeypatch):
     assert (tmp_path / "reports" / "sweeps" / "quick" / "results.csv").exists()
 
 
+def test_report_in_small_pieces_writes_the_same_files(quick, tmp_path, monkeypatch):
+    # results are written a piece behind (the last piece while the figures are drawn): with pieces of a
+    # few rows every piece but the last is written from the loop, in order, none twice or lost
+    from simulator.sweep import report
+
+    monkeypatch.setattr(report, "PIECE_ROWS", 7)
+    assert cli.main(["sweep", str(QUICK), "--out", str(tmp_path), "--jobs", "1", "--quiet"]) == 0
+    same_files(quick, tmp_path)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "results.parquet").drop(columns="generated"),
+                                  pd.read_parquet(quick / "results.parquet").drop(columns="generated"))
+
+
 def test_layer_grid_variants_and_pareto_per_workload(tmp_path):
     sweep = {"name": "lg", "base_hw": str(ROOT / "hw_configs/default.yaml"),
              "workloads": [str(ROOT / "workloads/gemm_smoke.yaml"), str(ROOT / "workloads/table1.yaml")],

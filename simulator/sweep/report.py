@@ -103,6 +103,9 @@ def _tables_and_figures(spec, out: Path, streams, tally, prov: dict, side: Stand
     drawing = [side.submit(FIGURES, "pareto_figure", spec, drawn, out / "pareto.png", *counted),
                side.submit(FIGURES, "heatmap_figure", spec, heads, influence, out / "heatmap.png",
                            _HeatCells(spec, heads, influence, summary), counted[1])]
+    if tally.held is not None:           # the last piece's rows, written while the figures are drawn
+        streams.write_results(tally.held)
+        tally.held = None
     streams.sync_apart()
     files = ["results.csv"] + (["results.parquet"] if streams.parquet is not None else []) + ["invalid.csv"]
     files += ["filtered.csv"] if streams.filtered is not None else []
@@ -141,6 +144,7 @@ class _Tally:
     evaluated_points: int = 0
     invalid_ids: set = field(default_factory=set)       # bounded by the invalid points, not the grid
     filtered_by: Counter = field(default_factory=Counter)
+    held: pd.DataFrame | None = None        # the last piece's results, not written yet (_stream_rows)
 
 
 def _nothing_evaluated(spec, out: Path, streams, tally: _Tally) -> None:
@@ -158,7 +162,9 @@ def _nothing_evaluated(spec, out: Path, streams, tally: _Tally) -> None:
 
 def _stream_rows(spec, chunks, streams, prov, generated) -> "_Tally":
     """Stream every chunk's rows, invalid and filtered points into the files, in point order; return
-    the points' summary and the counts the warning and the expansion report need."""
+    the points' summary and the counts the warning and the expansion report need. The last piece's
+    results are not written but held in the tally (`held`): the summary is complete without them,
+    so the figures can be started first and drawn while they are written (_tables_and_figures)."""
     t = _Tally(ReportSummary(spec))
 
     def invalid(frame: pd.DataFrame, header: bool = False) -> None:
@@ -173,7 +179,9 @@ def _stream_rows(spec, chunks, streams, prov, generated) -> "_Tally":
     for piece in _pieces(chunks):
         results = tables.results_frame(spec, [piece])
         if len(results):
-            streams.write_results(results.assign(**_provenance(spec, results), generated=generated))
+            if t.held is not None:
+                streams.write_results(t.held)
+            t.held = results.assign(**_provenance(spec, results), generated=generated)
             t.summary.add(tables.objective_sums(spec, results))
             t.rows += len(results)
             t.evaluated_points += results["point_id"].nunique()      # pieces never share a point
