@@ -1,5 +1,7 @@
 """sidework.SideWork: the forked second process, its fall-back, and the sweep report drawn with it."""
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -137,3 +139,45 @@ def test_the_heat_map_sent_to_the_standby_is_the_one_drawn_from_the_whole_summar
     figures.heatmap_figure(spec, heads, influence, tmp_path / "sent.png",
                            report._HeatCells(spec, heads, influence, summary), 3)
     assert (tmp_path / "whole.png").read_bytes() == (tmp_path / "sent.png").read_bytes()
+
+
+_DRAW_WITHOUT_KERNELS = r"""
+import gc, pickle, sys
+from pathlib import Path
+from numba.core.dispatcher import Dispatcher
+from simulator.sweep import figures
+
+spec, drawn, heads, influence, cells = pickle.loads(Path(sys.argv[1]).read_bytes())
+figures.pareto_figure(spec, drawn, Path(sys.argv[2]) / "p.png", 10, 3)
+figures.heatmap_figure(spec, heads, influence, Path(sys.argv[2]) / "h.png", cells, 3)
+assert (Path(sys.argv[2]) / "p.png").exists() and (Path(sys.argv[2]) / "h.png").exists()
+print(sum(len(d.overloads) for d in gc.get_objects() if isinstance(d, Dispatcher)))
+"""
+
+
+def test_drawing_the_figures_loads_no_compiled_kernel(tmp_path):
+    """run_sweep forks the figures' standby before the kernels are loaded: drawing must need none
+    (a kernel there would set up Numba again, about 0.3 s, at the end of the run). The figures are
+    drawn in a fresh process from what the standby is sent (pickled), as there."""
+    import pickle
+
+    from simulator.sweep import report, tables
+    from simulator.sweep.evaluate import EvalContext, evaluate_chunk
+    from simulator.sweep.spec import load_sweep
+
+    spec = load_sweep(ROOT / "sweeps" / "quick.yaml")
+    chunks = [evaluate_chunk(EvalContext.from_spec(spec), 0, spec.n_points)]
+    streams = report._Streams(tmp_path)
+    try:
+        summary = report._stream_rows(spec, iter(chunks), streams, {"generated": "x"}, "x").summary
+    finally:
+        streams.discard()
+    drawn = tables.per_point_frame(spec, summary.figure_rows())
+    influence = tables.influence_frame(spec, summary)
+    heads = drawn.groupby("_case", sort=True).head(1)
+    sent = tmp_path / "sent.pickle"
+    sent.write_bytes(pickle.dumps((spec, drawn, heads, influence, report._HeatCells(spec, heads, influence, summary))))
+    out = subprocess.run([sys.executable, "-c", _DRAW_WITHOUT_KERNELS, str(sent), str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "0"

@@ -10,7 +10,7 @@ from matplotlib import ticker
 from matplotlib.colors import LogNorm
 
 from ..plotting import STYLE, plt, save, wrap
-from .pareto import non_dominated
+from .pareto import front_2d
 from .spec import SweepSpec
 from .tables import knob_levels, knobs
 
@@ -85,7 +85,7 @@ def pareto_figure(spec: SweepSpec, per_point, path: Path, n_points: int, total: 
             sc = ax.scatter(xs[front], ys[front], s=18, edgecolors="k", linewidths=0.3, zorder=3,
                             label=f"Pareto front ({int(front.sum())} points)", **colour)
             if len(objs) > 1:
-                stair = non_dominated(np.column_stack([xs, ys]))
+                stair = front_2d(xs, ys)
                 order = np.argsort(xs[stair])
                 ax.plot(xs[stair][order], ys[stair][order], drawstyle="steps-post", color="C3", lw=1, marker="o",
                         ms=9, mfc="none", zorder=4, label=f"front of {xcol} and {ycol} only")

@@ -64,17 +64,41 @@ def _front_scan(values, order, mask):
 
 @njit(cache=True)
 def _front_2d(values, order):
-    """Two objectives: sorted by (x, y), a row is on the front when its y is below every y of a
-    row with smaller x, or it repeats the last front row exactly."""
+    """Two objectives: sorted by (x, y), a row is on the front when it is the first (also with an
+    infinite y), its y is below every y of a row with smaller x, or it repeats the last front row
+    exactly."""
     mask = np.zeros(values.shape[0], np.bool_)
     best_y = np.inf
     last_x, last_y, have_last = 0.0, 0.0, False
     for i in order:
         x, y = values[i, 0], values[i, 1]
-        if y < best_y or (have_last and x == last_x and y == last_y):
+        if not have_last or y < best_y or (x == last_x and y == last_y):     # the first row: nothing beats it
             mask[i] = True
             best_y = min(best_y, y)
             last_x, last_y, have_last = x, y, True
+    return mask
+
+
+def front_2d(xs, ys) -> np.ndarray:
+    """non_dominated(column_stack([xs, ys])) in numpy alone, for a process that loads no compiled
+    kernel (the figures' standby: sidework.Standby). Sorted by (x, y), identical rows are adjacent;
+    the first of a run is on the front when its y is below every y before it, and the rest of the
+    run shares its fate (_front_2d's rule, tested equal)."""
+    xs, ys = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+    mask = np.zeros(len(xs), dtype=bool)
+    if len(xs) == 0:
+        return mask
+    order = np.lexsort((ys, xs))
+    x, y = xs[order], ys[order]
+    first = np.ones(len(x), dtype=bool)
+    first[1:] = (x[1:] != x[:-1]) | (y[1:] != y[:-1])
+    below = np.empty(len(y))
+    below[0] = np.inf
+    below[1:] = np.minimum.accumulate(y)[:-1]
+    run_start = np.maximum.accumulate(np.where(first, np.arange(len(x)), 0))
+    on = first & (y < below)
+    on[0] = True
+    mask[order] = on[run_start]
     return mask
 
 

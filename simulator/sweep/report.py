@@ -64,7 +64,7 @@ FIGURES = f"{__package__}.figures"      # imported by the standby that draws the
 def write_report(spec: SweepSpec, out: Path, chunks, warn, standby: Standby | None = None) -> SweepOutcome:
     """Write every report file from `chunks` (ChunkResults, or an iterable that reads them back one
     at a time, in any order of start; a point covered twice counts once). The figures are drawn by
-    `standby` (a Standby that imported FIGURES: run_sweep forks it after the warm-up point), else
+    `standby` (a Standby that imported FIGURES: run_sweep forks it before the warm-up point), else
     by one forked here, while the tables are written and flushed to the disk."""
     generated = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
     prov = {"sweep_file": display_path(spec.source), "sweep_sha256": spec.sha256,

@@ -64,9 +64,11 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, jobs: int | No
     say(f"sweep {spec.name}: {grid_text(spec)} x {len(spec.valid_cases)} workload variant(s)"
         f"{f', resuming with {count(done):,} done' if done else ''} -> {out}/")
     eval_started = time.perf_counter()
-    with _Figures() as figures:
-        evaluated = _evaluate(spec, store, refs, jobs, executor, scheduler, progress, chunk_size, figures.start)
-        standby = figures.start()
+    # The figures' standby is forked first, before the compiled kernels are loaded here and before any
+    # worker or thread (a Dask client's) exists: it imports matplotlib on another core meanwhile and
+    # needs no kernel (figures.py draws without one).
+    with Standby((FIGURES,)) as standby:
+        evaluated = _evaluate(spec, store, refs, jobs, executor, scheduler, progress, chunk_size)
         eval_done = time.perf_counter()
         chunks = (store.read(ref) for ref in sorted(refs, key=lambda r: (r.start, r.stop)))
         try:
@@ -165,31 +167,8 @@ def _say_repairs(store: PartialStore, say) -> None:
             f"(renamed *.damaged); their points are evaluated again")
 
 
-class _Figures:
-    """The standby process that draws the report's figures (sidework.Standby), forked once the
-    warm-up point has loaded the compiled kernels, before the workers start: it inherits them
-    (the Pareto scatter calls one) and imports matplotlib while the points are evaluated."""
-
-    def __init__(self):
-        self.standby = None
-
-    def start(self) -> Standby:
-        if self.standby is None:
-            self.standby = Standby((FIGURES,))
-        return self.standby
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.standby is not None:
-            self.standby.close()
-        return False
-
-
-def _evaluate(spec, store, refs, jobs, executor, scheduler, progress, chunk_size, before_workers=None) -> int:
-    """Evaluate the pending points, saving each chunk; `before_workers()` is called once the
-    warm-up point has run, before any worker starts (or any thread: a Dask client's)."""
+def _evaluate(spec, store, refs, jobs, executor, scheduler, progress, chunk_size) -> int:
+    """Evaluate the pending points, saving each chunk."""
     ctx = EvalContext.from_spec(spec)
     pending = pending_ranges(spec.n_points, done_ranges(refs), spec.n_points or 1)
     bar = None
@@ -214,8 +193,6 @@ def _evaluate(spec, store, refs, jobs, executor, scheduler, progress, chunk_size
         pending = pending_ranges(spec.n_points, done_ranges(refs), chunk_size or 1)
         if not pending:
             return evaluated
-        if before_workers is not None:
-            before_workers()
         with make_executor(executor, ctx, jobs, scheduler) as pool:
             for chunk in pool.run(pending):
                 save(chunk)
