@@ -5,14 +5,18 @@ import datetime as _dt
 import functools
 import json
 from pathlib import Path
-from typing import Iterable
-
-import pandas as pd
+from typing import TYPE_CHECKING, Iterable
 
 from . import __version__
 from .accuracy import ERROR_COLUMNS
 from .errors import AttnsimError
 from .results import LayerResult, price_counts
+
+if TYPE_CHECKING:
+    import pandas as pd
+# pandas is imported where a frame is made: a sweep's workers build rows with this module's
+# columns and record functions, and are forked before the sweep's process imports pandas
+# (sweep/run.py), which takes about 0.3 s
 
 LAYER_COLUMNS = (
     "workload", "layer", "variant", "hw", "dataflow", "n", "d", "heads", "kernel", "window", "batch", "dtype",
@@ -132,6 +136,8 @@ def bound_columns(op) -> dict:
 
 def to_frame(results: Iterable[LayerResult], level: str = "layer") -> pd.DataFrame:
     """Layer-level (one row per layer x hardware) or op-level (one row per primitive op) frame."""
+    import pandas as pd
+
     results = list(results)
     errors = ERROR_COLUMNS if any(r.tensors is not None for r in results) else ()
     if level == "layer":
@@ -207,6 +213,8 @@ def _markdown(frame: pd.DataFrame) -> str:
 
 
 def _cell(v) -> str:
+    import pandas as pd
+
     if v is None or v is pd.NA or (isinstance(v, float) and v != v):
         return ""
     if isinstance(v, float):

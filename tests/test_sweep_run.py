@@ -494,3 +494,19 @@ def test_ctrl_c_while_the_report_is_written_says_how_to_finish_it(tmp_path, monk
     monkeypatch.undo()
     outcome = run_sweep(load_sweep(path), tmp_path / "out", jobs=1)
     assert outcome.evaluated == 0 and (tmp_path / "out" / "results.csv").exists()
+
+
+def test_workers_are_forked_before_pandas_is_imported():
+    """run_sweep imports the report (pandas, about 0.3 s) once the workers have work, so the import
+    overlaps their evaluation: nothing before that (the command line, the sweep file, the warm-up
+    points) may import it."""
+    code = ("import sys\n"
+            "from simulator import cli\n"
+            "from simulator.sweep.run import run_sweep\n"
+            "from simulator.sweep.spec import load_sweep\n"
+            "from simulator.sweep.evaluate import EvalContext, evaluate_chunk\n"
+            f"spec = load_sweep({str(QUICK)!r})\n"
+            "chunk = evaluate_chunk(EvalContext.from_spec(spec), 0, spec.n_points)\n"
+            "assert chunk.rows and 'pandas' not in sys.modules, sorted(m for m in sys.modules if 'pandas' in m)[:3]\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr

@@ -8,3 +8,5 @@ executors (executors.py), Pareto fronts (pareto.py), the report (report.py, summ
 figures.py) and the run itself (run.py). It uses the simulator's public pieces (hardware,
 workloads, simulate, report columns); nothing in the simulator but the command line imports it.
 """
+
+FIGURES = f"{__name__}.figures"     # the module the figures' standby imports (sidework.Standby)

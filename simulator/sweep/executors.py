@@ -1,7 +1,8 @@
 """Where a sweep's chunks run: in this process, in a local process pool, or on a Dask cluster.
 
-Every executor is a context manager with `run(ranges)`, which yields ChunkResults in completion
-order (any order); closing it (also on Ctrl-C) stops the workers.
+Every executor is a context manager with `run(ranges, started=None)`, which yields ChunkResults in
+completion order (any order) and calls `started()` once the workers have work (not in-process);
+closing it (also on Ctrl-C) stops the workers.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ class InProcess:
     def __exit__(self, *exc):
         return False
 
-    def run(self, ranges):
+    def run(self, ranges, started=None):
         for start, stop in ranges:
             yield evaluate_chunk(self.ctx, start, stop)
 
@@ -88,7 +89,7 @@ class LocalPool:
             process.join(timeout=10)
         return False
 
-    def run(self, ranges):
+    def run(self, ranges, started=None):
         todo = iter(ranges)
         running = set()
         while True:
@@ -99,6 +100,9 @@ class LocalPool:
                 running.add(self.pool.submit(_pool_task, bounds))
             if not running:
                 return
+            if started is not None:      # the workers are forked and have work queued
+                started()
+                started = None
             finished, running = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 try:
@@ -149,11 +153,13 @@ class DaskExecutor:
         if self.cluster is not None:
             self.cluster.close()
 
-    def run(self, ranges):
+    def run(self, ranges, started=None):
         from dask.distributed import as_completed
 
         self.futures = [self.client.submit(evaluate_chunk, self.ctx, start, stop, pure=False)
                         for start, stop in ranges]
+        if started is not None:
+            started()
         for future in as_completed(self.futures):
             result = future.result()
             future.release()

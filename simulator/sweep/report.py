@@ -20,7 +20,7 @@ from ..errors import AttnsimError
 from ..fileio import AtomicStream, write_atomic
 from ..report import display_path
 from ..sidework import Standby
-from . import tables
+from . import FIGURES, tables
 from .summary import ReportSummary
 from .spec import SweepSpec
 
@@ -58,7 +58,6 @@ class SweepOutcome:
         return pd.read_csv(self.out_dir / "invalid.csv")
 
 
-FIGURES = f"{__package__}.figures"      # imported by the standby that draws them (sidework.Standby)
 
 
 def write_report(spec: SweepSpec, out: Path, chunks, warn, standby: Standby | None = None) -> SweepOutcome:

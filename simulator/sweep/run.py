@@ -18,9 +18,9 @@ from pathlib import Path
 from ..errors import AttnsimError, ConfigError
 from ..limits import SWEEP_DEFAULT_MAX_POINTS, SWEEP_MAX_POINTS
 from ..sidework import Standby
+from . import FIGURES
 from .evaluate import EvalContext, evaluate_chunk
 from .executors import make_executor
-from .report import FIGURES, SweepOutcome, write_report
 from .rows import ROW_COLUMNS
 from .spec import SweepSpec, grid_text
 from .store import PartialStore, auto_chunk_size, count, done_ranges, inner_periods, pending_ranges
@@ -33,6 +33,26 @@ __all__ = ["run_sweep", "SweepOutcome", "SweepInterrupted", "default_out_dir", "
 
 class SweepInterrupted(KeyboardInterrupt):
     """Ctrl-C during a sweep: what is saved, and how to finish."""
+
+
+def __getattr__(name: str):
+    if name == "SweepOutcome":          # report.py (and pandas with it) is imported when first needed
+        from .report import SweepOutcome
+        return SweepOutcome
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def write_report(spec: SweepSpec, out: Path, chunks, warn, standby: Standby | None = None):
+    """sweep/report.py's write_report. That module imports pandas (about 0.3 s): this process imports
+    it once the workers have started (_import_report), so that they are forked without it and the
+    import overlaps their work instead of delaying it."""
+    from .report import write_report as write
+
+    return write(spec, out, chunks, warn, standby)
+
+
+def _import_report() -> None:
+    from . import report  # noqa: F401
 
 
 def default_out_dir(spec: SweepSpec) -> Path:
@@ -194,7 +214,7 @@ def _evaluate(spec, store, refs, jobs, executor, scheduler, progress, chunk_size
         if not pending:
             return evaluated
         with make_executor(executor, ctx, jobs, scheduler) as pool:
-            for chunk in pool.run(pending):
+            for chunk in pool.run(pending, started=_import_report):
                 save(chunk)
     except KeyboardInterrupt as exc:
         done_now = count(done_ranges(refs))
