@@ -496,6 +496,47 @@ def test_ctrl_c_while_the_report_is_written_says_how_to_finish_it(tmp_path, monk
     assert outcome.evaluated == 0 and (tmp_path / "out" / "results.csv").exists()
 
 
+def _report_failing_after(n_chunks: int, error: BaseException):
+    """A write_report that takes `n_chunks` chunks (while the rest are still evaluated), then raises."""
+    def report(spec, out, chunks, warn, standby=None):
+        taken = 0
+        for chunk in chunks:
+            taken += chunk is not None
+            if taken == n_chunks:
+                raise error
+        raise AssertionError("the sweep had fewer chunks")
+    return report
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_report_stopped_while_points_are_evaluated_stops_the_workers_and_resumes(tmp_path, monkeypatch, jobs):
+    """The report is written while the points are evaluated: Ctrl-C or a write error there says how
+    many points are saved, leaves no worker behind, and the same command finishes the rest and writes
+    the same files as a run never stopped."""
+    import multiprocessing
+
+    from simulator.sweep import run as run_module
+
+    # 40 one-point chunks: a worker has at most LocalPool.IN_FLIGHT_PER_WORKER chunks ahead of the report
+    path = _tiny_sweep(tmp_path, hw_grid={"mac_array.rows": [8, 12, 16, 24, 32], "mac_array.cols": [8, 16, 32, 64],
+                                          "mac_array.dataflow": ["output_stationary", "weight_stationary"]})
+    whole = run_sweep(load_sweep(path), tmp_path / "whole", jobs=1, chunk_size=1)
+    monkeypatch.setattr(run_module, "write_report", _report_failing_after(2, KeyboardInterrupt()))
+    with pytest.raises(run_module.SweepInterrupted, match=r"^[0-9]+ of 40 design points are saved in .*\.partial; "
+                       r"run the same command again to finish the rest$"):
+        run_sweep(load_sweep(path), tmp_path / "out", jobs=jobs, chunk_size=1)
+    assert not multiprocessing.active_children()
+    monkeypatch.setattr(run_module, "write_report", _report_failing_after(5, OSError(28, "No space left on device")))
+    with pytest.raises(AttnsimError, match=r"cannot write the report into .*: No space left on device; [0-9]+ of 40 "
+                       r"design points are saved in .*\.partial: fix that and run the same command again"):
+        run_sweep(load_sweep(path), tmp_path / "out", jobs=jobs, chunk_size=1)
+    assert not multiprocessing.active_children()
+    monkeypatch.undo()
+    outcome = run_sweep(load_sweep(path), tmp_path / "out", jobs=jobs, chunk_size=1)
+    assert 0 < outcome.evaluated < 40 and outcome.rows == whole.rows
+    same_files(tmp_path / "whole", tmp_path / "out")
+
+
 def test_workers_are_forked_before_pandas_is_imported():
     """run_sweep imports the report (pandas, about 0.3 s) once the workers have work, so the import
     overlaps their evaluation: nothing before that (the command line, the sweep file, the warm-up

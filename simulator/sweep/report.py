@@ -62,7 +62,8 @@ class SweepOutcome:
 
 def write_report(spec: SweepSpec, out: Path, chunks, warn, standby: Standby | None = None) -> SweepOutcome:
     """Write every report file from `chunks` (ChunkResults, or an iterable that reads them back one
-    at a time, in any order of start; a point covered twice counts once). The figures are drawn by
+    at a time, in order of start; a point covered twice counts once; None between them says the next
+    is not ready yet: run.py's evaluation hands them on as they are finished). The figures are drawn by
     `standby` (a Standby that imported FIGURES: run_sweep forks it before the warm-up point), else
     by one forked here, while the tables are written and flushed to the disk."""
     generated = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
@@ -193,13 +194,20 @@ def _stream_rows(spec, chunks, streams, prov, generated) -> "_Tally":
 
 
 PIECE_ROWS = 20_000      # rows per written piece: pandas' per-call cost amortised, memory bounded
+EARLY_ROWS = 4_000       # or as few as this when the next chunk is still being evaluated
 
 
 def _pieces(chunks):
     """Consecutive chunks merged into pieces of about PIECE_ROWS rows (a point covered by an earlier
-    chunk counts once)."""
+    chunk counts once). `chunks` may yield None, meaning the next chunk is not ready yet: a piece of
+    at least EARLY_ROWS rows is then written meanwhile."""
     covered, pending, size = 0, [], 0
     for chunk in chunks:
+        if chunk is None:
+            if size >= EARLY_ROWS:
+                yield _merged(pending)
+                pending, size = [], 0
+            continue
         chunk = _uncovered(chunk, covered)
         covered = max(covered, chunk.stop)
         pending.append(chunk)

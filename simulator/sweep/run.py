@@ -1,10 +1,10 @@
 """`attnsim sweep`: run a design-space sweep, resumably, and write results, Pareto fronts and figures.
 
 run_sweep() evaluates every pending design point (count-only) on an executor, saves each finished
-chunk in DIR/.partial/ as it arrives (keeping only where it is, not its rows), and at the end
-streams results.csv from the saved chunks in (point id, workload variant, layer) order
-(sweep/report.py), so an interrupted-and-resumed run writes the same files as an uninterrupted
-one. A sweep larger than limits.SWEEP_DEFAULT_MAX_POINTS needs `max_points:` (or --max-points);
+chunk in DIR/.partial/ as it arrives, and streams results.csv in (point id, workload variant,
+layer) order (sweep/report.py) while the points are evaluated: each chunk is handed to the report
+once every chunk before it is (those of an earlier run read back), so at most the chunks in flight
+are held, and an interrupted-and-resumed run writes the same files as an uninterrupted one. A sweep larger than limits.SWEEP_DEFAULT_MAX_POINTS needs `max_points:` (or --max-points);
 --jobs is capped at the CPUs; a full disk or an unwritable folder stops it with exit status 2
 and a resumable state. See docs/sweeps.md.
 """
@@ -88,21 +88,33 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path | None = None, jobs: int | No
     # worker or thread (a Dask client's) exists: it imports matplotlib on another core meanwhile and
     # needs no kernel (figures.py draws without one).
     with Standby((FIGURES,)) as standby:
-        evaluated = _evaluate(spec, store, refs, jobs, executor, scheduler, progress, chunk_size)
-        eval_done = time.perf_counter()
-        chunks = (store.read(ref) for ref in sorted(refs, key=lambda r: (r.start, r.stop)))
+        evaluation = _Evaluation(spec, store, refs, jobs, executor, scheduler, progress, chunk_size)
+        chunks = evaluation.chunks()
         try:
+            next(chunks)            # the warm-up points here, then the workers started (_Evaluation)
             outcome = write_report(spec, out, chunks, warn or _stderr, standby)
         except OSError as exc:
+            if evaluation.done_at is None:
+                raise AttnsimError(f"cannot write the report into {out}: {exc.strerror or exc}; "
+                                   f"{count(done_ranges(refs)):,} of {spec.n_points:,} design points are saved in "
+                                   f"{store.dir}: fix that and run the same command again to evaluate the rest and "
+                                   f"write the report") from None
             raise AttnsimError(f"cannot write the report into {out}: {exc.strerror or exc}; every design point is "
                                f"saved in {store.dir}: fix that and run the same command again to write the report "
                                f"(nothing is evaluated again)") from None
+        except SweepInterrupted:
+            raise
         except KeyboardInterrupt as exc:
+            if evaluation.done_at is None:
+                raise evaluation.interrupted() from exc
             raise SweepInterrupted(f"every design point is saved in {store.dir}, but the report is not finished: run "
                                    f"the same command again to write it (nothing is evaluated again)") from exc
+        finally:
+            chunks.close()          # stops the workers if the report stopped early
     store.remove()
-    outcome.evaluated, outcome.seconds = evaluated, time.perf_counter() - started
-    outcome.eval_seconds, outcome.report_seconds = eval_done - eval_started, time.perf_counter() - eval_done
+    ended = time.perf_counter()
+    outcome.evaluated, outcome.seconds = evaluation.evaluated, ended - started
+    outcome.eval_seconds, outcome.report_seconds = evaluation.done_at - eval_started, ended - evaluation.done_at
     return outcome
 
 
@@ -187,43 +199,97 @@ def _say_repairs(store: PartialStore, say) -> None:
             f"(renamed *.damaged); their points are evaluated again")
 
 
-def _evaluate(spec, store, refs, jobs, executor, scheduler, progress, chunk_size) -> int:
-    """Evaluate the pending points, saving each chunk."""
-    ctx = EvalContext.from_spec(spec)
-    pending = pending_ranges(spec.n_points, done_ranges(refs), spec.n_points or 1)
-    bar = None
-    evaluated = 0
+class _Evaluation:
+    """The pending points, evaluated on the executor while the report is written from them.
 
-    def save(chunk) -> None:
-        nonlocal evaluated
+    chunks() yields None once the warm-up points have run here (the compiled kernels loaded before
+    any fork, and a few points timed to size the chunks) and the workers have started, then every
+    chunk of the sweep in point order: those saved before (by an earlier run, or the warm-up) read
+    back, the others as the workers finish them (each saved first, and handed on as it reads back).
+    Before waiting for a chunk that is not finished it yields None: the report may then write the
+    rows it holds (report._pieces), so it is written while the points are evaluated."""
+
+    def __init__(self, spec, store, refs, jobs, executor, scheduler, progress, chunk_size):
+        self.spec, self.store, self.refs, self.jobs = spec, store, refs, jobs
+        self.executor, self.scheduler, self.progress, self.chunk_size = executor, scheduler, progress, chunk_size
+        self.evaluated = 0          # points evaluated by this run
+        self.done_at = None         # perf_counter() when the last of them was finished
+        self.arrived = 0            # chunks the workers finished
+        self.bar = None
+
+    def chunks(self):
+        spec, store = self.spec, self.store
         try:
-            ref = store.save(chunk)
-        except OSError as exc:
-            raise _io_error(exc, store, spec, "save finished design points in", count(done_ranges(refs))) from None
-        refs.append(ref)
-        evaluated += chunk.stop - chunk.start
-        if bar is not None:
-            bar.update(chunk.stop - chunk.start)
+            pending = self._warm_up()
+            saved = [(ref.start, ref.stop, ref) for ref in self.refs]
+            order = sorted(saved + [(a, b, None) for a, b in pending], key=lambda item: item[:2])
+            if not pending:
+                self.done_at = time.perf_counter()
+                yield None
+                for _, _, ref in order:
+                    yield store.read(ref)
+                return
+            with make_executor(self.executor, self.ctx, self.jobs, self.scheduler) as pool:
+                arrivals = pool.run(pending, started=_import_report)
+                ready = dict([self._arrived(arrivals, len(pending))])
+                yield None
+                for start, _, ref in order:
+                    if ref is not None:
+                        yield store.read(ref)
+                        continue
+                    if start not in ready:
+                        yield None
+                    while start not in ready:
+                        ready.update([self._arrived(arrivals, len(pending))])
+                    yield ready.pop(start)
+        except KeyboardInterrupt as exc:
+            raise self.interrupted() from exc
+        finally:
+            if self.bar is not None:
+                self.bar.close()
 
-    try:
-        bar = _progress_bar(spec.n_points, spec.n_points - count(pending), progress) if pending else None
+    def interrupted(self) -> SweepInterrupted:
+        done_now = count(done_ranges(self.refs))
+        return SweepInterrupted(f"{done_now:,} of {self.spec.n_points:,} design points are saved in {self.store.dir}; "
+                                f"run the same command again to finish the rest")
+
+    def _warm_up(self) -> list:
+        """Evaluate the warm-up points (saved like any chunk); return the pending ranges the workers get."""
+        spec = self.spec
+        pending = pending_ranges(spec.n_points, done_ranges(self.refs), spec.n_points or 1)
+        if pending:
+            self.bar = _progress_bar(spec.n_points, spec.n_points - count(pending), self.progress)
+        self.ctx = EvalContext.from_spec(spec)
+        chunk_size = self.chunk_size
         if pending and chunk_size is None:
-            # Warm up here (kernels loaded once, before any fork) and time a few points to size chunks.
-            chunk_size = _probe(ctx, save, pending, jobs)
-        pending = pending_ranges(spec.n_points, done_ranges(refs), chunk_size or 1)
-        if not pending:
-            return evaluated
-        with make_executor(executor, ctx, jobs, scheduler) as pool:
-            for chunk in pool.run(pending, started=_import_report):
-                save(chunk)
-    except KeyboardInterrupt as exc:
-        done_now = count(done_ranges(refs))
-        raise SweepInterrupted(f"{done_now:,} of {spec.n_points:,} design points are saved in {store.dir}; "
-                               f"run the same command again to finish the rest") from exc
-    finally:
-        if bar is not None:
-            bar.close()
-    return evaluated
+            chunk_size = _probe(self.ctx, self._save, pending, self.jobs)
+        return pending_ranges(spec.n_points, done_ranges(self.refs), chunk_size or 1)
+
+    def _arrived(self, arrivals, n_pending: int) -> tuple:
+        """(start, chunk as it reads back) of the next chunk a worker finished, saved."""
+        chunk = next(arrivals, None)
+        if chunk is None:
+            raise AttnsimError("internal error (a bug in attnsim, please report it): a chunk of design points "
+                               "was never evaluated")
+        plain = self._save(chunk)
+        self.arrived += 1
+        if self.arrived == n_pending:
+            self.done_at = time.perf_counter()
+        return chunk.start, plain
+
+    def _save(self, chunk):
+        """Save `chunk`; return it as it reads back (plain numbers: the report gets the same values
+        whether a chunk was evaluated by this run or an earlier one)."""
+        try:
+            ref, plain = self.store.save(chunk, reread=True)
+        except OSError as exc:
+            raise _io_error(exc, self.store, self.spec, "save finished design points in",
+                            count(done_ranges(self.refs))) from None
+        self.refs.append(ref)
+        self.evaluated += chunk.stop - chunk.start
+        if self.bar is not None:
+            self.bar.update(chunk.stop - chunk.start)
+        return plain
 
 
 def _probe(ctx, save, pending, jobs) -> int:

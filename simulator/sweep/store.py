@@ -112,7 +112,9 @@ class PartialStore:
         write_atomic(self.dir / MANIFEST, json.dumps({"format": _FORMAT, "fingerprint": self.fingerprint},
                                                      indent=1, sort_keys=True) + "\n")
 
-    def save(self, chunk: ChunkResult) -> ChunkRef:
+    def save(self, chunk: ChunkResult, reread: bool = False):
+        """Save `chunk`; return its ChunkRef, or with `reread` (ChunkRef, the chunk as read() would
+        give it back: NumPy scalars become the Python numbers they equal)."""
         data = {"fingerprint": self.key, **chunk.to_dict()}
         text = _dumps(data)
         path = self.dir / f"chunk-{chunk.start:09d}-{chunk.stop:09d}.pkl"
@@ -120,7 +122,8 @@ class PartialStore:
         # after a crash of the machine a chunk left empty or damaged fails to read back, is set aside
         # and its points are evaluated again
         write_atomic(path, text, durable=False)
-        return ChunkRef(chunk.start, chunk.stop, path)
+        ref = ChunkRef(chunk.start, chunk.stop, path)
+        return (ref, ChunkResult.from_dict(_loads(text))) if reread else ref
 
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
