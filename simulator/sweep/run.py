@@ -4,9 +4,10 @@ run_sweep() evaluates every pending design point (count-only) on an executor, sa
 chunk in DIR/.partial/ as it arrives, and streams results.csv in (point id, workload variant,
 layer) order (sweep/report.py) while the points are evaluated: each chunk is handed to the report
 once every chunk before it is (those of an earlier run read back), so at most the chunks in flight
-are held, and an interrupted-and-resumed run writes the same files as an uninterrupted one. A sweep larger than limits.SWEEP_DEFAULT_MAX_POINTS needs `max_points:` (or --max-points);
---jobs is capped at the CPUs; a full disk or an unwritable folder stops it with exit status 2
-and a resumable state. See docs/sweeps.md.
+are held, and an interrupted-and-resumed run writes the same files as an uninterrupted one. A
+sweep larger than limits.SWEEP_DEFAULT_MAX_POINTS needs `max_points:` (or --max-points); --jobs
+is capped at the CPUs; a full disk or an unwritable folder stops it with exit status 2 and a
+resumable state. See docs/sweeps.md.
 """
 from __future__ import annotations
 
@@ -215,7 +216,7 @@ class _Evaluation:
         self.evaluated = 0          # points evaluated by this run
         self.done_at = None         # perf_counter() when the last of them was finished
         self.arrived = 0            # chunks the workers finished
-        self.bar = None
+        self.bar = self.ctx = None
 
     def chunks(self):
         spec, store = self.spec, self.store
