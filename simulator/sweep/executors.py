@@ -56,14 +56,15 @@ def _pool_task(bounds):
 
 
 class LocalPool:
-    """--jobs N: N worker processes, each given the context (parsed workloads) once. At most a few
-    chunks per worker are in flight, so neither the queue nor finished results pile up in the
-    parent; a worker that dies (killed, out of memory) stops the sweep with an error instead of
-    leaving it waiting forever."""
+    """--jobs N: N worker processes, each given the context (parsed workloads) once. At most
+    `in_flight` chunks per worker are queued or finished and not yet taken, so neither the queue
+    nor finished results pile up in the parent; enough to keep the workers busy while the parent
+    writes a piece of the report between two takes (run.py sizes it). A worker that dies (killed,
+    out of memory) stops the sweep with an error instead of leaving it waiting forever."""
 
     IN_FLIGHT_PER_WORKER = 4
 
-    def __init__(self, ctx: EvalContext, jobs: int):
+    def __init__(self, ctx: EvalContext, jobs: int, in_flight: int | None = None):
         # fork starts workers in milliseconds with the compiled kernels already loaded, but is only
         # safe in a single-threaded parent (a Dask client, for one, leaves threads behind); otherwise,
         # and off Linux, workers start fresh and re-import the package.
@@ -72,6 +73,7 @@ class LocalPool:
         else:
             method = "spawn"
         self.jobs = jobs
+        self.in_flight = max(1, in_flight or self.IN_FLIGHT_PER_WORKER)      # chunks per worker
         self.pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method),
                                         initializer=_init_worker,
                                         initargs=(ctx, os.getpid() if method == "fork" else None))
@@ -93,7 +95,7 @@ class LocalPool:
         todo = iter(ranges)
         running = set()
         while True:
-            while len(running) < self.IN_FLIGHT_PER_WORKER * self.jobs:
+            while len(running) < self.in_flight * self.jobs:
                 bounds = next(todo, None)
                 if bounds is None:
                     break
@@ -166,9 +168,11 @@ class DaskExecutor:
             yield result
 
 
-def make_executor(kind: str, ctx: EvalContext, jobs: int, scheduler: str | None = None):
+def make_executor(kind: str, ctx: EvalContext, jobs: int, scheduler: str | None = None,
+                  in_flight: int | None = None):
+    """`in_flight`: chunks queued per local worker (default LocalPool.IN_FLIGHT_PER_WORKER)."""
     if kind == "dask":
         return DaskExecutor(ctx, jobs, scheduler)
     if kind != "local":
         raise AttnsimError(f"--executor must be one of {', '.join(EXECUTORS)}, got {kind!r}")
-    return InProcess(ctx) if jobs == 1 else LocalPool(ctx, jobs)
+    return InProcess(ctx) if jobs == 1 else LocalPool(ctx, jobs, in_flight)

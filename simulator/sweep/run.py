@@ -11,6 +11,7 @@ resumable state. See docs/sweeps.md.
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -21,10 +22,13 @@ from ..limits import SWEEP_DEFAULT_MAX_POINTS, SWEEP_MAX_POINTS
 from ..sidework import Standby
 from . import FIGURES
 from .evaluate import EvalContext, evaluate_chunk
-from .executors import make_executor
+from .executors import LocalPool, make_executor
 from .rows import ROW_COLUMNS
 from .spec import SweepSpec, grid_text
 from .store import PartialStore, auto_chunk_size, count, done_ranges, inner_periods, pending_ranges
+
+AHEAD_S = 1.0               # work queued per worker while the report is written (_Evaluation._warm_up)
+MAX_AHEAD_POINTS = 10_000   # points per worker at most: finished results held here stay bounded
 
 PROVENANCE = ("hw_file", "hw_sha256", "workload_file", "workload_sha256", "sweep_file", "sweep_sha256",
               "simulator_version", "generated")
@@ -216,7 +220,7 @@ class _Evaluation:
         self.evaluated = 0          # points evaluated by this run
         self.done_at = None         # perf_counter() when the last of them was finished
         self.arrived = 0            # chunks the workers finished
-        self.bar = self.ctx = None
+        self.bar = self.ctx = self.in_flight = None
 
     def chunks(self):
         spec, store = self.spec, self.store
@@ -230,7 +234,7 @@ class _Evaluation:
                 for _, _, ref in order:
                     yield store.read(ref)
                 return
-            with make_executor(self.executor, self.ctx, self.jobs, self.scheduler) as pool:
+            with make_executor(self.executor, self.ctx, self.jobs, self.scheduler, self.in_flight) as pool:
                 arrivals = pool.run(pending, started=_import_report)
                 ready = dict([self._arrived(arrivals, len(pending))])
                 yield None
@@ -263,7 +267,11 @@ class _Evaluation:
         self.ctx = EvalContext.from_spec(spec)
         chunk_size = self.chunk_size
         if pending and chunk_size is None:
-            chunk_size = _probe(self.ctx, self._save, pending, self.jobs)
+            chunk_size, per_point = _probe(self.ctx, self._save, pending, self.jobs)
+            # chunks queued per worker: at least AHEAD_S of work, so that a piece of the report written
+            # between two takes of the results (a few tenths of a second) never leaves a worker idle
+            by_time = math.ceil(AHEAD_S / max(per_point * chunk_size, 1e-6))
+            self.in_flight = max(LocalPool.IN_FLIGHT_PER_WORKER, min(by_time, MAX_AHEAD_POINTS // chunk_size))
         return pending_ranges(spec.n_points, done_ranges(self.refs), chunk_size or 1)
 
     def _arrived(self, arrivals, n_pending: int) -> tuple:
@@ -294,7 +302,8 @@ class _Evaluation:
 
 
 def _probe(ctx, save, pending, jobs) -> int:
-    """Evaluate the first pending point, then time the next eight; return the chunk size."""
+    """Evaluate the first pending point, then time the next eight; return (the chunk size, seconds
+    per point)."""
     first = pending[0][0]
     evaluated = 0
     elapsed = 0.0
@@ -308,7 +317,7 @@ def _probe(ctx, save, pending, jobs) -> int:
         evaluated += stop - start
     per_point = elapsed / max(1, stop - start)
     return auto_chunk_size(per_point, count(pending) - evaluated, jobs,
-                           periods=inner_periods(len(axis.rows) for axis in ctx.expansion.axes))
+                           periods=inner_periods(len(axis.rows) for axis in ctx.expansion.axes)), per_point
 
 
 def _progress_bar(total: int, initial: int, enabled: bool):
