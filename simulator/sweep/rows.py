@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..cost import energy_breakdown_scalar, level_bytes_scalar
+from ..enums import Counter
 from ..report import BOUND_COLUMNS, GENERATION_COLUMNS, LAYER_COLUMNS, SCHEDULE_COLUMNS, bound_columns, schedule_record
 from ..results import COUNT_HEAD, COUNT_MIDDLE, count_columns
 
@@ -47,6 +48,29 @@ def row_parts(r, hw) -> RowParts:
     tail = (r.sequential_steps, r.max_path_length, *(r.fields.get(c) for c in GENERATION_COLUMNS),
             *bound_columns(r.total).values(), *schedule_record(r).values())
     return RowParts(head, tuple(rec[c] for c in _MIDDLE), tail, r.cycles, counts, reads, writes)
+
+
+def op_parts(layer: tuple, fields: dict, hw_names: tuple, steps: tuple, counts: list, bound_cycles: int,
+             hw) -> RowParts:
+    """row_parts of a layer that is one op run alone (sweep/gemmrows.py), from the op's counts as a
+    list, without a LayerResult: its cycles, compute and busy cycles are the op's own counters and
+    its bound the op's (what simulate() gives such a layer on either schedule). `layer`: (name,
+    variant); `hw_names`: (hw.name, hw.dataflow_name, hw.format_name); `steps`: (sequential_steps,
+    max_path_length). A test holds the parts equal to row_parts'."""
+    cycles = counts[Counter.CYCLES]
+    array, vector = counts[Counter.ARRAY_CYCLES], counts[Counter.VECTOR_CYCLES]
+    reads, writes = level_bytes_scalar(counts, len(hw.memories))
+    rec = count_columns(counts, reads, writes, cycles, array + vector, hw)
+    head = (*layer, *hw_names[:2], *(fields.get(c) for c in _FIELD_COLUMNS), hw_names[2], *(rec[c] for c in _HEAD))
+    tail = (*steps, *(fields.get(c) for c in GENERATION_COLUMNS), bound_cycles,
+            bound_cycles / cycles if cycles > 0 else None, cycles, array, vector,
+            counts[Counter.OFFCHIP_FILL_CYCLES], counts[Counter.OFFCHIP_DRAIN_CYCLES])
+    return RowParts(head, tuple(rec[c] for c in _MIDDLE), tail, cycles, counts, reads, writes)
+
+
+# op_parts writes the bound and schedule columns in this order
+assert BOUND_COLUMNS == ("bound_cycles", "mapping_efficiency") and SCHEDULE_COLUMNS == (
+    "serial_cycles", "array_busy_cycles", "vector_busy_cycles", "dram_read_busy_cycles", "dram_write_busy_cycles")
 
 
 def priced_row(pid: int, case_index: int, parts: RowParts, hw) -> list:
