@@ -32,7 +32,7 @@ from ..results import OpResult
 from ..simulate import _simulate_layer, layer_fields, layer_graph, path_length
 from ..variants import REGISTRY
 from .capmemo import StagingMemo
-from .rows import RowParts, op_parts, row_parts
+from .rows import RowParts, named_parts, op_parts, row_parts
 
 
 def fast_path(workload):
@@ -110,9 +110,10 @@ def _gemm_parts(spec, graph, hw, mapper: str, objective: str) -> RowParts:
 # Row parts kept per single-GEMM layer (a few hundred bytes each): a grid over buffer sizes comes
 # back to the same few capacity classes of each array and bandwidth.
 GEMM_PARTS = 4096
-# mapper.walk_context kept per single-GEMM layer: one per array shape and bandwidths, which a grid
-# visits once per buffer size (each holds arrays as long as the op's candidate space)
-WALKERS = 64
+# point ids whose candidate space, walk context and bound a single-GEMM layer keeps: one per array
+# shape and bandwidths, which a grid visits once per buffer size (a walk context holds arrays as
+# long as the space: a few)
+POINTS = 64
 
 
 class SingleGemm:
@@ -124,7 +125,7 @@ class SingleGemm:
     number format. A point of a new key runs what run_gemm runs count-only (mapper.space_plan, the
     mapping's check, the bound) with the op's keys computed once, and builds the row parts with
     rows.op_parts; what raises is not kept."""
-    __slots__ = ("spec", "graph", "op", "opk", "flow", "steps", "kept", "bounds", "walkers")
+    __slots__ = ("spec", "graph", "op", "opk", "flow", "steps", "kept", "points")
 
     def __init__(self, spec, graph):
         self.spec, self.graph, self.op = spec, graph, graph.ops[0]
@@ -132,40 +133,61 @@ class SingleGemm:
         self.flow = self.op.dataflow
         self.steps = (graph.phase_depth() * spec.repeat, path_length(spec))
         self.kept = Lru(GEMM_PARTS)
-        self.bounds = Lru(GEMM_PARTS)      # point id -> the op's bound (bounds.gemm_bound)
-        self.walkers = Lru(WALKERS)        # point id -> mapper.walk_context (it holds memos: a few)
+        self.points = Lru(POINTS)          # point id -> _AtPoint
 
     def parts(self, hw, mapper: str, objective: str) -> RowParts:
         if mapper != "heuristic":
             return _gemm_parts(self.spec, self.graph, hw, mapper, objective)
-        if len(hw.on_chip) == 1:
-            space = _space(self.op, hw, Dataflow(self.flow if self.flow is not None else hw.mac_array.dataflow),
-                           self.opk)
-        else:
-            space = None
-        capacity = capacity_key(hw, space)
         point = _point_id(hw)
+        at = self.points.find(point)
+        if at is None:
+            at = _AtPoint(self._space(hw))
+            self.points.put(point, at)
+        capacity = capacity_key(hw, at.space)
         key = (point, capacity)
         hit = self.kept.find(key)
         if hit is None:
-            hit = self._new(hw, space, capacity, point)
+            hit = self._new(hw, at, capacity)
             self.kept.put(key, hit)
         return hit
 
-    def _new(self, hw, space, capacity, point: int) -> RowParts:
+    def _space(self, hw):
+        """The op's one-level candidate space on hw (mapper._space), None on several levels."""
+        if len(hw.on_chip) != 1:
+            return None
+        return _space(self.op, hw, Dataflow(self.flow if self.flow is not None else hw.mac_array.dataflow), self.opk)
+
+    def _new(self, hw, at: "_AtPoint", capacity) -> RowParts:
         op, spec = self.op, self.spec
-        walker = None if space is None else (
-            lambda: self.walkers.get(point, lambda: walk_context(op, hw, space, self.opk)))
-        mapping, counts = space_plan(op, hw, space, capacity, self.opk, walker)
+        mapping, counts = space_plan(op, hw, at.space, capacity, self.opk,
+                                     None if at.space is None else lambda: at.walker(op, hw, self.opk))
         check_gemm_mapping(mapping, (op.m, op.k, op.n), hw)
         if counts is None:         # the mapper did not walk its choice: run_gemm walks it
             return _gemm_parts(spec, self.graph, hw, "heuristic", "cycles")
-        bound = self.bounds.get(point, lambda: gemm_bound(op, hw))
+        if at.bound is None:
+            at.bound = gemm_bound(op, hw)
+        bound = at.bound
         if spec.repeat != 1:       # OpResult.repeated's product, and its refusal past int64
             result = OpResult.make(op.name, "gemm", "array", op.phase, counts, bound_cycles=bound).repeated(spec.repeat)
             counts, bound = result.counts, result.bound_cycles
-        return op_parts((spec.name, spec.variant), _fields(spec, hw), (hw.name, hw.dataflow_name, hw.format_name),
-                        self.steps, counts.tolist(), bound, hw)
+        if at.named is None:
+            at.named = named_parts(spec.name, spec.variant, _fields(spec, hw), self.steps, hw)
+        return op_parts(*at.named, counts.tolist(), bound, hw)
+
+
+class _AtPoint:
+    """What one single-GEMM layer keeps per point id: the op's candidate space there, and once asked
+    for, mapper.walk_context, the op's bound (bounds.gemm_bound) and the row's named_parts, which
+    read of the hardware only fields the point id holds."""
+    __slots__ = ("space", "context", "bound", "named")
+
+    def __init__(self, space):
+        self.space, self.context, self.bound, self.named = space, None, None, None
+
+    def walker(self, op, hw, opk: tuple) -> tuple:
+        if self.context is None:
+            self.context = walk_context(op, hw, self.space, opk)
+        return self.context
 
 
 # point keys -> small ints, so that the parts' keys hash an int rather than nested tuples; an id is
