@@ -188,7 +188,7 @@ def _single_level(op, hw, fits: bool, space, opk: tuple, walker=None):
     bounds_args, walk_args, memo, n_counts = walker() if walker is not None else walk_context(op, hw, space, opk)
     stats = np.zeros(4, np.int64)
     counts = np.zeros(n_counts, np.int64)
-    best, counted = best_of_space(space.cands, space.terms, space.frac, fits, cap, *bounds_args,
+    best, counted = best_of_space(space.cands, space.terms, space.frac, space.steps, fits, cap, *bounds_args,
                                   HEURISTIC_STEP_BUDGET + (int(op.batch) if fits else 0), *walk_args, stats, counts,
                                   *memo)
     return mapping_of(best, 1, False), (counts if counted else None)
@@ -230,7 +230,8 @@ MEMO_BYTES = 48 << 20         # per cache below: a space of a big GEMM on a smal
 
 
 def _nbytes(entry) -> int:
-    return sum(a.nbytes for a in (entry if isinstance(entry, tuple) else (entry.cands, entry.terms, entry.frac)))
+    return sum(a.nbytes for a in (entry if isinstance(entry, tuple) else
+                                  (entry.cands, entry.terms, entry.frac, entry.steps)))
 
 
 # (op, array, bandwidths) whose walks are kept; a grid over buffer sizes reuses them
@@ -250,13 +251,14 @@ def _walks(space: _Space, plan, n_counts: int) -> tuple:
 
 
 class _Space:
-    """One op's one-level candidate rows (the whole-extent seed first) and their point-independent
-    bound terms (kernels/gemmspace.py), the smallest tile's footprint and every distinct footprint
-    (elements)."""
-    __slots__ = ("key", "cands", "terms", "frac", "smallest", "footprints")
+    """One op's one-level candidate rows (the whole-extent seed first, then by footprint) and their
+    point-independent bound terms (kernels/gemmspace.py), their innermost steps (a column of the
+    terms, contiguous), the smallest tile's footprint and every distinct footprint (elements)."""
+    __slots__ = ("key", "cands", "terms", "frac", "steps", "smallest", "footprints")
 
-    def __init__(self, key, cands, terms, frac, smallest):
-        self.key, self.cands, self.terms, self.frac, self.smallest = key, cands, terms, frac, smallest
+    def __init__(self, key, cands, terms, frac, steps, smallest):
+        self.key, self.cands, self.terms, self.frac, self.steps = key, cands, terms, frac, steps
+        self.smallest = smallest
         self.footprints = np.unique(terms[:, 0]).tolist()      # sorted; the seed's (row 0) included
 
 
@@ -276,7 +278,7 @@ def _space(op, hw, flow: Dataflow, opk: tuple | None = None) -> _Space:
 
 
 def _new_space(key, op, hw, flow: Dataflow) -> _Space:
-    from .kernels.gemmspace import N_TERMS, space_terms
+    from .kernels.gemmspace import N_TERMS, T_FOOT, T_STEPS, space_terms
     from .kernels.mapspace import ONE_COPY, level_tiles
 
     arr = hw.mac_array
@@ -292,10 +294,15 @@ def _new_space(key, op, hw, flow: Dataflow) -> _Space:
     space_terms(cands, dims, op.batch, bool(op.shared_b), bool(getattr(op, "step_barrier", False)), arr.rows,
                 arr.cols, int(arr.fold_overlap) == 1, hw.bytes_per_element, masked, lo, hi, op.mask_axis == "n",
                 frac, terms)
-    for a in (cands, terms, frac):
+    # the rows after the seed by footprint (stably): those a level holds are then a prefix, which
+    # best_of_space takes as views (the walk's choice does not depend on the rows' order)
+    order = np.concatenate([np.zeros(1, np.int64), 1 + np.argsort(terms[1:, T_FOOT], kind="stable")])
+    cands, terms, frac = cands[order], terms[order], frac[order]
+    steps = np.ascontiguousarray(terms[:, T_STEPS])
+    for a in (cands, terms, frac, steps):
         a.setflags(write=False)
     smallest = int(sizes[0][0] * sizes[1][0] + sizes[1][0] * sizes[2][0] + sizes[0][0] * sizes[2][0])
-    return _Space(key, cands, terms, frac, smallest)
+    return _Space(key, cands, terms, frac, steps, smallest)
 
 
 _NO_ROWS = np.zeros(0, np.int64)

@@ -102,13 +102,11 @@ class ChunkResult:
 def evaluate_chunk(ctx: EvalContext, start: int, stop: int) -> ChunkResult:
     """Evaluate design points start..stop-1 on every valid case."""
     out = ChunkResult(start, stop, [], [], [])
-    _freeze(1)
+    _freeze_once()
     threshold = gc.get_threshold()
     gc.set_threshold(max(threshold[0], YOUNG_OBJECTS), *threshold[1:])
     try:
         for pid in range(start, stop):
-            if pid == start + 1:
-                _freeze(2)
             _evaluate_point(ctx, pid, out)
     finally:
         gc.set_threshold(*threshold)
@@ -136,22 +134,20 @@ def _evaluate_point(ctx: EvalContext, pid: int, out: ChunkResult) -> None:
         out.rows.extend(rows)
 
 
-_FROZEN: dict = {}           # process id -> the last stage frozen there
+_FROZEN: set = set()         # ids of the processes that froze
 
 
-def _freeze(stage: int) -> None:
-    """Leave what this process holds out of the cyclic garbage collector's full collections, the
-    first time it reaches `stage`: 1 before its first point (modules, the parsed sweep, and in a
-    forked worker the compiled kernels its parent loaded), 2 after it (the kernels that point
-    loaded, when this process loaded them). Each point adds long-lived cache entries, which keep
-    triggering full collections, and walking the start-up objects each time cost 13% of a
-    single-GEMM sweep's evaluation, the kernels' objects another 10-15%. Frozen objects are never
-    collected as cycles (reference counts still free them); of the points, only the first one's
-    are among them. Keyed by process id: a forked worker freezes what it inherited."""
-    pid = os.getpid()
-    if _FROZEN.get(pid, 0) < stage:
+def _freeze_once() -> None:
+    """Leave what this process holds before its first chunk (modules, the parsed sweep, and in a
+    worker forked after the warm-up point the compiled kernels) out of the cyclic garbage
+    collector's full collections: each point adds long-lived cache entries, which keep triggering
+    full collections, and walking the ~200,000 start-up objects each time cost about 13% of a
+    single-GEMM sweep's evaluation. Objects frozen are never collected as cycles; nothing of a
+    point is among them (they are made later). Once per process: a forked worker freezes what it
+    inherited."""
+    if os.getpid() not in _FROZEN:
         gc.freeze()
-        _FROZEN[pid] = stage
+        _FROZEN.add(os.getpid())
 
 
 def _point_hardware(ctx: EvalContext, pid: int, out: ChunkResult):
