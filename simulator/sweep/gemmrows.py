@@ -53,13 +53,14 @@ def staged_path(workload):
 
 
 def _staged(workload, graphs: tuple, single: tuple):
-    """fast(hw, mapper, objective) with its StagingMemo (`fast.staging`: tests read its counters)."""
+    """fast(hw, mapper, objective) with its StagingMemo and SingleGemm layers (`fast.staging`,
+    `fast.single`: tests read them)."""
     staging = StagingMemo()
 
     def fast(hw, mapper: str, objective: str) -> tuple[RowParts, ...]:
         return layer_parts(workload, graphs, single, hw, mapper, objective, staging)
 
-    fast.staging = staging
+    fast.staging, fast.single = staging, single
     return fast
 
 

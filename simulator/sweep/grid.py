@@ -66,9 +66,12 @@ class PointHasher:
         return hashlib.sha256("".join(out).encode()).hexdigest()[:12]
 
     def _text(self, value) -> str:
-        """_canonical(value), kept per value object: a point's values are the grid's own objects,
-        which come back at every point that shares them (an entry holds its object, so an id is
-        never another object's while it is kept)."""
+        """_canonical(value), kept per scalar value object: a point's values are the grid's own
+        objects, which come back at every point that shares them (an entry holds its object, so an
+        id is never another object's while it is kept; lists and mappings, which could change, are
+        encoded each time)."""
+        if type(value) not in _SCALARS:
+            return _canonical(value)
         hit = self.texts.get(id(value))
         if hit is None or hit[0] is not value:
             if len(self.texts) >= _TEXTS:
@@ -78,6 +81,7 @@ class PointHasher:
 
 
 _TEXTS = 4096       # value texts a hasher keeps (a grid has a few values per key)
+_SCALARS = (int, float, str, bool, type(None))
 
 
 @functools.lru_cache(maxsize=1)
