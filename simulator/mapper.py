@@ -112,12 +112,17 @@ def default_gemm_plan(op, hw) -> tuple[GemmMapping, np.ndarray | None]:
     return space_plan(op, hw, space, capacity_key(hw, space))
 
 
-def space_plan(op, hw, space, capacity: tuple, opk: tuple | None = None, walker=None):
+def space_plan(op, hw, space, capacity: tuple, opk: tuple | None = None, walker=None, cache: bool = True):
     """default_gemm_plan given what it computes first: the op's one-level candidate space (None on
     several levels), capacity_key(hw, space) and op_key(op) (sweep/gemmrows.py keys on them too).
-    `walker`: None, or a callable giving walk_context(op, hw, space, opk) (which the caller keeps)."""
-    key = (op_key(op) if opk is None else opk, walk_key(hw), capacity)
-    hit = _CACHE.get(key, lambda: _read_only(_heuristic(op, hw, space, key[0], walker)))
+    `walker`: None, or a callable giving walk_context(op, hw, space, opk) (which the caller keeps).
+    `cache`: False leaves the plan cache out (for a caller that keeps what it makes of the plan on
+    a finer key; the counts are then left writable)."""
+    opk = op_key(op) if opk is None else opk
+    if cache:
+        hit = _CACHE.get((opk, walk_key(hw), capacity), lambda: _read_only(_heuristic(op, hw, space, opk, walker)))
+    else:
+        hit = _heuristic(op, hw, space, opk, walker)
     if isinstance(hit, MappingError):
         raise hit
     return hit
@@ -156,13 +161,13 @@ def _heuristic(op, hw, space=None, opk: tuple | None = None, walker=None):
     """(mapping, counts of its count-only walk or None), or the MappingError to raise. `space`: the
     op's one-level candidate space on hw (_space), `opk` its op_key and `walker` (space_plan) when
     the caller has them."""
-    flow = _flow(op, hw)
     dims = (op.m, op.k, op.n)
     nlev = len(hw.on_chip)
     fits = all(_footprint(dims) * hw.bytes_per_element <= level.usable_bytes for level in hw.on_chip)
     if nlev == 1:
-        return _single_level(op, hw, fits, space if space is not None else _space(op, hw, flow, opk),
+        return _single_level(op, hw, fits, space if space is not None else _space(op, hw, _flow(op, hw), opk),
                              op_key(op) if opk is None else opk, walker)
+    flow = _flow(op, hw)
     whole = np.array([int(flow)] + [x for _ in range(nlev) for x in (*dims, _ORDER_INDEX["mnk"])], np.int64)
     seeds = whole[None, :] if fits else np.zeros((0, whole.size), np.int64)
     cands = level_candidates(op, hw, flow, nlev - 1, dims)

@@ -124,8 +124,9 @@ class SingleGemm:
     capacity_key), the bound is keyed on (op_key, walk_key), the op's dataflow defaults to the
     array's, and row_parts reads the counts, the array shape, the hardware's name, dataflows and
     number format. A point of a new key runs what run_gemm runs count-only (mapper.space_plan, the
-    mapping's check, the bound) with the op's keys computed once, and builds the row parts with
-    rows.op_parts; what raises is not kept."""
+    mapping's check, the bound) with the op's keys computed once, past the mapper's plan cache
+    (these parts are kept on a finer key), and builds the row parts with rows.op_parts; what raises
+    is not kept."""
     __slots__ = ("spec", "graph", "op", "opk", "flow", "steps", "kept", "points")
 
     def __init__(self, spec, graph):
@@ -161,7 +162,7 @@ class SingleGemm:
     def _new(self, hw, at: "_AtPoint", capacity) -> RowParts:
         op, spec = self.op, self.spec
         mapping, counts = space_plan(op, hw, at.space, capacity, self.opk,
-                                     None if at.space is None else lambda: at.walker(op, hw, self.opk))
+                                     None if at.space is None else lambda: at.walker(op, hw, self.opk), cache=False)
         check_gemm_mapping(mapping, (op.m, op.k, op.n), hw)
         if counts is None:         # the mapper did not walk its choice: run_gemm walks it
             return _gemm_parts(spec, self.graph, hw, "heuristic", "cycles")
