@@ -355,6 +355,20 @@ def test_single_gemm_rows_kept_per_capacity_class_equal_per_point_simulation(tmp
     assert sum(len(s.kept) for s in single) < compared         # parts shared between points
 
 
+def test_a_point_id_stays_in_its_process():
+    """The id SingleGemm gives a point's hardware numbers this process's caches only: a pickled
+    copy (another process) goes without it and gets its own."""
+    import pickle
+
+    from simulator.sweep.gemmrows import _point_id
+
+    hw = Hardware.from_dict(base_hw(2), source="<test>")
+    ident = _point_id(hw)
+    copy_ = pickle.loads(pickle.dumps(hw))
+    assert "_gemm_point" not in copy_.__dict__ and copy_ == hw
+    assert _point_id(copy_) == ident                             # the same fields: the same id here
+
+
 @pytest.mark.parametrize("config", sorted((ROOT / "hw_configs").glob("*.yaml")), ids=lambda p: p.stem)
 def test_single_gemm_path_on_the_bundled_configs(tmp_path, config):
     data = yaml.safe_load(config.read_text())
