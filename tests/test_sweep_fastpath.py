@@ -340,7 +340,7 @@ def test_single_gemm_rows_kept_per_capacity_class_equal_per_point_simulation(tmp
     they share parts), DRAM bandwidths (one out of range), the hardware's name and number format
     (in the point id) and both schedules (not in it), in chunks out of order, equals per-point
     simulation; and parts were shared."""
-    grid = {"mac_array.rows": [4, 8], "mac_array.cols": [8, 4],
+    grid = {"mac_array.rows": [4, 8], "mac_array.cols": [8],
             "memories[0].size_bytes": [1536, 3072, 1 << 20, 1 << 21, 1 << 22],
             f"memories[{levels - 1}].read_bw_bytes_per_cycle": [8, 0.0, 64], "name": ["one", "two"],
             "number_format": ["fp16", "bf16"], "schedule": ["overlapped", "serial"]}
