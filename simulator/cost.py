@@ -68,29 +68,26 @@ def seconds(cycles, hw):
 
 # --- one counts vector as a Python list: the same prices without numpy overhead ----------------
 def level_bytes_scalar(c: list, n_levels: int) -> tuple[list, list]:
-    """level_bytes for one counts vector given as a list of ints."""
-    def boundary(b, which):
-        return c[BOUNDARY_BASE + N_BOUNDARY_COUNTERS * b + which]
-
-    def filled(b):
-        return (boundary(b, BoundaryCounter.FILL_A) + boundary(b, BoundaryCounter.FILL_B)
-                + boundary(b, BoundaryCounter.FILL_C))
-
-    n_b = n_levels - 1
-    reads, writes = [], []
-    for lv in range(n_levels):
-        if lv == 0:
-            r = c[Counter.UNIT_READ_A] + c[Counter.UNIT_READ_B] + c[Counter.UNIT_READ_C]
-            w = c[Counter.UNIT_WRITE_C]
-        else:
-            r = filled(lv - 1)
-            w = boundary(lv - 1, BoundaryCounter.DRAIN_C)
-        if lv < n_b:
-            r += boundary(lv, BoundaryCounter.DRAIN_C)
-            w += filled(lv)
-        reads.append(r)
-        writes.append(w)
+    """level_bytes for one counts vector given as a list of ints: a level reads what the unit (the
+    innermost) or the fills from outside bring in and the drains it sends out, and writes the
+    reverse (plain indices: this runs once per sweep row)."""
+    fills, drains = [], []
+    for b in range(n_levels - 1):
+        base = BOUNDARY_BASE + N_BOUNDARY_COUNTERS * b
+        fills.append(c[base + _FILL_A] + c[base + _FILL_B] + c[base + _FILL_C])
+        drains.append(c[base + _DRAIN_C])
+    reads = [c[_UNIT_READ_A] + c[_UNIT_READ_B] + c[_UNIT_READ_C], *fills]
+    writes = [c[_UNIT_WRITE_C], *drains]
+    for b in range(n_levels - 1):
+        reads[b] += drains[b]
+        writes[b] += fills[b]
     return reads, writes
+
+
+_FILL_A, _FILL_B, _FILL_C, _DRAIN_C = (int(BoundaryCounter.FILL_A), int(BoundaryCounter.FILL_B),
+                                       int(BoundaryCounter.FILL_C), int(BoundaryCounter.DRAIN_C))
+_UNIT_READ_A, _UNIT_READ_B, _UNIT_READ_C, _UNIT_WRITE_C = (int(Counter.UNIT_READ_A), int(Counter.UNIT_READ_B),
+                                                           int(Counter.UNIT_READ_C), int(Counter.UNIT_WRITE_C))
 
 
 def energy_breakdown_scalar(c: list, reads: list, writes: list, hw) -> dict[str, float]:

@@ -11,8 +11,10 @@ from . import numerics
 from .errors import SizeError
 from .enums import Counter, NumberFormat, n_counters
 from .graph import FusedAttention, Gather, Gemm, Layout, OpGraph, Recurrence, RowRanges, VectorOp
+from .bounds import gemm_bound
 from .lowering import lower_gemm, lower_vector
 from .lru import Lru
+from .mapeval import op_key, walk_key
 from .mapper import choose_gemm_plan
 from .mapping import GemmMapping, check_gemm_mapping
 from .results import OpResult
@@ -272,9 +274,6 @@ def _gemm_bound(op, hw) -> int:
     reads of the op its shape, batch, sharing, step barrier, dataflow and mask, and of the hardware
     the array (shape, dataflows, fold overlap), the element bytes and the off-chip bandwidths, all
     in those keys (a sweep over buffer sizes asks the same bound again)."""
-    from .bounds import gemm_bound
-    from .mapeval import op_key, walk_key
-
     return _GEMM_BOUNDS.get((op_key(op), walk_key(hw)), lambda: gemm_bound(op, hw))
 
 

@@ -108,9 +108,11 @@ class Hardware:
         return len(self.memories) - 1
 
     def __getstate__(self):
-        # the engine's per-hardware plan cache (engine._memo) stays in this process
+        # the engine's per-hardware plan cache (engine._memo) stays in this process, and so does a
+        # sweep's point id (sweep/gemmrows.py): a number only this process's caches know
         state = dict(self.__dict__)
         state.pop("_plans", None)
+        state.pop("_gemm_point", None)
         return state
 
     @classmethod

@@ -49,9 +49,10 @@ def row_of(flow: int, tiles, orders) -> list[int]:
 
 
 def mapping_of(row, nlev: int, record_flow: bool) -> GemmMapping:
-    tiles = tuple((int(row[1 + 4 * lv]), int(row[2 + 4 * lv]), int(row[3 + 4 * lv])) for lv in range(nlev))
-    orders = tuple(LOOP_ORDERS[int(row[4 + 4 * lv])] for lv in range(nlev))
-    return GemmMapping(tiles, orders, Dataflow(int(row[0])) if record_flow else None)
+    v = np.asarray(row).tolist()      # plain ints at once (the sweep makes one per new point)
+    tiles = tuple((v[1 + 4 * lv], v[2 + 4 * lv], v[3 + 4 * lv]) for lv in range(nlev))
+    orders = tuple(LOOP_ORDERS[v[4 + 4 * lv]] for lv in range(nlev))
+    return GemmMapping(tiles, orders, Dataflow(v[0]) if record_flow else None)
 
 
 def op_key(op) -> tuple:

@@ -109,8 +109,20 @@ def default_gemm_plan(op, hw) -> tuple[GemmMapping, np.ndarray | None]:
     """The heuristic mapping and, when the heuristic walked it, its count-only counts (exactly what
     engine.run_gemm counts for it), read-only; cached."""
     space = _space(op, hw, _flow(op, hw)) if len(hw.on_chip) == 1 else None
-    key = (op_key(op), walk_key(hw), _capacity_key(hw, space))
-    hit = _CACHE.get(key, lambda: _read_only(_heuristic(op, hw, space)))
+    return space_plan(op, hw, space, capacity_key(hw, space))
+
+
+def space_plan(op, hw, space, capacity: tuple, opk: tuple | None = None, walker=None, cache: bool = True):
+    """default_gemm_plan given what it computes first: the op's one-level candidate space (None on
+    several levels), capacity_key(hw, space) and op_key(op) (sweep/gemmrows.py keys on them too).
+    `walker`: None, or a callable giving walk_context(op, hw, space, opk) (which the caller keeps).
+    `cache`: False leaves the plan cache out (for a caller that keeps what it makes of the plan on
+    a finer key; the counts are then left writable)."""
+    opk = op_key(op) if opk is None else opk
+    if cache:
+        hit = _CACHE.get((opk, walk_key(hw), capacity), lambda: _read_only(_heuristic(op, hw, space, opk, walker)))
+    else:
+        hit = _heuristic(op, hw, space, opk, walker)
     if isinstance(hit, MappingError):
         raise hit
     return hit
@@ -126,7 +138,7 @@ def _flow(op, hw) -> Dataflow:
     return Dataflow(op.dataflow if op.dataflow is not None else hw.mac_array.dataflow)
 
 
-def _capacity_key(hw, space) -> tuple:
+def capacity_key(hw, space) -> tuple:
     """What the level sizes decide. On one level (`space`: the op's candidate space there) that is
     only which candidates fit, a prefix of the space's distinct footprints: two sizes that admit the
     same ones give the same plan (a size that admits none gives an error quoting it, so it keys on
@@ -145,15 +157,17 @@ def clear_cache() -> None:
     _SEED_PLANS.clear()
 
 
-def _heuristic(op, hw, space=None):
+def _heuristic(op, hw, space=None, opk: tuple | None = None, walker=None):
     """(mapping, counts of its count-only walk or None), or the MappingError to raise. `space`: the
-    op's one-level candidate space on hw (_space), when the caller has it."""
-    flow = _flow(op, hw)
+    op's one-level candidate space on hw (_space), `opk` its op_key and `walker` (space_plan) when
+    the caller has them."""
     dims = (op.m, op.k, op.n)
     nlev = len(hw.on_chip)
     fits = all(_footprint(dims) * hw.bytes_per_element <= level.usable_bytes for level in hw.on_chip)
     if nlev == 1:
-        return _single_level(op, hw, fits, space if space is not None else _space(op, hw, flow))
+        return _single_level(op, hw, fits, space if space is not None else _space(op, hw, _flow(op, hw), opk),
+                             op_key(op) if opk is None else opk, walker)
+    flow = _flow(op, hw)
     whole = np.array([int(flow)] + [x for _ in range(nlev) for x in (*dims, _ORDER_INDEX["mnk"])], np.int64)
     seeds = whole[None, :] if fits else np.zeros((0, whole.size), np.int64)
     cands = level_candidates(op, hw, flow, nlev - 1, dims)
@@ -167,41 +181,52 @@ def _heuristic(op, hw, space=None):
     return mapping_of(outcome.best, nlev, False), outcome.counts
 
 
-def _single_level(op, hw, fits: bool, space):
+def _single_level(op, hw, fits: bool, space, opk: tuple, walker=None):
     """The heuristic on one on-chip level, from the op's candidate space (`fits`: the whole-extent
-    seed fits the level)."""
-    from .kernels.gemm import gemm_state_size
+    seed fits the level; `opk`: op_key(op); `walker`: space_plan's)."""
     from .kernels.gemmspace import best_of_space
 
     cap = hw.on_chip[0].usable_bytes // hw.bytes_per_element
     if not fits and space.smallest > cap:
         return MappingError(f"no tile of the ({op.m}, {op.k}, {op.n}) GEMM fits level {hw.on_chip[0].name!r} "
                             f"({hw.on_chip[0].usable_bytes} usable bytes)")
+    bounds_args, walk_args, memo, n_counts = walker() if walker is not None else walk_context(op, hw, space, opk)
+    stats = np.zeros(4, np.int64)
+    counts = np.zeros(n_counts, np.int64)
+    best, counted = best_of_space(space.cands, space.terms, space.frac, space.steps, fits, cap, *bounds_args,
+                                  HEURISTIC_STEP_BUDGET + (int(op.batch) if fits else 0), *walk_args, stats, counts,
+                                  *memo)
+    return mapping_of(best, 1, False), (counts if counted else None)
+
+
+def walk_context(op, hw, space: _Space, opk: tuple) -> tuple:
+    """What _single_level passes best_of_space besides the space and the capacity: (the bounds'
+    arguments, the walks' arguments, the memo of walks and bounds, counts length). It reads of the
+    hardware what walk_key holds and the array's default dataflow (the seed plan's key), so a
+    caller may keep it per (op, those fields) and space."""
+    from .kernels.gemm import gemm_state_size
+
     ha = hw_arrays(hw)
-    plan = _seed_plan(op, hw)
+    plan = _seed_plan(op, hw, opk)
     masked = op.mask is not None
     lo, hi = (op.mask.lo, op.mask.hi) if masked else (plan.lo, plan.hi)
-    stats = np.zeros(4, np.int64)
-    counts = np.zeros(n_counters(hw.n_boundaries), np.int64)
-    best, counted = best_of_space(
-        space.cands, space.terms, space.frac, fits, cap, masked,
-        float(gemm_traffic_bound(op, hw)) if masked else 0.0, ha.unit_bw, ha.fill_bw, ha.drain_bw, ha.dbuf,
-        HEURISTIC_STEP_BUDGET + (int(op.batch) if fits else 0), PRUNE_TOLERANCE, ha.flow_pos, ORDER_RANKS,
-        plan.ip, plan.rates, lo, hi, gemm_state_size(1), stats, counts, *_walks(space, plan, len(counts)))
-    return mapping_of(best, 1, False), (counts if counted else None)
+    n_counts = n_counters(hw.n_boundaries)
+    return ((masked, float(gemm_traffic_bound(op, hw)) if masked else 0.0, ha.unit_bw, ha.fill_bw, ha.drain_bw,
+             ha.dbuf), (PRUNE_TOLERANCE, ha.flow_pos, ORDER_RANKS, plan.ip, plan.rates, lo, hi, gemm_state_size(1)),
+            _walks(space, plan, n_counts), n_counts)
 
 
 _SEED_PLANS = Lru(256)
 
 
-def _seed_plan(op, hw):
+def _seed_plan(op, hw, opk: tuple):
     """lower_gemm of the whole-extent mapping (the walks' ip and rates), kept per (op_key, the
     array's default dataflow, walk_key): lower_gemm reads of the op what op_key holds and of the
     hardware the array, the fold overlap, the element bytes, the bandwidths and double buffering.
     Left writable (the kernels copy ip; a read-only array would compile them once more)."""
     from .lowering import lower_gemm
 
-    return _SEED_PLANS.get((op_key(op), int(hw.mac_array.dataflow), walk_key(hw)),
+    return _SEED_PLANS.get((opk, int(hw.mac_array.dataflow), walk_key(hw)),
                            lambda: lower_gemm(op, GemmMapping(((op.m, op.k, op.n),), ("mnk",)), hw))
 
 
@@ -210,7 +235,8 @@ MEMO_BYTES = 48 << 20         # per cache below: a space of a big GEMM on a smal
 
 
 def _nbytes(entry) -> int:
-    return sum(a.nbytes for a in (entry if isinstance(entry, tuple) else (entry.cands, entry.terms, entry.frac)))
+    return sum(a.nbytes for a in (entry if isinstance(entry, tuple) else
+                                  (entry.cands, entry.terms, entry.frac, entry.steps)))
 
 
 # (op, array, bandwidths) whose walks are kept; a grid over buffer sizes reuses them
@@ -230,13 +256,14 @@ def _walks(space: _Space, plan, n_counts: int) -> tuple:
 
 
 class _Space:
-    """One op's one-level candidate rows (the whole-extent seed first) and their point-independent
-    bound terms (kernels/gemmspace.py), the smallest tile's footprint and every distinct footprint
-    (elements)."""
-    __slots__ = ("key", "cands", "terms", "frac", "smallest", "footprints")
+    """One op's one-level candidate rows (the whole-extent seed first, then by footprint) and their
+    point-independent bound terms (kernels/gemmspace.py), their innermost steps (a column of the
+    terms, contiguous), the smallest tile's footprint and every distinct footprint (elements)."""
+    __slots__ = ("key", "cands", "terms", "frac", "steps", "smallest", "footprints")
 
-    def __init__(self, key, cands, terms, frac, smallest):
-        self.key, self.cands, self.terms, self.frac, self.smallest = key, cands, terms, frac, smallest
+    def __init__(self, key, cands, terms, frac, steps, smallest):
+        self.key, self.cands, self.terms, self.frac, self.steps = key, cands, terms, frac, steps
+        self.smallest = smallest
         self.footprints = np.unique(terms[:, 0]).tolist()      # sorted; the seed's (row 0) included
 
 
@@ -245,16 +272,18 @@ _SPACES = Lru(256, MEMO_BYTES, _nbytes)
 _NO_CAP = 1 << 62
 
 
-def _space(op, hw, flow: Dataflow) -> _Space:
-    """The candidate space of `op` on hw's array under `flow`: it depends on the op (op_key), the
-    array shape, the dataflow, the fold overlap and the element size, not on the memories."""
+def _space(op, hw, flow: Dataflow, opk: tuple | None = None) -> _Space:
+    """The candidate space of `op` (whose op_key is `opk`, when the caller has it) on hw's array under
+    `flow`: it depends on the op, the array shape, the dataflow, the fold overlap and the element
+    size, not on the memories."""
     arr = hw.mac_array
-    key = (op_key(op), int(flow), arr.rows, arr.cols, int(arr.fold_overlap), hw.bytes_per_element)
+    key = (op_key(op) if opk is None else opk, int(flow), arr.rows, arr.cols, int(arr.fold_overlap),
+           hw.bytes_per_element)
     return _SPACES.get(key, lambda: _new_space(key, op, hw, flow))
 
 
 def _new_space(key, op, hw, flow: Dataflow) -> _Space:
-    from .kernels.gemmspace import N_TERMS, space_terms
+    from .kernels.gemmspace import N_TERMS, T_FOOT, T_STEPS, space_terms
     from .kernels.mapspace import ONE_COPY, level_tiles
 
     arr = hw.mac_array
@@ -270,10 +299,15 @@ def _new_space(key, op, hw, flow: Dataflow) -> _Space:
     space_terms(cands, dims, op.batch, bool(op.shared_b), bool(getattr(op, "step_barrier", False)), arr.rows,
                 arr.cols, int(arr.fold_overlap) == 1, hw.bytes_per_element, masked, lo, hi, op.mask_axis == "n",
                 frac, terms)
-    for a in (cands, terms, frac):
+    # the rows after the seed by footprint (stably): those a level holds are then a prefix, which
+    # best_of_space takes as views (the walk's choice does not depend on the rows' order)
+    order = np.concatenate([np.zeros(1, np.int64), 1 + np.argsort(terms[1:, T_FOOT], kind="stable")])
+    cands, terms, frac = cands[order], terms[order], frac[order]
+    steps = np.ascontiguousarray(terms[:, T_STEPS])
+    for a in (cands, terms, frac, steps):
         a.setflags(write=False)
     smallest = int(sizes[0][0] * sizes[1][0] + sizes[1][0] * sizes[2][0] + sizes[0][0] * sizes[2][0])
-    return _Space(key, cands, terms, frac, smallest)
+    return _Space(key, cands, terms, frac, steps, smallest)
 
 
 _NO_ROWS = np.zeros(0, np.int64)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .enums import DATAFLOW_NAMES
 from .errors import MappingError
 from .kernels.params import LOOP_ORDERS
 
@@ -24,7 +25,6 @@ class GemmMapping:
     def describe(self) -> str:
         parts = [f"L{i} {tm}x{tk}x{tn} {order}" for i, ((tm, tk, tn), order) in enumerate(zip(self.tiles, self.orders))]
         if self.dataflow is not None:
-            from .enums import DATAFLOW_NAMES
             parts.append(DATAFLOW_NAMES[self.dataflow])
         return "; ".join(parts)
 
@@ -45,8 +45,6 @@ def check_gemm_mapping(mapping: GemmMapping, dims: tuple[int, int, int], hw) -> 
 def mapping_problems(mapping: GemmMapping, dims: tuple[int, int, int], hw) -> list[tuple[str, str]]:
     """Every reason `mapping` cannot run this GEMM on `hw`, as (key path inside the mapping, message):
     'dataflow', 'tiles', 'tiles[i]', 'loop_orders[i]' (level i, innermost first)."""
-    from .enums import DATAFLOW_NAMES
-
     problems = []
     levels = hw.on_chip
     if mapping.dataflow is not None and mapping.dataflow not in hw.mac_array.dataflows:

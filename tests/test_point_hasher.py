@@ -44,3 +44,19 @@ def test_values_that_look_like_the_markers_do_not_confuse_it():
     point = ["\0attnsim-slot-1\0", "\0attnsim-slot-0\0"]
     whole = apply_values(BASE, parts, point)
     assert hasher.pieces is not None and hasher(point, whole) == point_hash(whole)
+
+
+def test_value_objects_that_come_back_hash_as_their_dicts():
+    """The hasher keeps each scalar value's text per object: the grid's own values come back at
+    many points. Equal values of other types or signs (0.0 and -0.0, 1 and True) and lists changed
+    in place between points still hash as their whole dicts."""
+    parts = (split_key("clock_ghz"), split_key("new_key"))
+    hasher = PointHasher(BASE, parts)
+    listed = [1, 2]
+    grid = [0.0, -0.0, 1, True, 1.0, "1", None, listed]
+    for _ in range(2):
+        for a in grid:
+            for b in grid:
+                whole = apply_values(BASE, parts, [a, b])
+                assert hasher([a, b], whole) == point_hash(whole)
+        listed.append(3)

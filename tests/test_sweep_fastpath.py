@@ -333,6 +333,42 @@ def test_single_gemm_path_under_the_search_mapper(tmp_path, objective):
     assert compared == 3 * 4
 
 
+@pytest.mark.parametrize("levels", [2, 3])
+def test_single_gemm_rows_kept_per_capacity_class_equal_per_point_simulation(tmp_path, levels):
+    """SingleGemm keeps a layer's row parts per (point id, what the level sizes decide): a grid over
+    array shapes, buffer sizes (some too small for any tile, several where every tile fits, so that
+    they share parts), DRAM bandwidths (one out of range), the hardware's name and number format
+    (in the point id) and both schedules (not in it), in chunks out of order, equals per-point
+    simulation; and parts were shared."""
+    grid = {"mac_array.rows": [4, 8], "mac_array.cols": [8],
+            "memories[0].size_bytes": [1536, 3072, 1 << 20, 1 << 21, 1 << 22],
+            f"memories[{levels - 1}].read_bw_bytes_per_cycle": [8, 0.0, 64], "name": ["one", "two"],
+            "number_format": ["fp16", "bf16"], "schedule": ["overlapped", "serial"]}
+    if levels == 3:
+        grid["memories[1].size_bytes"] = [1 << 23]
+    spec = sweep_spec(tmp_path, levels, grid, workload=GEMM_WORKLOAD)
+    ctx = EvalContext.from_spec(spec)
+    compared, invalid = check_sweep_equals_direct(spec, chunks(spec.n_points, random.Random(levels)), ctx=ctx)
+    assert compared > 0 and invalid > 0
+    single = [s for s in ctx.memo.fast_of[0].single if s is not None]
+    assert len(single) == 3
+    assert sum(len(s.kept) for s in single) < compared         # parts shared between points
+
+
+def test_a_point_id_stays_in_its_process():
+    """The id SingleGemm gives a point's hardware numbers this process's caches only: a pickled
+    copy (another process) goes without it and gets its own."""
+    import pickle
+
+    from simulator.sweep.gemmrows import _point_id
+
+    hw = Hardware.from_dict(base_hw(2), source="<test>")
+    ident = _point_id(hw)
+    copy_ = pickle.loads(pickle.dumps(hw))
+    assert "_gemm_point" not in copy_.__dict__ and copy_ == hw
+    assert _point_id(copy_) == ident                             # the same fields: the same id here
+
+
 @pytest.mark.parametrize("config", sorted((ROOT / "hw_configs").glob("*.yaml")), ids=lambda p: p.stem)
 def test_single_gemm_path_on_the_bundled_configs(tmp_path, config):
     data = yaml.safe_load(config.read_text())
@@ -400,3 +436,27 @@ def test_staging_memo_hits_where_the_sizes_decide_nothing(tmp_path):
     assert compared == 6 * 5
     memo, = staging_memos(ctx)
     assert memo.hits >= 2 * 3 * 2 and memo.uncovered == 6
+
+
+def test_a_chunk_leaves_the_collector_as_it_found_it(tmp_path, monkeypatch):
+    """evaluate_chunk raises the collector's first threshold while it runs (sweep/evaluate.py) and
+    restores the caller's thresholds after, also when a point raises."""
+    import gc
+
+    from simulator.sweep import evaluate
+
+    spec = sweep_spec(tmp_path, 2, {"clock_hz": [1.0e9, 2.0e9]}, workload=GEMM_WORKLOAD)
+    ctx = EvalContext.from_spec(spec)
+    before = gc.get_threshold()
+    seen = []
+    monkeypatch.setattr(evaluate, "_point_hardware", lambda *args: seen.append(gc.get_threshold()))
+    try:
+        gc.set_threshold(321, 7, 5)
+        evaluate_chunk(ctx, 0, 1)
+        assert seen == [(evaluate.YOUNG_OBJECTS, 7, 5)] and gc.get_threshold() == (321, 7, 5)
+        monkeypatch.setattr(evaluate, "_point_hardware", lambda *args: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            evaluate_chunk(ctx, 0, 1)
+        assert gc.get_threshold() == (321, 7, 5)
+    finally:
+        gc.set_threshold(*before)

@@ -7,11 +7,14 @@ capacity filter and the bandwidth terms of the bounds depend on the level's size
 the tile grid, the array terms, the boundary words and the mask terms depend on the op, the array
 shape, the dataflow, the fold overlap and the element size alone. space_terms computes those once
 per such key, for every tile the size lists give (the capacity filter is a footprint test: the
-sizes ascend, so level_tiles' early breaks drop exactly the tiles over the capacity).
-best_of_space then filters, finishes the bounds with the point's bandwidths using gemm_bounds' own
-expressions on the same integers (so every float is the same to the last bit) and walks with
-walk_best_first: the same rows in the same order, hence the same choice, counts and stats
-(tests/test_gemm_space.py).
+sizes ascend, so level_tiles' early breaks drop exactly the tiles over the capacity), and
+mapper._new_space orders the rows after the seed by footprint, so the tiles a level holds are a
+prefix. best_of_space then takes that prefix, finishes the bounds with the point's bandwidths using
+gemm_bounds' own expressions on the same integers (so every float is the same to the last bit) and
+walks with walk_best_first: the same rows, hence the same choice, counts and stats
+(tests/test_gemm_space.py). Their order does not matter: walk_best_first picks by the estimate,
+then a tie order on the rows' contents (distinct rows never tie), and prunes or drops each row on
+its own test.
 """
 import math
 
@@ -97,40 +100,34 @@ def _finish_bounds(t, frac, unit_bw, fill_bw, drain_bw, dbuf):
 
 
 @njit(cache=True)
-def _fitting(terms, seed_fits, cap_elems):
-    """The rows taken, in order: the seed (row 0) when it fits, then every row within `cap_elems`."""
-    keep = np.empty(terms.shape[0], np.int64)
-    n = 0
-    if seed_fits:
-        keep[0] = 0
-        n = 1
-    for i in range(1, terms.shape[0]):
-        if terms[i, T_FOOT] <= cap_elems:
-            keep[n] = i
-            n += 1
-    return keep[:n]
+def _fitting_end(terms, cap_elems):
+    """One past the last row within `cap_elems`: rows after the seed (row 0) ascend by footprint."""
+    lo, hi = 1, terms.shape[0]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if terms[mid, T_FOOT] <= cap_elems:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 @njit(cache=True)
-def best_of_space(cands_all, terms, frac_all, seed_fits, cap_elems, masked, traffic_lb, unit_bw, fill_bw, drain_bw,
-                  dbuf, budget, tolerance, flow_pos, order_rank, ip_base, rates, lo, hi, state_size, stats,
+def best_of_space(cands_all, terms, frac_all, steps_all, seed_fits, cap_elems, masked, traffic_lb, unit_bw, fill_bw,
+                  drain_bw, dbuf, budget, tolerance, flow_pos, order_rank, ip_base, rates, lo, hi, state_size, stats,
                   best_counts, memo_slot, memo_counts, memo_used, bounded, lb_all, key_all):
-    """The heuristic's one-level search on a precomputed space: row 0 of cands_all is the whole-extent seed (taken
-    when seed_fits), the rest every tile of the size lists; those over `cap_elems` are left out.
-    Returns the best row and whether best_counts holds its counts. For this op on these ip_base and
-    rates (the bandwidths, double buffering and traffic_lb follow from them), the caller keeps
-    walk_best_first's memo of walks (memo_slot per row of cands_all, memo_counts, memo_used) and
-    the finished bounds of the rows used so far (lb_all, key_all where bounded[row] is 1)."""
-    keep = _fitting(terms, seed_fits, cap_elems)
-    n = keep.shape[0]
+    """The heuristic's one-level search on a precomputed space: row 0 of cands_all is the whole-extent
+    seed (taken when seed_fits), the rest every tile of the size lists by footprint (steps_all: their
+    innermost steps); those over `cap_elems` are left out, so the rows taken are one slice, passed
+    to walk_best_first as views. Returns the best row and whether best_counts holds its counts. For
+    this op on these ip_base and rates (the bandwidths, double buffering and traffic_lb follow from
+    them), the caller keeps walk_best_first's memo of walks (memo_slot per row of cands_all,
+    memo_counts, memo_used) and the finished bounds of the rows used so far (lb_all, key_all where
+    bounded[row] is 1)."""
+    first = 0 if seed_fits else 1
+    end = _fitting_end(terms, cap_elems)
     n_seeds = 1 if seed_fits else 0
-    cands = np.empty((n, cands_all.shape[1]), np.int64)
-    lb = np.empty(n)
-    key = np.empty(n)
-    steps = np.empty(n, np.int64)
-    for j in range(n):
-        i = keep[j]
-        cands[j] = cands_all[i]
+    for i in range(first, end):
         if not bounded[i]:
             b, e = _finish_bounds(terms[i], frac_all[i], unit_bw, fill_bw, drain_bw, dbuf)
             lb_all[i] = b
@@ -139,17 +136,10 @@ def best_of_space(cands_all, terms, frac_all, seed_fits, cap_elems, masked, traf
                 lb_all[i] = max(terms[i, T_MASKED], traffic_lb)
                 key_all[i] = max(key_all[i], lb_all[i])
             bounded[i] = 1
-        lb[j] = lb_all[i]
-        key[j] = key_all[i]
-        steps[j] = terms[i, T_STEPS]
-    coarsest = steps[n_seeds:].min() if n > n_seeds else 0
+    steps = steps_all[first:end]
+    coarsest = steps[n_seeds:].min() if end - first > n_seeds else 0
     budget = max(budget, steps[:n_seeds].sum() + COARSE_WALKS * coarsest)
-    slot = np.empty(n, np.int64)
-    for j in range(n):
-        slot[j] = memo_slot[keep[j]]
-    best, counted = walk_best_first(cands, lb, key, steps, n_seeds, budget, tolerance, flow_pos, order_rank,
-                                    ip_base, rates, lo, hi, state_size, stats, best_counts, slot, memo_counts,
-                                    memo_used)
-    for j in range(n):
-        memo_slot[keep[j]] = slot[j]
-    return cands[best].copy(), counted
+    best, counted = walk_best_first(cands_all[first:end], lb_all[first:end], key_all[first:end], steps, n_seeds,
+                                    budget, tolerance, flow_pos, order_rank, ip_base, rates, lo, hi, state_size, stats,
+                                    best_counts, memo_slot[first:end], memo_counts, memo_used)
+    return cands_all[first + best].copy(), counted

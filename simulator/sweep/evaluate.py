@@ -10,6 +10,7 @@ that costs milliseconds); sweep/report.py assembles them. Nothing here writes fi
 from __future__ import annotations
 
 import gc
+import os
 from dataclasses import dataclass, field
 
 from ..checks import short
@@ -101,35 +102,52 @@ class ChunkResult:
 def evaluate_chunk(ctx: EvalContext, start: int, stop: int) -> ChunkResult:
     """Evaluate design points start..stop-1 on every valid case."""
     out = ChunkResult(start, stop, [], [], [])
-    memo = ctx.memo
     _freeze_once()
-    for pid in range(start, stop):
-        hw = _point_hardware(ctx, pid, out)
-        if hw is None:
-            continue
-        digest = out.points[-1][1]
-        for case_index, workload in ctx.cases:
-            try:
-                rows = [priced_row(pid, case_index, parts, hw) for parts in memo.layers(case_index, workload, hw)]
-            except Exception as exc:        # noqa: BLE001 - recorded as an invalid point, see _problems
-                out.invalid.append([pid, digest, case_index, _problems(exc)])
-                continue
-            out.rows.extend(rows)
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], YOUNG_OBJECTS), *threshold[1:])
+    try:
+        for pid in range(start, stop):
+            _evaluate_point(ctx, pid, out)
+    finally:
+        gc.set_threshold(*threshold)
     return out
 
 
-_FROZEN = []
+# The cyclic collector's first threshold while a chunk is evaluated (Python's default is 700):
+# a point leaves a few hundred objects in caches, and collecting the young ones every 700
+# allocations, and the older generations every 10 and 100 of those, cost about 8% of a
+# single-GEMM sweep's evaluation; a point makes little cyclic garbage to wait for.
+YOUNG_OBJECTS = 50_000
+
+
+def _evaluate_point(ctx: EvalContext, pid: int, out: ChunkResult) -> None:
+    hw = _point_hardware(ctx, pid, out)
+    if hw is None:
+        return
+    digest = out.points[-1][1]
+    for case_index, workload in ctx.cases:
+        try:
+            rows = [priced_row(pid, case_index, parts, hw) for parts in ctx.memo.layers(case_index, workload, hw)]
+        except Exception as exc:        # noqa: BLE001 - recorded as an invalid point, see _problems
+            out.invalid.append([pid, digest, case_index, _problems(exc)])
+            continue
+        out.rows.extend(rows)
+
+
+_FROZEN: set = set()         # ids of the processes that froze
 
 
 def _freeze_once() -> None:
-    """Leave what this process holds before its first chunk (modules, compiled kernels, the parsed
-    sweep) out of the cyclic garbage collector's full collections: each point adds long-lived
-    cache entries, which keep triggering full collections, and walking the ~200,000 start-up
-    objects each time cost about 13% of a single-GEMM sweep's evaluation. Objects frozen are never
-    collected as cycles; nothing of a point is among them (they are made later)."""
-    if not _FROZEN:
+    """Leave what this process holds before its first chunk (modules, the parsed sweep, and in a
+    worker forked after the warm-up point the compiled kernels) out of the cyclic garbage
+    collector's full collections: each point adds long-lived cache entries, which keep triggering
+    full collections, and walking the ~200,000 start-up objects each time cost about 13% of a
+    single-GEMM sweep's evaluation. Objects frozen are never collected as cycles; nothing of a
+    point is among them (they are made later). Once per process: a forked worker freezes what it
+    inherited."""
+    if os.getpid() not in _FROZEN:
         gc.freeze()
-        _FROZEN.append(True)
+        _FROZEN.add(os.getpid())
 
 
 def _point_hardware(ctx: EvalContext, pid: int, out: ChunkResult):

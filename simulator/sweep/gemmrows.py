@@ -14,18 +14,25 @@ tests/test_sweep_fastpath.py holds the rows equal to per-point simulate() rows, 
 """
 from __future__ import annotations
 
+import itertools
+
 from ..checks import describe
+from ..bounds import gemm_bound
 from ..engine import run_gemm
-from ..enums import Counter
+from ..enums import Counter, Dataflow
 from ..errors import MappingError
 from ..graph import Gemm
 from ..guard import check_workload
 from ..lru import Lru
+from ..mapeval import op_key, walk_key
+from ..mapper import _space, capacity_key, space_plan, walk_context
+from ..mapping import check_gemm_mapping
 from ..pins import check_pins
+from ..results import OpResult
 from ..simulate import _simulate_layer, layer_fields, layer_graph, path_length
 from ..variants import REGISTRY
 from .capmemo import StagingMemo
-from .rows import RowParts, row_parts
+from .rows import RowParts, named_parts, op_parts, row_parts
 
 
 def fast_path(workload):
@@ -33,7 +40,8 @@ def fast_path(workload):
     objective) -> the row parts of every layer (the others through simulate's own layer step,
     reused across staging sizes by a StagingMemo of this workload's)."""
     graphs = tuple(layer_graph(spec) for spec in workload.layers)
-    single = tuple(single_gemm(spec, graph) for spec, graph in zip(workload.layers, graphs))
+    single = tuple(SingleGemm(spec, graph) if single_gemm(spec, graph) else None
+                   for spec, graph in zip(workload.layers, graphs))
     return _staged(workload, graphs, single) if any(single) else None
 
 
@@ -41,17 +49,18 @@ def staged_path(workload):
     """For LayerMemo, where fast_path gives None: the row parts of every layer through simulate's
     own layer step, in simulate()'s order, reused across staging sizes (capmemo.py)."""
     graphs = tuple(layer_graph(spec) for spec in workload.layers)
-    return _staged(workload, graphs, (False,) * len(graphs))
+    return _staged(workload, graphs, (None,) * len(graphs))
 
 
 def _staged(workload, graphs: tuple, single: tuple):
-    """fast(hw, mapper, objective) with its StagingMemo (`fast.staging`: tests read its counters)."""
+    """fast(hw, mapper, objective) with its StagingMemo and SingleGemm layers (`fast.staging`,
+    `fast.single`: tests read them)."""
     staging = StagingMemo()
 
     def fast(hw, mapper: str, objective: str) -> tuple[RowParts, ...]:
         return layer_parts(workload, graphs, single, hw, mapper, objective, staging)
 
-    fast.staging = staging
+    fast.staging, fast.single = staging, single
     return fast
 
 
@@ -67,16 +76,16 @@ def layer_parts(workload, graphs: tuple, single: tuple, hw, mapper: str, objecti
                 staging: StagingMemo | None = None) -> tuple[RowParts, ...]:
     """row_parts of every layer of simulate(workload, hw, mapper=mapper, objective=objective), in
     simulate()'s steps: pins checked, the guard over the whole workload, then each layer in order
-    (a single GEMM by _gemm_parts, any other by simulate._simulate_layer), a MappingError named by
-    the layer and the hardware as simulate() names it. `staging` (capmemo.py) reuses the other
-    layers' parts across staging sizes."""
+    (a single GEMM by its SingleGemm in `single`, any other, None there, by
+    simulate._simulate_layer), a MappingError named by the layer and the hardware as simulate()
+    names it. `staging` (capmemo.py) reuses the other layers' parts across staging sizes."""
     check_pins(workload, (hw,))
     check_workload(workload, list(graphs), (hw,), False, mapper, objective)
     out = []
     for index, (spec, graph, alone) in enumerate(zip(workload.layers, graphs, single)):
         try:
-            if alone:
-                out.append(_gemm_parts(spec, graph, hw, mapper, objective))
+            if alone is not None:
+                out.append(alone.parts(hw, mapper, objective))
             elif staging is None:
                 out.append(_layer_parts(workload, index, spec, graph, hw, mapper, objective)[0])
             else:                 # (the lambda is called, if at all, before the loop moves on)
@@ -97,6 +106,109 @@ def _layer_parts(workload, index: int, spec, graph, hw, mapper: str, objective: 
 def _gemm_parts(spec, graph, hw, mapper: str, objective: str) -> RowParts:
     op = run_gemm(graph.ops[0], hw, None, None, mapper, objective).repeated(spec.repeat)
     return row_parts(_GemmLayer(spec, op, _fields(spec, hw), graph.phase_depth() * spec.repeat, path_length(spec)), hw)
+
+
+# Row parts kept per single-GEMM layer (a few hundred bytes each): a grid over buffer sizes comes
+# back to the same few capacity classes of each array and bandwidth.
+GEMM_PARTS = 4096
+# point ids whose candidate space, walk context and bound a single-GEMM layer keeps: one per array
+# shape and bandwidths, which a grid visits once per buffer size (a walk context holds arrays as
+# long as the space: a few)
+POINTS = 64
+
+
+class SingleGemm:
+    """One single-GEMM layer of a workload: its row parts under the heuristic mapper, kept per
+    (point key, what the level sizes decide: mapper.capacity_key). The point key (_point_id) holds
+    every other hardware field the row reads: the mapper keys its plan on (op_key, walk_key,
+    capacity_key), the bound is keyed on (op_key, walk_key), the op's dataflow defaults to the
+    array's, and row_parts reads the counts, the array shape, the hardware's name, dataflows and
+    number format. A point of a new key runs what run_gemm runs count-only (mapper.space_plan, the
+    mapping's check, the bound) with the op's keys computed once, past the mapper's plan cache
+    (these parts are kept on a finer key), and builds the row parts with rows.op_parts; what raises
+    is not kept."""
+    __slots__ = ("spec", "graph", "op", "opk", "flow", "steps", "kept", "points")
+
+    def __init__(self, spec, graph):
+        self.spec, self.graph, self.op = spec, graph, graph.ops[0]
+        self.opk = op_key(self.op)
+        self.flow = self.op.dataflow
+        self.steps = (graph.phase_depth() * spec.repeat, path_length(spec))
+        self.kept = Lru(GEMM_PARTS)
+        self.points = Lru(POINTS)          # point id -> _AtPoint
+
+    def parts(self, hw, mapper: str, objective: str) -> RowParts:
+        if mapper != "heuristic":
+            return _gemm_parts(self.spec, self.graph, hw, mapper, objective)
+        point = _point_id(hw)
+        at = self.points.find(point)
+        if at is None:
+            at = _AtPoint(self._space(hw))
+            self.points.put(point, at)
+        capacity = capacity_key(hw, at.space)
+        key = (point, capacity)
+        hit = self.kept.find(key)
+        if hit is None:
+            hit = self._new(hw, at, capacity)
+            self.kept.put(key, hit)
+        return hit
+
+    def _space(self, hw):
+        """The op's one-level candidate space on hw (mapper._space), None on several levels."""
+        if len(hw.on_chip) != 1:
+            return None
+        return _space(self.op, hw, Dataflow(self.flow if self.flow is not None else hw.mac_array.dataflow), self.opk)
+
+    def _new(self, hw, at: "_AtPoint", capacity) -> RowParts:
+        op, spec = self.op, self.spec
+        mapping, counts = space_plan(op, hw, at.space, capacity, self.opk,
+                                     None if at.space is None else lambda: at.walker(op, hw, self.opk), cache=False)
+        check_gemm_mapping(mapping, (op.m, op.k, op.n), hw)
+        if counts is None:         # the mapper did not walk its choice: run_gemm walks it
+            return _gemm_parts(spec, self.graph, hw, "heuristic", "cycles")
+        if at.bound is None:
+            at.bound = gemm_bound(op, hw)
+        bound = at.bound
+        if spec.repeat != 1:       # OpResult.repeated's product, and its refusal past int64
+            result = OpResult.make(op.name, "gemm", "array", op.phase, counts, bound_cycles=bound).repeated(spec.repeat)
+            counts, bound = result.counts, result.bound_cycles
+        if at.named is None:
+            at.named = named_parts(spec.name, spec.variant, _fields(spec, hw), self.steps, hw)
+        return op_parts(*at.named, counts.tolist(), bound, hw)
+
+
+class _AtPoint:
+    """What one single-GEMM layer keeps per point id: the op's candidate space there, and once asked
+    for, mapper.walk_context, the op's bound (bounds.gemm_bound) and the row's named_parts, which
+    read of the hardware only fields the point id holds."""
+    __slots__ = ("space", "context", "bound", "named")
+
+    def __init__(self, space):
+        self.space, self.context, self.bound, self.named = space, None, None, None
+
+    def walker(self, op, hw, opk: tuple) -> tuple:
+        if self.context is None:
+            self.context = walk_context(op, hw, self.space, opk)
+        return self.context
+
+
+# point keys -> small ints, so that the parts' keys hash an int rather than nested tuples; an id is
+# never given twice (a key dropped and seen again gets a new one: its old entries just go unused)
+_POINT_IDS = Lru(GEMM_PARTS)
+_NEXT_ID = itertools.count()
+
+
+def _point_id(hw) -> int:
+    """The id of (walk_key, name, number format, default dataflow) of `hw`, kept with the object."""
+    hit = hw.__dict__.get("_gemm_point")
+    if hit is None:
+        key = (walk_key(hw), hw.name, int(hw.number_format), int(hw.mac_array.dataflow))
+        hit = _POINT_IDS.find(key)
+        if hit is None:
+            hit = next(_NEXT_ID)
+            _POINT_IDS.put(key, hit)
+        object.__setattr__(hw, "_gemm_point", hit)
+    return hit
 
 
 _FIELDS = Lru(4096)

@@ -39,6 +39,7 @@ class PointHasher:
 
     def __init__(self, base: dict, parts_list):
         self.pieces = self.order = None
+        self.texts: dict = {}
         parts_list = [tuple(p) for p in parts_list]
         if any(i != j and a[:len(b)] == b for i, a in enumerate(parts_list) for j, b in enumerate(parts_list)):
             return                  # a key inside (or equal to) another swept key
@@ -60,9 +61,27 @@ class PointHasher:
             return point_hash(data)
         out = [self.pieces[0]]
         for i, piece in zip(self.order, self.pieces[1:]):
-            out.append(_canonical(values[i]))
+            out.append(self._text(values[i]))
             out.append(piece)
         return hashlib.sha256("".join(out).encode()).hexdigest()[:12]
+
+    def _text(self, value) -> str:
+        """_canonical(value), kept per scalar value object: a point's values are the grid's own
+        objects, which come back at every point that shares them (an entry holds its object, so an
+        id is never another object's while it is kept; lists and mappings, which could change, are
+        encoded each time)."""
+        if type(value) not in _SCALARS:
+            return _canonical(value)
+        hit = self.texts.get(id(value))
+        if hit is None or hit[0] is not value:
+            if len(self.texts) >= _TEXTS:
+                self.texts.clear()
+            hit = self.texts[id(value)] = (value, _canonical(value))
+        return hit[1]
+
+
+_TEXTS = 4096       # value texts a hasher keeps (a grid has a few values per key)
+_SCALARS = (int, float, str, bool, type(None))
 
 
 @functools.lru_cache(maxsize=1)

@@ -10,8 +10,10 @@ bit (a test holds them equal to report.layer_record).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 
 from ..cost import energy_breakdown_scalar, level_bytes_scalar
+from ..enums import Counter
 from ..report import BOUND_COLUMNS, GENERATION_COLUMNS, LAYER_COLUMNS, SCHEDULE_COLUMNS, bound_columns, schedule_record
 from ..results import COUNT_HEAD, COUNT_MIDDLE, count_columns
 
@@ -42,11 +44,42 @@ def row_parts(r, hw) -> RowParts:
     counts = r.counts.tolist()
     reads, writes = level_bytes_scalar(counts, len(hw.memories))
     rec = count_columns(counts, reads, writes, r.cycles, r.compute_cycles, hw)
-    head = (r.layer, r.variant, hw.name, hw.dataflow_name, *(r.fields.get(c) for c in _FIELD_COLUMNS),
-            hw.format_name, *(rec[c] for c in _HEAD))
-    tail = (r.sequential_steps, r.max_path_length, *(r.fields.get(c) for c in GENERATION_COLUMNS),
-            *bound_columns(r.total).values(), *schedule_record(r).values())
-    return RowParts(head, tuple(rec[c] for c in _MIDDLE), tail, r.cycles, counts, reads, writes)
+    head, tail = named_parts(r.layer, r.variant, r.fields, (r.sequential_steps, r.max_path_length), hw)
+    return RowParts((*head, *_HEAD_OF(rec)), _MIDDLE_OF(rec),
+                    (*tail, *bound_columns(r.total).values(), *schedule_record(r).values()),
+                    r.cycles, counts, reads, writes)
+
+
+def named_parts(layer: str, variant: str, fields: dict, steps: tuple, hw) -> tuple[tuple, tuple]:
+    """A row's values before its counts (the layer, the hardware's names, the layer's fields) and
+    those between utilization and the bound (`steps`: sequential_steps, max_path_length; the
+    generation fields): what no count enters."""
+    return ((layer, variant, hw.name, hw.dataflow_name, *(fields.get(c) for c in _FIELD_COLUMNS), hw.format_name),
+            (*steps, *(fields.get(c) for c in GENERATION_COLUMNS)))
+
+
+def op_parts(head: tuple, tail: tuple, counts: list, bound_cycles: int, hw) -> RowParts:
+    """row_parts of a layer that is one op run alone (sweep/gemmrows.py), from the op's counts as a
+    list and its bound, without a LayerResult: the layer's cycles, compute and busy cycles are the
+    op's own counters (what simulate() gives such a layer on either schedule). `head`, `tail`: the
+    layer's named_parts. The equality tests of the sweep hold the rows equal to simulate()'s."""
+    cycles = counts[_CYCLES]
+    array, vector = counts[_ARRAY_CYCLES], counts[_VECTOR_CYCLES]
+    reads, writes = level_bytes_scalar(counts, len(hw.memories))
+    rec = count_columns(counts, reads, writes, cycles, array + vector, hw)
+    return RowParts((*head, *_HEAD_OF(rec)), _MIDDLE_OF(rec),
+                    (*tail, bound_cycles, bound_cycles / cycles if cycles > 0 else None, cycles, array, vector,
+                     counts[_FILL_CYCLES], counts[_DRAIN_CYCLES]), cycles, counts, reads, writes)
+
+
+_HEAD_OF, _MIDDLE_OF = itemgetter(*_HEAD), itemgetter(*_MIDDLE)
+_CYCLES, _ARRAY_CYCLES, _VECTOR_CYCLES = int(Counter.CYCLES), int(Counter.ARRAY_CYCLES), int(Counter.VECTOR_CYCLES)
+_FILL_CYCLES, _DRAIN_CYCLES = int(Counter.OFFCHIP_FILL_CYCLES), int(Counter.OFFCHIP_DRAIN_CYCLES)
+
+
+# op_parts writes the bound and schedule columns in this order
+assert BOUND_COLUMNS == ("bound_cycles", "mapping_efficiency") and SCHEDULE_COLUMNS == (
+    "serial_cycles", "array_busy_cycles", "vector_busy_cycles", "dram_read_busy_cycles", "dram_write_busy_cycles")
 
 
 def priced_row(pid: int, case_index: int, parts: RowParts, hw) -> list:
