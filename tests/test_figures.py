@@ -231,3 +231,29 @@ def test_heat_map_cells_fit_five_characters_and_round_like_3g():
         assert len(text) <= 5
         scale = 1000 ** "kMGTP".index(text[-1]) * 1000 if text[-1] in "kMGTP" else 1
         assert abs(float(text.rstrip("kMGTP")) * scale - float(f"{v:.3g}")) <= 1e-9 * v, (v, text)
+
+
+def test_the_pareto_legend_goes_to_the_emptiest_corner():
+    """figures._corner_legend (matplotlib's loc="best" was a quarter of a 10,000-point scatter's
+    drawing): the corner whose legend-sized box holds the fewest points, ties to the upper right."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from simulator.sweep import figures
+
+    codes = {"upper right": 1, "upper left": 2, "lower left": 3, "lower right": 4}
+    rng = np.random.default_rng(0)
+    cloud = rng.uniform(0, 0.1, size=(200, 2))
+    for crowded, expected in ((("upper right", "upper left", "lower left"), "lower right"),
+                              (("upper right", "lower left", "lower right"), "upper left"),
+                              ((), "upper right")):
+        xs, ys = np.array([0.0, 1.0, 0.5, 0.5]), np.array([0.5, 0.5, 0.0, 1.0])    # edges' midpoints: 0..1
+        for corner in crowded:
+            dx = 0.9 if "right" in corner else 0.0
+            dy = 0.9 if "upper" in corner else 0.0
+            xs, ys = np.concatenate([xs, cloud[:, 0] + dx]), np.concatenate([ys, cloud[:, 1] + dy])
+        fig, ax = plt.subplots()
+        ax.scatter(xs, ys, label="points")
+        figures._corner_legend(ax, xs, ys)
+        assert ax.get_legend()._loc == codes[expected], (crowded, expected)
+        plt.close(fig)

@@ -62,7 +62,7 @@ class LocalPool:
     writes a piece of the report between two takes (run.py sizes it). A worker that dies (killed,
     out of memory) stops the sweep with an error instead of leaving it waiting forever."""
 
-    IN_FLIGHT_PER_WORKER = 4
+    IN_FLIGHT_PER_WORKER = 8
 
     def __init__(self, ctx: EvalContext, jobs: int, in_flight: int | None = None):
         # fork starts workers in milliseconds with the compiled kernels already loaded, but is only

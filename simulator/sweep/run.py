@@ -57,7 +57,18 @@ def write_report(spec: SweepSpec, out: Path, chunks, warn, standby: Standby | No
 
 
 def _import_report() -> None:
-    from . import report  # noqa: F401
+    """Import report.py (pandas with it) in a second thread: this one goes on taking the workers'
+    chunks and giving them more (the import holds the interpreter most of the time, but taking a
+    chunk needs it only briefly). Called once the workers are forked: no fork follows."""
+    import threading
+
+    def load() -> None:
+        try:
+            from . import report  # noqa: F401
+        except Exception:       # noqa: BLE001 - write_report imports it again and raises it there
+            pass
+
+    threading.Thread(target=load, name="attnsim-import", daemon=True).start()
 
 
 def default_out_dir(spec: SweepSpec) -> Path:
