@@ -551,3 +551,16 @@ def test_workers_are_forked_before_pandas_is_imported():
             "assert chunk.rows and 'pandas' not in sys.modules, sorted(m for m in sys.modules if 'pandas' in m)[:3]\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
+
+
+def test_local_workers_run_niced_below_the_report():
+    """The report is written in this process while the workers evaluate (its one stream is the
+    critical path of a big sweep): the workers run WORKER_NICENESS below it."""
+    import os
+
+    from simulator.sweep.executors import WORKER_NICENESS, LocalPool
+
+    spec = load_sweep(QUICK)
+    with LocalPool(EvalContext.from_spec(spec), 2) as pool:
+        niceness = {pool.pool.submit(os.nice, 0).result() for _ in range(4)}
+    assert niceness == {min(19, os.nice(0) + WORKER_NICENESS)}

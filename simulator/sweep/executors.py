@@ -49,6 +49,22 @@ def _init_worker(ctx: EvalContext, parent_pid: int | None) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if parent_pid is not None:          # forked by this process (not by a fork server)
         die_with_parent(parent_pid)
+    _lower_priority()
+
+
+WORKER_NICENESS = 5
+
+
+def _lower_priority() -> None:
+    """A local worker runs at a lower priority than the sweep's own process, which writes the report
+    while the points are evaluated (run.py): the report is one stream in point order, so on a big
+    sweep it is the critical path, and with every core busy with workers it got two thirds of one.
+    Niced, the workers take what it leaves (all of it while it waits for the next chunk)."""
+    if hasattr(os, "nice"):
+        try:
+            os.nice(WORKER_NICENESS)
+        except OSError:
+            pass
 
 
 def _pool_task(bounds):

@@ -185,7 +185,8 @@ def _stream_rows(spec, chunks, streams, prov, generated) -> "_Tally":
             t.summary.add(tables.objective_sums(spec, results))
             t.rows += len(results)
             t.evaluated_points += results["point_id"].nunique()      # pieces never share a point
-        invalid(tables.invalid_frame(spec, [piece], with_cases=False))
+        if piece.invalid:
+            invalid(tables.invalid_frame(spec, [piece], with_cases=False))
         if streams.filtered is not None:
             filtered = tables.filtered_frame(spec, [piece])
             streams.write_filtered(filtered.assign(**prov))
