@@ -72,7 +72,7 @@ _CORNERS = ("upper right", "upper left", "lower left", "lower right")     # ties
 def _corner_legend(ax, xs, ys) -> None:
     """The legend in the corner of `ax` whose legend-sized box covers the fewest of the points (xs,
     ys). matplotlib's loc="best" also weighs the points, but tests every point at each of its layout
-    passes: a quarter of the drawing of a 10,000-point scatter, on the report's critical path."""
+    passes: a fifth of the drawing of a 10,000-point scatter, on the report's critical path."""
     legend = ax.legend(fontsize=6, loc=_CORNERS[0])
     to_axes = ax.transAxes.inverted()
     box = legend.get_window_extent(ax.figure.canvas.get_renderer()).transformed(to_axes)

@@ -82,8 +82,8 @@ def _front_2d(values, order):
 def front_2d(xs, ys) -> np.ndarray:
     """non_dominated(column_stack([xs, ys])) in numpy alone, for a process that loads no compiled
     kernel (the figures' standby: sidework.Standby). Sorted by (x, y), identical rows are adjacent;
-    the first of a run is on the front when its y is below every y before it, and the rest of the
-    run shares its fate (_front_2d's rule, tested equal)."""
+    the first of a run is on the front when its y is below every y before it (the very first row
+    always), and the rest of the run shares its fate (_front_2d's rule, tested equal)."""
     xs, ys = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
     mask = np.zeros(len(xs), dtype=bool)
     if len(xs) == 0:

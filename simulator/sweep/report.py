@@ -58,8 +58,6 @@ class SweepOutcome:
         return pd.read_csv(self.out_dir / "invalid.csv")
 
 
-
-
 def write_report(spec: SweepSpec, out: Path, chunks, warn, standby: Standby | None = None) -> SweepOutcome:
     """Write every report file from `chunks` (ChunkResults, or an iterable that reads them back one
     at a time, in order of start; a point covered twice counts once; None between them says the next
