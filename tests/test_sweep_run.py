@@ -514,13 +514,25 @@ def test_a_report_stopped_while_points_are_evaluated_stops_the_workers_and_resum
     many points are saved, leaves no worker behind, and the same command finishes the rest and writes
     the same files as a run never stopped."""
     import multiprocessing
+    import time
 
-    from simulator.sweep import run as run_module
+    from simulator.sweep import executors, run as run_module
 
-    # 40 one-point chunks: a worker has at most LocalPool.IN_FLIGHT_PER_WORKER chunks ahead of the report
+    # 40 one-point chunks of about equal time (a worker's first chunk is otherwise much the slowest,
+    # and the other worker could finish every chunk while the report waits for chunk 0), two per
+    # worker in flight: the report is stopped when a few points are saved, never all of them
     path = _tiny_sweep(tmp_path, hw_grid={"mac_array.rows": [8, 12, 16, 24, 32], "mac_array.cols": [8, 16, 32, 64],
                                           "mac_array.dataflow": ["output_stationary", "weight_stationary"]})
     whole = run_sweep(load_sweep(path), tmp_path / "whole", jobs=1, chunk_size=1)
+    real = executors.evaluate_chunk
+
+    def even(ctx, start, stop):
+        time.sleep(0.05)
+        return real(ctx, start, stop)
+
+    monkeypatch.setattr(executors, "evaluate_chunk", even)       # forked workers inherit it
+    monkeypatch.setattr(executors.LocalPool, "IN_FLIGHT_PER_WORKER", 2)
+    real_report = run_module.write_report
     monkeypatch.setattr(run_module, "write_report", _report_failing_after(2, KeyboardInterrupt()))
     with pytest.raises(run_module.SweepInterrupted, match=r"^[0-9]+ of 40 design points are saved in .*\.partial; "
                        r"run the same command again to finish the rest$"):
@@ -531,7 +543,7 @@ def test_a_report_stopped_while_points_are_evaluated_stops_the_workers_and_resum
                        r"design points are saved in .*\.partial: fix that and run the same command again"):
         run_sweep(load_sweep(path), tmp_path / "out", jobs=jobs, chunk_size=1)
     assert not multiprocessing.active_children()
-    monkeypatch.undo()
+    monkeypatch.setattr(run_module, "write_report", real_report)
     outcome = run_sweep(load_sweep(path), tmp_path / "out", jobs=jobs, chunk_size=1)
     assert 0 < outcome.evaluated < 40 and outcome.rows == whole.rows
     same_files(tmp_path / "whole", tmp_path / "out")
