@@ -520,7 +520,9 @@ def test_a_report_stopped_while_points_are_evaluated_stops_the_workers_and_resum
 
     # 40 one-point chunks of about equal time (a worker's first chunk is otherwise much the slowest,
     # and the other worker could finish every chunk while the report waits for chunk 0), two per
-    # worker in flight: the report is stopped when a few points are saved, never all of them
+    # worker in flight: the report is stopped when a few points are saved. In process that is
+    # certain; with workers it is not when they start fresh rather than forked (this process has
+    # threads left by an earlier test: they then miss the even chunks), and all 40 may be saved
     path = _tiny_sweep(tmp_path, hw_grid={"mac_array.rows": [8, 12, 16, 24, 32], "mac_array.cols": [8, 16, 32, 64],
                                           "mac_array.dataflow": ["output_stationary", "weight_stationary"]})
     whole = run_sweep(load_sweep(path), tmp_path / "whole", jobs=1, chunk_size=1)
@@ -534,18 +536,20 @@ def test_a_report_stopped_while_points_are_evaluated_stops_the_workers_and_resum
     monkeypatch.setattr(executors.LocalPool, "IN_FLIGHT_PER_WORKER", 2)
     real_report = run_module.write_report
     monkeypatch.setattr(run_module, "write_report", _report_failing_after(2, KeyboardInterrupt()))
-    with pytest.raises(run_module.SweepInterrupted, match=r"^[0-9]+ of 40 design points are saved in .*\.partial; "
-                       r"run the same command again to finish the rest$"):
+    some = r"[0-9]+ of 40 design points are saved in .*\.partial"
+    every = r"every design point is saved in .*\.partial" if jobs > 1 else "(?!)"
+    with pytest.raises(run_module.SweepInterrupted, match=rf"^{some}; run the same command again to finish the "
+                       rf"rest$|^{every}, but the report is not finished"):
         run_sweep(load_sweep(path), tmp_path / "out", jobs=jobs, chunk_size=1)
     assert not multiprocessing.active_children()
     monkeypatch.setattr(run_module, "write_report", _report_failing_after(5, OSError(28, "No space left on device")))
-    with pytest.raises(AttnsimError, match=r"cannot write the report into .*: No space left on device; [0-9]+ of 40 "
-                       r"design points are saved in .*\.partial: fix that and run the same command again"):
+    with pytest.raises(AttnsimError, match=rf"cannot write the report into .*: No space left on device; ({some}: fix "
+                       rf"that and run the same command again to evaluate the rest|{every}: fix that)"):
         run_sweep(load_sweep(path), tmp_path / "out", jobs=jobs, chunk_size=1)
     assert not multiprocessing.active_children()
     monkeypatch.setattr(run_module, "write_report", real_report)
     outcome = run_sweep(load_sweep(path), tmp_path / "out", jobs=jobs, chunk_size=1)
-    assert 0 < outcome.evaluated < 40 and outcome.rows == whole.rows
+    assert (0 <= outcome.evaluated < 40 if jobs > 1 else 0 < outcome.evaluated < 40) and outcome.rows == whole.rows
     same_files(tmp_path / "whole", tmp_path / "out")
 
 
