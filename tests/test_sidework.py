@@ -117,23 +117,32 @@ def test_closing_the_standby_stops_the_work_it_runs(tmp_path):
         pytest.fail(f"the standby's job {child} still runs after close()")
 
 
-def test_the_heat_map_sent_to_the_standby_is_the_one_drawn_from_the_whole_summary(tmp_path):
-    """The standby gets a row per panel and the cells (report._HeatCells), not the summary."""
-    from simulator.sweep import figures, report, tables
+def _figure_inputs(folder: Path, chunk_points: int):
+    """(spec, summary, drawn, influence, heads) of sweeps/quick.yaml evaluated in chunks of
+    `chunk_points` and streamed through the report (files left out): what the figures are given."""
+    from simulator.sweep import report, tables
     from simulator.sweep.evaluate import EvalContext, evaluate_chunk
     from simulator.sweep.spec import load_sweep
 
     spec = load_sweep(ROOT / "sweeps" / "quick.yaml")
     ctx = EvalContext.from_spec(spec)
-    chunks = [evaluate_chunk(ctx, s, min(s + 7, spec.n_points)) for s in range(0, spec.n_points, 7)]
-    streams = report._Streams(tmp_path / "files")
+    chunks = [evaluate_chunk(ctx, s, min(s + chunk_points, spec.n_points))
+              for s in range(0, spec.n_points, chunk_points)]
+    streams = report._Streams(folder)
     try:
         summary = report._stream_rows(spec, iter(chunks), streams, {"generated": "x"}, "x").summary
     finally:
         streams.discard()
     drawn = tables.per_point_frame(spec, summary.figure_rows())
     influence = tables.influence_frame(spec, summary)
-    heads = drawn.groupby("_case", sort=True).head(1)
+    return spec, summary, drawn, influence, drawn.groupby("_case", sort=True).head(1)
+
+
+def test_the_heat_map_sent_to_the_standby_is_the_one_drawn_from_the_whole_summary(tmp_path):
+    """The standby gets a row per panel and the cells (report._HeatCells), not the summary."""
+    from simulator.sweep import figures, report
+
+    spec, summary, drawn, influence, heads = _figure_inputs(tmp_path / "files", 7)
     assert len(influence) >= 2
     figures.heatmap_figure(spec, drawn, influence, tmp_path / "whole.png", summary, 3)
     figures.heatmap_figure(spec, heads, influence, tmp_path / "sent.png",
@@ -161,20 +170,9 @@ def test_drawing_the_figures_loads_no_compiled_kernel(tmp_path):
     drawn in a fresh process from what the standby is sent (pickled), as there."""
     import pickle
 
-    from simulator.sweep import report, tables
-    from simulator.sweep.evaluate import EvalContext, evaluate_chunk
-    from simulator.sweep.spec import load_sweep
+    from simulator.sweep import report
 
-    spec = load_sweep(ROOT / "sweeps" / "quick.yaml")
-    chunks = [evaluate_chunk(EvalContext.from_spec(spec), 0, spec.n_points)]
-    streams = report._Streams(tmp_path)
-    try:
-        summary = report._stream_rows(spec, iter(chunks), streams, {"generated": "x"}, "x").summary
-    finally:
-        streams.discard()
-    drawn = tables.per_point_frame(spec, summary.figure_rows())
-    influence = tables.influence_frame(spec, summary)
-    heads = drawn.groupby("_case", sort=True).head(1)
+    spec, summary, drawn, influence, heads = _figure_inputs(tmp_path, 1 << 20)
     sent = tmp_path / "sent.pickle"
     sent.write_bytes(pickle.dumps((spec, drawn, heads, influence, report._HeatCells(spec, heads, influence, summary))))
     out = subprocess.run([sys.executable, "-c", _DRAW_WITHOUT_KERNELS, str(sent), str(tmp_path)],
