@@ -128,10 +128,14 @@ def op_records(r: LayerResult) -> list[dict]:
 
 
 def bound_columns(op) -> dict:
-    """bound_cycles and mapping_efficiency = bound / cycles (empty when the op takes no time) of an
-    op or of a layer's sum of ops (so a layer's efficiency is against the sum of its ops' latencies)."""
-    return {"bound_cycles": op.bound_cycles,
-            "mapping_efficiency": op.bound_cycles / op.cycles if op.cycles > 0 else None}
+    """bound_cycles and mapping_efficiency of an op or of a layer's sum of ops (so a layer's
+    efficiency is against the sum of its ops' latencies)."""
+    return {"bound_cycles": op.bound_cycles, "mapping_efficiency": mapping_efficiency(op.bound_cycles, op.cycles)}
+
+
+def mapping_efficiency(bound_cycles: int, cycles: int) -> float | None:
+    """bound / cycles; empty (None) when the op takes no time."""
+    return bound_cycles / cycles if cycles > 0 else None
 
 
 def to_frame(results: Iterable[LayerResult], level: str = "layer") -> pd.DataFrame:

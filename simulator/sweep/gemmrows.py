@@ -19,13 +19,13 @@ import itertools
 from ..checks import describe
 from ..bounds import gemm_bound
 from ..engine import run_gemm
-from ..enums import Counter, Dataflow
+from ..enums import Counter
 from ..errors import MappingError
 from ..graph import Gemm
 from ..guard import check_workload
 from ..lru import Lru
 from ..mapeval import op_key, walk_key
-from ..mapper import _space, capacity_key, space_plan, walk_context
+from ..mapper import _flow, _space, capacity_key, space_plan, walk_context
 from ..mapping import check_gemm_mapping
 from ..pins import check_pins
 from ..results import OpResult
@@ -127,12 +127,11 @@ class SingleGemm:
     mapping's check, the bound) with the op's keys computed once, past the mapper's plan cache
     (these parts are kept on a finer key), and builds the row parts with rows.op_parts; what raises
     is not kept."""
-    __slots__ = ("spec", "graph", "op", "opk", "flow", "steps", "kept", "points")
+    __slots__ = ("spec", "graph", "op", "opk", "steps", "kept", "points")
 
     def __init__(self, spec, graph):
         self.spec, self.graph, self.op = spec, graph, graph.ops[0]
         self.opk = op_key(self.op)
-        self.flow = self.op.dataflow
         self.steps = (graph.phase_depth() * spec.repeat, path_length(spec))
         self.kept = Lru(GEMM_PARTS)
         self.points = Lru(POINTS)          # point id -> _AtPoint
@@ -157,7 +156,7 @@ class SingleGemm:
         """The op's one-level candidate space on hw (mapper._space), None on several levels."""
         if len(hw.on_chip) != 1:
             return None
-        return _space(self.op, hw, Dataflow(self.flow if self.flow is not None else hw.mac_array.dataflow), self.opk)
+        return _space(self.op, hw, _flow(self.op, hw), self.opk)
 
     def _new(self, hw, at: "_AtPoint", capacity) -> RowParts:
         op, spec = self.op, self.spec

@@ -14,7 +14,8 @@ from operator import itemgetter
 
 from ..cost import energy_breakdown_scalar, level_bytes_scalar
 from ..enums import Counter
-from ..report import BOUND_COLUMNS, GENERATION_COLUMNS, LAYER_COLUMNS, SCHEDULE_COLUMNS, bound_columns, schedule_record
+from ..report import (BOUND_COLUMNS, GENERATION_COLUMNS, LAYER_COLUMNS, SCHEDULE_COLUMNS, bound_columns,
+                      mapping_efficiency, schedule_record)
 from ..results import COUNT_HEAD, COUNT_MIDDLE, count_columns
 
 # Per-row columns a worker fills: the layer-level contract (less `workload`, which the case gives)
@@ -68,7 +69,7 @@ def op_parts(head: tuple, tail: tuple, counts: list, bound_cycles: int, hw) -> R
     reads, writes = level_bytes_scalar(counts, len(hw.memories))
     rec = count_columns(counts, reads, writes, cycles, array + vector, hw)
     return RowParts((*head, *_HEAD_OF(rec)), _MIDDLE_OF(rec),
-                    (*tail, bound_cycles, bound_cycles / cycles if cycles > 0 else None, cycles, array, vector,
+                    (*tail, bound_cycles, mapping_efficiency(bound_cycles, cycles), cycles, array, vector,
                      counts[_FILL_CYCLES], counts[_DRAIN_CYCLES]), cycles, counts, reads, writes)
 
 

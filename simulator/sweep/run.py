@@ -16,6 +16,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import AttnsimError, ConfigError
 from ..limits import SWEEP_DEFAULT_MAX_POINTS, SWEEP_MAX_POINTS
@@ -26,6 +27,9 @@ from .executors import LocalPool, make_executor
 from .rows import ROW_COLUMNS
 from .spec import SweepSpec, grid_text
 from .store import PartialStore, auto_chunk_size, count, done_ranges, inner_periods, pending_ranges
+
+if TYPE_CHECKING:
+    from .report import SweepOutcome
 
 AHEAD_S = 1.0               # work queued per worker while the report is written (_Evaluation._warm_up)
 MAX_AHEAD_POINTS = 10_000   # points per worker at most: finished results held here stay bounded
@@ -234,7 +238,7 @@ class _Evaluation:
         self.bar = self.ctx = self.in_flight = None
 
     def chunks(self):
-        spec, store = self.spec, self.store
+        store = self.store
         try:
             pending = self._warm_up()
             saved = [(ref.start, ref.stop, ref) for ref in self.refs]
@@ -291,17 +295,18 @@ class _Evaluation:
         if chunk is None:
             raise AttnsimError("internal error (a bug in attnsim, please report it): a chunk of design points "
                                "was never evaluated")
-        plain = self._save(chunk)
+        plain = self._save(chunk, reread=True)
         self.arrived += 1
         if self.arrived == n_pending:
             self.done_at = time.perf_counter()
         return chunk.start, plain
 
-    def _save(self, chunk):
-        """Save `chunk`; return it as it reads back (plain numbers: the report gets the same values
-        whether a chunk was evaluated by this run or an earlier one)."""
+    def _save(self, chunk, reread: bool = False):
+        """Save `chunk`; with `reread`, return it as it reads back (plain numbers: the report gets the
+        same values whether a chunk was evaluated by this run or an earlier one). The warm-up's
+        chunks are not reread here: the report reads them back with the saved ones."""
         try:
-            ref, plain = self.store.save(chunk, reread=True)
+            ref, plain = self.store.save_and_reread(chunk) if reread else (self.store.save(chunk), None)
         except OSError as exc:
             raise _io_error(exc, self.store, self.spec, "save finished design points in",
                             count(done_ranges(self.refs))) from None
@@ -312,7 +317,7 @@ class _Evaluation:
         return plain
 
 
-def _probe(ctx, save, pending, jobs) -> int:
+def _probe(ctx, save, pending, jobs) -> tuple[int, float]:
     """Evaluate the first pending point, then time the next eight; return (the chunk size, seconds
     per point)."""
     first = pending[0][0]

@@ -112,9 +112,16 @@ class PartialStore:
         write_atomic(self.dir / MANIFEST, json.dumps({"format": _FORMAT, "fingerprint": self.fingerprint},
                                                      indent=1, sort_keys=True) + "\n")
 
-    def save(self, chunk: ChunkResult, reread: bool = False):
-        """Save `chunk`; return its ChunkRef, or with `reread` (ChunkRef, the chunk as read() would
-        give it back: NumPy scalars become the Python numbers they equal)."""
+    def save(self, chunk: ChunkResult) -> ChunkRef:
+        return self._write(chunk)[0]
+
+    def save_and_reread(self, chunk: ChunkResult) -> tuple[ChunkRef, ChunkResult]:
+        """Save `chunk`; return its ChunkRef and the chunk as read() would give it back (NumPy
+        scalars become the Python numbers they equal), from the bytes written."""
+        ref, text = self._write(chunk)
+        return ref, ChunkResult.from_dict(_loads(text))
+
+    def _write(self, chunk: ChunkResult) -> tuple[ChunkRef, bytes]:
         data = {"fingerprint": self.key, **chunk.to_dict()}
         text = _dumps(data)
         path = self.dir / f"chunk-{chunk.start:09d}-{chunk.stop:09d}.pkl"
@@ -122,8 +129,7 @@ class PartialStore:
         # after a crash of the machine a chunk left empty or damaged fails to read back, is set aside
         # and its points are evaluated again
         write_atomic(path, text, durable=False)
-        ref = ChunkRef(chunk.start, chunk.stop, path)
-        return (ref, ChunkResult.from_dict(_loads(text))) if reread else ref
+        return ChunkRef(chunk.start, chunk.stop, path), text
 
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
