@@ -24,7 +24,7 @@ from benchmarks.common import print_table  # noqa: E402
 from simulator.sweep.evaluate import EvalContext  # noqa: E402
 from simulator.sweep.executors import DaskExecutor  # noqa: E402
 from simulator.sweep.spec import sweep_from_dict  # noqa: E402
-from simulator.sweep.store import auto_chunk_size, inner_periods, pending_ranges  # noqa: E402
+from simulator.sweep.store import auto_chunk_size, inner_periods, pending_ranges, unpack  # noqa: E402
 
 def _warm(sweep: dict) -> None:
     """Runs on each worker: load the compiled kernels (BERT-base on the base hardware)."""
@@ -46,11 +46,11 @@ def measure(workers: int, points: int) -> tuple[float, float, float, list]:
     size = auto_chunk_size(0.0, points, workers, periods=inner_periods(len(a.rows) for a in spec.expansion.axes))
     ranges = pending_ranges(points, [], size)
     started = time.perf_counter()
-    with DaskExecutor(EvalContext.from_spec(spec), workers, None) as ex:
+    with DaskExecutor(EvalContext.from_spec(spec), "bench", workers, None) as ex:
         ex.client.run(_warm, {**bert_sweep("heuristic"), "hw_grid": {}})
         cpu = ex.client.run(_cpu_s)
         ready = time.perf_counter()
-        chunks = list(ex.run(ranges))
+        chunks = [unpack(c.data, "bench") for c in ex.run(ranges) if c is not None]
         done = time.perf_counter()
         cpu_s = sum(ex.client.run(_cpu_s).values()) - sum(cpu.values())
     rows = sorted(row for c in chunks for row in c.rows)

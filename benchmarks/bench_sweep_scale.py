@@ -54,16 +54,23 @@ def one(points: int, jobs: int) -> dict:
     return {"points": spec.n_points, "rows": outcome.rows, "eval_s": outcome.eval_seconds,
             "report_s": outcome.report_seconds, "total_s": time.perf_counter() - started, "csv_mb": csv_mb,
             "parent_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "worker_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+            "worker_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            "parent_cpu_s": _cpu_s(resource.RUSAGE_SELF), "children_cpu_s": _cpu_s(resource.RUSAGE_CHILDREN)}
+
+
+def _cpu_s(who) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def row(points: int, jobs: int) -> list:
     proc = subprocess.run([sys.executable, __file__, "--one", str(points), str(jobs)], capture_output=True, text=True)
     if proc.returncode != 0:
-        return [points, jobs, "failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1]] + ["-"] * 6
+        return [points, jobs, "failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1]] + ["-"] * 8
     m = json.loads(proc.stdout.strip().splitlines()[-1])
     return [f"{m['points']:,}", jobs, f"{m['rows']:,}", f"{m['eval_s']:.1f}", f"{m['points'] / m['eval_s']:,.0f}",
-            f"{m['report_s']:.1f}", f"{m['total_s']:.1f}", f"{m['parent_mib']:.0f}", f"{m['worker_mib']:.0f}"]
+            f"{m['report_s']:.1f}", f"{m['total_s']:.1f}", f"{m['parent_cpu_s']:.1f}", f"{m['children_cpu_s']:.1f}",
+            f"{m['parent_mib']:.0f}", f"{m['worker_mib']:.0f}"]
 
 
 def main() -> None:
@@ -73,7 +80,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = [row(int(p), args.jobs) for p in args.points.split(",")]
     print("price grid on gemm_smoke (2 layers per point), run_sweep in a fresh process; memory = peak RSS")
-    print_table(["points", "jobs", "rows", "eval s", "points/s", "report s", "total s", "parent MiB",
+    print_table(["points", "jobs", "rows", "eval s", "points/s", "report s", "total s", "parent CPU s",
+                  "children CPU s", "parent MiB",
                  "worker MiB"], rows)
 
 

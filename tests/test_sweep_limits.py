@@ -245,3 +245,83 @@ def test_chunk_files_hold_plain_values_and_a_planted_pickle_runs_nothing(tmp_pat
     assert not marker.exists()
     with pytest.raises(ValueError):
         store_module._loads(pickle.dumps({"rows": []}))             # no header: not a chunk file
+
+
+def test_a_chunk_packed_by_a_worker_saves_and_reads_back_as_the_chunk_itself(tmp_path):
+    """Workers pack their chunks (store.PackedChunk: the file's bytes); saving one writes the same
+    file as saving the chunk, and reads back the same values. A chunk packed for another store's key
+    is refused, not saved under this sweep's name."""
+    import numpy as np
+
+    from simulator.errors import AttnsimError
+    from simulator.sweep.evaluate import EvalContext, evaluate_chunk
+    from simulator.sweep.store import PartialStore, pack
+
+    spec = load_sweep(sweep_file(tmp_path))
+    chunk = evaluate_chunk(EvalContext.from_spec(spec), 0, 5)
+    chunk.rows[0][-1] = np.float64(chunk.rows[0][-1])       # a NumPy number reads back as the float it is
+    first = PartialStore(tmp_path / "a", spec.fingerprint_parts())
+    second = PartialStore(tmp_path / "b", spec.fingerprint_parts())
+    ref_a, plain_a = first.save_and_reread(chunk)
+    ref_b, plain_b = second.save_and_reread(pack(chunk, second.key))
+    assert ref_a.path.read_bytes() == ref_b.path.read_bytes()
+    assert plain_a == plain_b == first.read(ref_a) and type(plain_b.rows[0][-1]) is float
+    with pytest.raises(AttnsimError, match="packed for another sweep"):
+        first.save_and_reread(pack(chunk, "another sweep's key"))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_executors_say_nothing_is_finished_only_when_nothing_is(tmp_path, jobs):
+    """The evaluation takes every finished chunk before it tells the report the next one is not
+    ready (so the report writes full pieces while the workers are ahead): an executor yields None
+    only when no chunk is finished at that moment. Here every chunk is finished before the second
+    take, so None never follows; in process, nothing is finished before it is evaluated."""
+    import time
+
+    from simulator.sweep.evaluate import EvalContext
+    from simulator.sweep.executors import make_executor
+
+    spec = load_sweep(sweep_file(tmp_path))
+    ranges = [(0, 3), (3, 6), (6, 9), (9, 12)]
+    with make_executor("local", EvalContext.from_spec(spec), "key", jobs, in_flight=8) as pool:
+        taken = pool.run(ranges)
+        first = next(taken)                 # every chunk is queued before the first take
+        if jobs == 1:
+            assert first is None and [c is None for c in taken] == [False, True, False, True, False, True, False]
+            return
+        deadline = time.monotonic() + 60
+        while first is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+            first = next(taken)
+        time.sleep(2)                       # three more chunks of a few points each: finished by now
+        rest = list(taken)
+    assert first is not None and None not in rest
+    assert sorted((c.start, c.stop) for c in [first, *rest]) == ranges
+
+
+def test_finished_chunks_are_taken_before_the_report_is_told_to_write_meanwhile(tmp_path, monkeypatch):
+    """The evaluation says 'not ready' (None) to the report only when the chunk it needs next is not
+    finished: chunks the workers finished out of order are taken first. Here every chunk is finished
+    (the executor never yields None), out of order: only the None after the warm-up is seen."""
+    from simulator.sweep.evaluate import EvalContext
+    from simulator.sweep.executors import InProcess, evaluate_packed
+    from simulator.sweep.store import PartialStore
+
+    spec = load_sweep(sweep_file(tmp_path))
+    store = PartialStore(tmp_path / "out", spec.fingerprint_parts())
+    store.load()
+
+    class Finished(InProcess):              # every chunk already finished, the second one last
+        def __init__(self, kind, ctx, key, *args):
+            super().__init__(ctx, key)
+
+        def run(self, ranges, started=None):
+            ranges = list(ranges)
+            for start, stop in [ranges[0], *ranges[2:], ranges[1]]:
+                yield evaluate_packed(self.ctx, self.key, start, stop)
+
+    monkeypatch.setattr(run_module, "make_executor", Finished)
+    evaluation = run_module._Evaluation(spec, store, [], 2, "local", None, False, 3)
+    taken = list(evaluation.chunks())
+    assert [c is None for c in taken] == [True] + [False] * 4
+    assert [(c.start, c.stop) for c in taken[1:]] == [(0, 3), (3, 6), (6, 9), (9, 12)]

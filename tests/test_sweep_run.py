@@ -577,6 +577,6 @@ def test_local_workers_run_niced_below_the_report():
     from simulator.sweep.executors import WORKER_NICENESS, LocalPool
 
     spec = load_sweep(QUICK)
-    with LocalPool(EvalContext.from_spec(spec), 2) as pool:
+    with LocalPool(EvalContext.from_spec(spec), "key", 2) as pool:
         niceness = {pool.pool.submit(os.nice, 0).result() for _ in range(4)}
     assert niceness == {min(19, os.nice(0) + WORKER_NICENESS)}

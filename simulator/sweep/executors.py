@@ -1,8 +1,10 @@
 """Where a sweep's chunks run: in this process, in a local process pool, or on a Dask cluster.
 
-Every executor is a context manager with `run(ranges, started=None)`, which yields ChunkResults in
+Every executor is a context manager with `run(ranges, started=None)`, which yields the chunks, each
+packed for the store whose key it was given (store.PackedChunk: the worker pickles its rows), in
 completion order (any order) and calls `started()` once the workers have work (not in-process);
-closing it (also on Ctrl-C) stops the workers.
+closing it (also on Ctrl-C) stops the workers. Before it would wait for a worker, it yields None
+once: nothing is finished at this moment (the caller may do other work, or ask again to wait).
 """
 from __future__ import annotations
 
@@ -17,16 +19,23 @@ from concurrent.futures.process import BrokenProcessPool
 from ..errors import AttnsimError
 from ..sidework import die_with_parent
 from .evaluate import EvalContext, evaluate_chunk
+from .store import PackedChunk, pack
 
 EXECUTORS = ("local", "dask")
 _CONTEXT: EvalContext | None = None     # a pool worker's context, set once by _init_worker
+_KEY: str | None = None                 # and the key of the store its chunks are packed for
+
+
+def evaluate_packed(ctx: EvalContext, key: str, start: int, stop: int) -> PackedChunk:
+    """Evaluate design points start..stop-1 and pack them for the store whose key is `key`."""
+    return pack(evaluate_chunk(ctx, start, stop), key)
 
 
 class InProcess:
     """--jobs 1: chunks run one after another here (simplest to debug and profile)."""
 
-    def __init__(self, ctx: EvalContext):
-        self.ctx = ctx
+    def __init__(self, ctx: EvalContext, key: str):
+        self.ctx, self.key = ctx, key
 
     def __enter__(self):
         return self
@@ -36,12 +45,13 @@ class InProcess:
 
     def run(self, ranges, started=None):
         for start, stop in ranges:
-            yield evaluate_chunk(self.ctx, start, stop)
+            yield None                  # nothing is finished before it is evaluated, here
+            yield evaluate_packed(self.ctx, self.key, start, stop)
 
 
-def _init_worker(ctx: EvalContext, parent_pid: int | None) -> None:
-    global _CONTEXT
-    _CONTEXT = ctx
+def _init_worker(ctx: EvalContext, key: str, parent_pid: int | None) -> None:
+    global _CONTEXT, _KEY
+    _CONTEXT, _KEY = ctx, key
     # Ctrl-C reaches the whole process group; the parent handles it and stops the workers. SIGTERM
     # (the parent stopping them, or Linux when the parent was killed outright) ends a worker at
     # once, whatever handler the parent had installed.
@@ -68,7 +78,7 @@ def _lower_priority() -> None:
 
 
 def _pool_task(bounds):
-    return evaluate_chunk(_CONTEXT, *bounds)
+    return evaluate_packed(_CONTEXT, _KEY, *bounds)
 
 
 class LocalPool:
@@ -80,7 +90,7 @@ class LocalPool:
 
     IN_FLIGHT_PER_WORKER = 8
 
-    def __init__(self, ctx: EvalContext, jobs: int, in_flight: int | None = None):
+    def __init__(self, ctx: EvalContext, key: str, jobs: int, in_flight: int | None = None):
         # fork starts workers in milliseconds with the compiled kernels already loaded, but is only
         # safe in a single-threaded parent (a Dask client, for one, leaves threads behind); otherwise,
         # and off Linux, workers start fresh and re-import the package.
@@ -92,7 +102,7 @@ class LocalPool:
         self.in_flight = max(1, in_flight or self.IN_FLIGHT_PER_WORKER)      # chunks per worker
         self.pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method),
                                         initializer=_init_worker,
-                                        initargs=(ctx, os.getpid() if method == "fork" else None))
+                                        initargs=(ctx, key, os.getpid() if method == "fork" else None))
 
     def __enter__(self):
         return self
@@ -121,7 +131,10 @@ class LocalPool:
             if started is not None:      # the workers are forked and have work queued
                 started()
                 started = None
-            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            finished, running = wait(running, timeout=0, return_when=FIRST_COMPLETED)
+            if not finished:
+                yield None
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 try:
                     yield future.result()
@@ -135,7 +148,7 @@ class DaskExecutor:
     """Chunks as Dask tasks on a cluster (`scheduler` address) or on a local cluster of `jobs`
     single-threaded worker processes. The context is scattered to every worker once."""
 
-    def __init__(self, ctx: EvalContext, jobs: int, scheduler: str | None):
+    def __init__(self, ctx: EvalContext, key: str, jobs: int, scheduler: str | None):
         try:
             from dask.distributed import Client, LocalCluster
         except ImportError:
@@ -153,6 +166,7 @@ class DaskExecutor:
             self.close()
             raise AttnsimError(f"cannot connect to the Dask scheduler at {scheduler}: {exc}") from None
         self.ctx = self.client.scatter(ctx, broadcast=True)
+        self.key = key
         self.futures = []
 
     def __enter__(self):
@@ -174,21 +188,26 @@ class DaskExecutor:
     def run(self, ranges, started=None):
         from dask.distributed import as_completed
 
-        self.futures = [self.client.submit(evaluate_chunk, self.ctx, start, stop, pure=False)
+        self.futures = [self.client.submit(evaluate_packed, self.ctx, self.key, start, stop, pure=False)
                         for start, stop in ranges]
         if started is not None:
             started()
-        for future in as_completed(self.futures):
+        finished = as_completed(self.futures)
+        for _ in range(len(self.futures)):
+            if not finished.has_ready():
+                yield None
+            future = next(finished)
             result = future.result()
             future.release()
             yield result
 
 
-def make_executor(kind: str, ctx: EvalContext, jobs: int, scheduler: str | None = None,
+def make_executor(kind: str, ctx: EvalContext, key: str, jobs: int, scheduler: str | None = None,
                   in_flight: int | None = None):
-    """`in_flight`: chunks queued per local worker (default LocalPool.IN_FLIGHT_PER_WORKER)."""
+    """`key`: the store's (PartialStore.key) the chunks are packed for; `in_flight`: chunks queued per
+    local worker (default LocalPool.IN_FLIGHT_PER_WORKER)."""
     if kind == "dask":
-        return DaskExecutor(ctx, jobs, scheduler)
+        return DaskExecutor(ctx, key, jobs, scheduler)
     if kind != "local":
         raise AttnsimError(f"--executor must be one of {', '.join(EXECUTORS)}, got {kind!r}")
-    return InProcess(ctx) if jobs == 1 else LocalPool(ctx, jobs, in_flight)
+    return InProcess(ctx, key) if jobs == 1 else LocalPool(ctx, key, jobs, in_flight)

@@ -219,6 +219,9 @@ def _say_repairs(store: PartialStore, say) -> None:
             f"(renamed *.damaged); their points are evaluated again")
 
 
+_END = object()        # the executor has no chunk left
+
+
 class _Evaluation:
     """The pending points, evaluated on the executor while the report is written from them.
 
@@ -249,7 +252,8 @@ class _Evaluation:
                 for _, _, ref in order:
                     yield store.read(ref)
                 return
-            with make_executor(self.executor, self.ctx, self.jobs, self.scheduler, self.in_flight) as pool:
+            with make_executor(self.executor, self.ctx, store.key, self.jobs, self.scheduler,
+                               self.in_flight) as pool:
                 arrivals = pool.run(pending, started=_import_report)
                 ready = dict([self._arrived(arrivals, len(pending))])
                 yield None
@@ -257,6 +261,8 @@ class _Evaluation:
                     if ref is not None:
                         yield store.read(ref)
                         continue
+                    if start not in ready:      # take what is finished; only then is it not ready
+                        ready.update(self._finished(arrivals, len(pending)))
                     if start not in ready:
                         yield None
                     while start not in ready:
@@ -289,10 +295,26 @@ class _Evaluation:
             self.in_flight = max(LocalPool.IN_FLIGHT_PER_WORKER, min(by_time, MAX_AHEAD_POINTS // chunk_size))
         return pending_ranges(spec.n_points, done_ranges(self.refs), chunk_size or 1)
 
+    def _finished(self, arrivals, n_pending: int) -> list:
+        """[(start, chunk as it reads back)] of the chunks the workers have finished by now, saved
+        (the executor yields None when no other is finished)."""
+        taken = []
+        while self.arrived < n_pending:
+            chunk = next(arrivals, _END)
+            if chunk is None:
+                break
+            taken.append(self._took(chunk, n_pending))
+        return taken
+
     def _arrived(self, arrivals, n_pending: int) -> tuple:
-        """(start, chunk as it reads back) of the next chunk a worker finished, saved."""
-        chunk = next(arrivals, None)
-        if chunk is None:
+        """(start, chunk as it reads back) of the next chunk a worker finishes, saved (waits for it)."""
+        chunk = next(arrivals, _END)
+        while chunk is None:                # nothing finished yet: asking again waits for a worker
+            chunk = next(arrivals, _END)
+        return self._took(chunk, n_pending)
+
+    def _took(self, chunk, n_pending: int) -> tuple:
+        if chunk is _END:
             raise AttnsimError("internal error (a bug in attnsim, please report it): a chunk of design points "
                                "was never evaluated")
         plain = self._save(chunk, reread=True)

@@ -45,6 +45,30 @@ class ChunkRef:
     path: Path
 
 
+@dataclass(frozen=True)
+class PackedChunk:
+    """A chunk as its file's bytes, made where it was evaluated: a worker packs its chunk, so the
+    process that writes the report (the critical path of a big sweep) only writes the bytes and reads
+    them back, and a pipe carries one bytes object instead of every row's values."""
+    start: int
+    stop: int
+    data: bytes
+
+
+def pack(chunk: ChunkResult, key: str) -> PackedChunk:
+    """`chunk` as the bytes PartialStore (whose `key` it is) saves."""
+    return PackedChunk(chunk.start, chunk.stop, _dumps({"fingerprint": key, **chunk.to_dict()}))
+
+
+def unpack(data: bytes, key: str) -> ChunkResult:
+    """The chunk whose file bytes are `data`, packed for the store whose key is `key`."""
+    plain = _loads(data)
+    if plain.get("fingerprint") != key:
+        raise AttnsimError("internal error (a bug in attnsim, please report it): a chunk was packed for "
+                           "another sweep")
+    return ChunkResult.from_dict(plain)
+
+
 class PartialStore:
     def __init__(self, out_dir: Path, fingerprint: dict[str, str], row_width: int | None = None):
         self.dir = Path(out_dir) / PARTIAL
@@ -112,18 +136,17 @@ class PartialStore:
         write_atomic(self.dir / MANIFEST, json.dumps({"format": _FORMAT, "fingerprint": self.fingerprint},
                                                      indent=1, sort_keys=True) + "\n")
 
-    def save(self, chunk: ChunkResult) -> ChunkRef:
+    def save(self, chunk: ChunkResult | PackedChunk) -> ChunkRef:
         return self._write(chunk)[0]
 
-    def save_and_reread(self, chunk: ChunkResult) -> tuple[ChunkRef, ChunkResult]:
+    def save_and_reread(self, chunk: ChunkResult | PackedChunk) -> tuple[ChunkRef, ChunkResult]:
         """Save `chunk`; return its ChunkRef and the chunk as read() would give it back (NumPy
         scalars become the Python numbers they equal), from the bytes written."""
         ref, text = self._write(chunk)
-        return ref, ChunkResult.from_dict(_loads(text))
+        return ref, unpack(text, self.key)
 
-    def _write(self, chunk: ChunkResult) -> tuple[ChunkRef, bytes]:
-        data = {"fingerprint": self.key, **chunk.to_dict()}
-        text = _dumps(data)
+    def _write(self, chunk: ChunkResult | PackedChunk) -> tuple[ChunkRef, bytes]:
+        text = (chunk if isinstance(chunk, PackedChunk) else pack(chunk, self.key)).data
         path = self.dir / f"chunk-{chunk.start:09d}-{chunk.stop:09d}.pkl"
         # no fsync (about 25 ms a chunk): the rename alone keeps the file whole after Ctrl-C or kill -9;
         # after a crash of the machine a chunk left empty or damaged fails to read back, is set aside
