@@ -30,6 +30,7 @@ def _special_characters() -> tuple[str, ...]:
 
 
 _SPECIAL = _special_characters()
+_SPECIAL_PATTERN = "[" + "".join(f"\\x{{{ord(ch):02x}}}" for ch in _SPECIAL) + "]"     # RE2, for Arrow
 
 
 def frame_csv(frame: pd.DataFrame, header: bool = True) -> str:
@@ -65,6 +66,9 @@ def _column_text(column: pd.Series, pa, pc):
     if isinstance(dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_integer_dtype(dtype):
         return pc.fill_null(pc.cast(pa.array(column, from_pandas=True), pa.string()), "")   # nullable: NA empty
     if isinstance(dtype, pd.StringDtype):               # pandas 3's default for text
+        plain = _plain_text(column, pa, pc)
+        if plain is not None:
+            return plain
         dtype, column = np.dtype(object), column.astype(object)
     if not isinstance(dtype, np.dtype):
         return None                                     # other extension types (nullable, categorical, ...)
@@ -85,6 +89,18 @@ def _column_text(column: pd.Series, pa, pc):
         codes, uniques = pd.factorize(values, use_na_sentinel=True)    # text and missing cells only
         return _taken([_quoted(u) for u in uniques], codes, pa)
     return pa.array(["" if _missing(v) else _quoted(str(v)) for v in values.tolist()], pa.string())
+
+
+def _plain_text(column: pd.Series, pa, pc):
+    """A text column's cells as Arrow holds them (missing ones empty) when none needs quoting, the
+    common case (names, hashes, paths); else None. No cell becomes a Python object."""
+    values = pa.array(column.array)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    values = values.cast(pa.string())
+    if len(values) and pc.any(pc.match_substring_regex(values, _SPECIAL_PATTERN)).as_py():
+        return None
+    return pc.fill_null(values, "")
 
 
 def _taken(texts: list, codes: np.ndarray, pa):

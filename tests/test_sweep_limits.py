@@ -101,14 +101,18 @@ def test_damaged_saved_chunks_are_set_aside_and_evaluated_again(tmp_path, uninte
     from simulator.sweep import store as store_module
 
     data = store_module._loads(bad.path.read_bytes())
-    data["rows"] = [["x"]] + data["rows"]                                              # a row of the wrong width
+    data["cells"] = [["x"]] + data["cells"]                                            # a row of the wrong width
     bad.path.write_bytes(store_module._dumps(data))
+    stray = store.save(evaluate_chunk(EvalContext.from_spec(spec), 8, 12))
+    data = store_module._loads(stray.path.read_bytes())
+    data["cells"][0][2] = len(data["parts"])                                           # a row without its part
+    stray.path.write_bytes(store_module._dumps(data))
     torn = out / ".partial" / f".{good.path.name}.999999999.abc.tmp"
     torn.write_text("{")
     code, _, err = run(["sweep", sweep, "--out", out, "--jobs", "1"])
     assert code == 0, err
     assert "attnsim: note: removed 1 temporary file(s) of a run that was killed while saving" in err
-    assert "1 saved chunk file(s) in" in err and "their points are evaluated again" in err
+    assert "2 saved chunk file(s) in" in err and "their points are evaluated again" in err
     pd.testing.assert_frame_equal(without_stamp(out / "results.csv"), without_stamp(uninterrupted / "results.csv"))
 
 
@@ -259,13 +263,13 @@ def test_a_chunk_packed_by_a_worker_saves_and_reads_back_as_the_chunk_itself(tmp
 
     spec = load_sweep(sweep_file(tmp_path))
     chunk = evaluate_chunk(EvalContext.from_spec(spec), 0, 5)
-    chunk.rows[0][-1] = np.float64(chunk.rows[0][-1])       # a NumPy number reads back as the float it is
+    chunk.cells[0][-1] = np.float64(chunk.cells[0][-1])     # a NumPy number reads back as the float it is
     first = PartialStore(tmp_path / "a", spec.fingerprint_parts())
     second = PartialStore(tmp_path / "b", spec.fingerprint_parts())
     ref_a, plain_a = first.save_and_reread(chunk)
     ref_b, plain_b = second.save_and_reread(pack(chunk, second.key))
     assert ref_a.path.read_bytes() == ref_b.path.read_bytes()
-    assert plain_a == plain_b == first.read(ref_a) and type(plain_b.rows[0][-1]) is float
+    assert plain_a == plain_b == first.read(ref_a) and type(plain_b.cells[0][-1]) is float
     with pytest.raises(AttnsimError, match="packed for another sweep"):
         first.save_and_reread(pack(chunk, "another sweep's key"))
 

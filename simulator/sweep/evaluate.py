@@ -4,8 +4,11 @@ A worker receives one EvalContext (parsed workloads, the base hardware dict, the
 chunks of point ids. Each point's hardware comes from a validated template where it can
 (fastbuild.py), its layers from the worker's memo where only prices differ (memo.py), computed
 without simulate()'s general machinery when every layer is one GEMM (gemmrows.py), its rows
-priced from the memoised parts (rows.py). Rows are lists of plain values (no DataFrame per point:
-that costs milliseconds); sweep/report.py assembles them. Nothing here writes files.
+priced from the memoised parts (rows.py). A chunk's rows are kept factored: each row's priced cells
+(lists of plain values; no DataFrame per point: that costs milliseconds) and an index into the
+chunk's table of distinct row parts, the values no price enters, which most points share; the
+report (sweep/report.py, tables.py) builds its columns from the table and the cells without
+building each row. Nothing here writes files.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from .grid import PointHasher, apply_values
 from .fastbuild import HardwareBuilder
 from .gemmrows import fast_path, staged_path
 from .memo import LayerMemo
-from .rows import _ROW_ORDER, ROW_COLUMNS, layer_row, priced_row, row_parts  # noqa: F401 - re-exported
+from .rows import _ROW_ORDER, ROW_COLUMNS, full_row, layer_row, priced_cells, priced_row, row_parts  # noqa: F401
 from .spec import SweepSpec
 
 
@@ -78,39 +81,69 @@ class ChunkResult:
     """What one chunk of points [start, stop) produced.
 
     points:   [point_id, point_hash, area_mm2 or None] per point whose hardware is valid
-    rows:     [point_id, case index, *ROW_COLUMNS, *energy breakdown] per (point, case, layer)
+    cells:    [point_id, case index, part index, seconds, energy_pj, *energy breakdown] per (point, case,
+              layer): a row's priced values (rows.priced_cells)
+    parts:    [head, middle, tail] per distinct part of the rows (rows.RowParts less what pricing
+              reads): the row of a cell is [point_id, case, *head, seconds, *middle, energy_pj, *tail,
+              *breakdown], that is [point_id, case, *ROW_COLUMNS, *energy breakdown] (`rows`)
     invalid:  [point_id, point_hash, case index or None, [[key path, message], ...]] per failure
     filtered: [point_id, constraint index] per point a constraint leaves out
     """
     start: int
     stop: int
     points: list
-    rows: list
+    cells: list
     invalid: list
     filtered: list = field(default_factory=list)
+    parts: list = field(default_factory=list)
+
+    @property
+    def rows(self) -> list:
+        """[point_id, case index, *ROW_COLUMNS, *energy breakdown] per (point, case, layer)."""
+        parts = self.parts
+        return [full_row(cell, parts[cell[2]]) for cell in self.cells]
 
     def to_dict(self) -> dict:
-        return {"start": self.start, "stop": self.stop, "points": self.points, "rows": self.rows,
-                "invalid": self.invalid, "filtered": self.filtered}
+        return {"start": self.start, "stop": self.stop, "points": self.points, "cells": self.cells,
+                "parts": self.parts, "invalid": self.invalid, "filtered": self.filtered}
 
     @classmethod
     def from_dict(cls, data: dict) -> "ChunkResult":
-        return cls(int(data["start"]), int(data["stop"]), data["points"], data["rows"], data["invalid"],
-                   data["filtered"])
+        return cls(int(data["start"]), int(data["stop"]), data["points"], data["cells"], data["invalid"],
+                   data["filtered"], data["parts"])
 
 
 def evaluate_chunk(ctx: EvalContext, start: int, stop: int) -> ChunkResult:
     """Evaluate design points start..stop-1 on every valid case."""
     out = ChunkResult(start, stop, [], [], [])
+    table = _PartsTable(out.parts)
     _freeze_once()
     threshold = gc.get_threshold()
     gc.set_threshold(max(threshold[0], YOUNG_OBJECTS), *threshold[1:])
     try:
         for pid in range(start, stop):
-            _evaluate_point(ctx, pid, out)
+            _evaluate_point(ctx, pid, out, table)
     finally:
         gc.set_threshold(*threshold)
     return out
+
+
+class _PartsTable:
+    """A chunk's row parts, each once: keyed on the RowParts object itself (a memoised layer gives the
+    same one at every point it serves), which is held here while the chunk is made, so no other
+    object can take its id meanwhile. Equal parts from distinct objects get two entries: the table
+    only shares, it never merges values (1 and 1.0, 0.0 and -0.0 stay apart)."""
+
+    def __init__(self, parts: list):
+        self.parts, self.index, self.held = parts, {}, []
+
+    def __call__(self, parts) -> int:
+        i = self.index.get(id(parts))
+        if i is None:
+            i = self.index[id(parts)] = len(self.parts)
+            self.parts.append((parts.head, parts.middle, parts.tail))
+            self.held.append(parts)
+        return i
 
 
 # The cyclic collector's first threshold while a chunk is evaluated (Python's default is 700):
@@ -120,18 +153,19 @@ def evaluate_chunk(ctx: EvalContext, start: int, stop: int) -> ChunkResult:
 YOUNG_OBJECTS = 50_000
 
 
-def _evaluate_point(ctx: EvalContext, pid: int, out: ChunkResult) -> None:
+def _evaluate_point(ctx: EvalContext, pid: int, out: ChunkResult, table: _PartsTable) -> None:
     hw = _point_hardware(ctx, pid, out)
     if hw is None:
         return
     digest = out.points[-1][1]
     for case_index, workload in ctx.cases:
         try:
-            rows = [priced_row(pid, case_index, parts, hw) for parts in ctx.memo.layers(case_index, workload, hw)]
+            layers = ctx.memo.layers(case_index, workload, hw)
+            cells = [priced_cells(pid, case_index, table(parts), parts, hw) for parts in layers]
         except Exception as exc:        # noqa: BLE001 - recorded as an invalid point, see _problems
             out.invalid.append([pid, digest, case_index, _problems(exc)])
             continue
-        out.rows.extend(rows)
+        out.cells.extend(cells)
 
 
 _FROZEN: set = set()         # ids of the processes that froze

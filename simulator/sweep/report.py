@@ -175,7 +175,7 @@ def _stream_rows(spec, chunks, streams, prov, generated) -> "_Tally":
 
     invalid(tables.invalid_frame(spec, [], with_cases=True), header=True)   # invalid layer_grid variants
     for piece in _pieces(chunks):
-        results = tables.results_frame(spec, [piece])
+        results = tables.results_frame(spec, piece)
         if len(results):
             if t.held is not None:
                 streams.write_results(t.held)
@@ -183,10 +183,10 @@ def _stream_rows(spec, chunks, streams, prov, generated) -> "_Tally":
             t.summary.add(tables.objective_sums(spec, results))
             t.rows += len(results)
             t.evaluated_points += results["point_id"].nunique()      # pieces never share a point
-        if piece.invalid:
-            invalid(tables.invalid_frame(spec, [piece], with_cases=False))
+        if any(c.invalid for c in piece):
+            invalid(tables.invalid_frame(spec, piece, with_cases=False))
         if streams.filtered is not None:
-            filtered = tables.filtered_frame(spec, [piece])
+            filtered = tables.filtered_frame(spec, piece)
             streams.write_filtered(filtered.assign(**prov))
             t.filtered_by.update(filtered["constraint"])
     return t
@@ -197,32 +197,25 @@ EARLY_ROWS = 4_000       # or as few as this when the next chunk is still being 
 
 
 def _pieces(chunks):
-    """Consecutive chunks merged into pieces of about PIECE_ROWS rows (a point covered by an earlier
-    chunk counts once). `chunks` may yield None, meaning the next chunk is not ready yet: a piece of
-    at least EARLY_ROWS rows is then written meanwhile."""
+    """Consecutive chunks grouped into pieces (lists of chunks) of about PIECE_ROWS rows (a point
+    covered by an earlier chunk counts once). `chunks` may yield None, meaning the next chunk is not
+    ready yet: a piece of at least EARLY_ROWS rows is then written meanwhile."""
     covered, pending, size = 0, [], 0
     for chunk in chunks:
         if chunk is None:
             if size >= EARLY_ROWS:
-                yield _merged(pending)
+                yield pending
                 pending, size = [], 0
             continue
         chunk = _uncovered(chunk, covered)
         covered = max(covered, chunk.stop)
         pending.append(chunk)
-        size += len(chunk.rows) + len(chunk.invalid)
+        size += len(chunk.cells) + len(chunk.invalid)
         if size >= PIECE_ROWS:
-            yield _merged(pending)
+            yield pending
             pending, size = [], 0
     if pending:
-        yield _merged(pending)
-
-
-def _merged(chunks):
-    first = chunks[0]
-    return type(first)(first.start, chunks[-1].stop, [p for c in chunks for p in c.points],
-                       [r for c in chunks for r in c.rows], [e for c in chunks for e in c.invalid],
-                       [f for c in chunks for f in c.filtered])
+        yield pending
 
 
 def _uncovered(chunk, covered: int):
@@ -230,8 +223,8 @@ def _uncovered(chunk, covered: int):
     if covered <= chunk.start:
         return chunk
     keep = (lambda entries: [e for e in entries if e[0] >= covered])
-    return type(chunk)(chunk.start, chunk.stop, keep(chunk.points), keep(chunk.rows), keep(chunk.invalid),
-                       keep(chunk.filtered))
+    return type(chunk)(chunk.start, chunk.stop, keep(chunk.points), keep(chunk.cells), keep(chunk.invalid),
+                       keep(chunk.filtered), chunk.parts)
 
 
 class _Streams:

@@ -85,9 +85,29 @@ assert BOUND_COLUMNS == ("bound_cycles", "mapping_efficiency") and SCHEDULE_COLU
 
 def priced_row(pid: int, case_index: int, parts: RowParts, hw) -> list:
     """[pid, case, *ROW_COLUMNS, *energy breakdown] of a layer on the point's hardware `hw`."""
+    return full_row(priced_cells(pid, case_index, 0, parts, hw), (parts.head, parts.middle, parts.tail))
+
+
+def priced_cells(pid: int, case_index: int, index: int, parts: RowParts, hw) -> list:
+    """What of priced_row(pid, case_index, parts, hw) is not in `parts`' head, middle and tail, with
+    the parts' `index` in their chunk's table: [pid, case, index, seconds, energy_pj, *breakdown]."""
     breakdown = energy_breakdown_scalar(parts.counts, parts.reads, parts.writes, hw)
-    return [pid, case_index, *parts.head, parts.cycles / hw.clock_hz, *parts.middle, sum(breakdown.values()),
-            *parts.tail, *(float(v) for v in breakdown.values())]
+    return [pid, case_index, index, parts.cycles / hw.clock_hz, sum(breakdown.values()),
+            *(float(v) for v in breakdown.values())]
+
+
+def full_row(cells, part) -> list:
+    """The row of priced_cells `cells` whose parts' (head, middle, tail) are `part`: priced_row's."""
+    head, middle, tail = part
+    return [cells[0], cells[1], *head, cells[3], *middle, cells[4], *tail, *cells[5:]]
+
+
+# a row's parts split where the priced values go: head | seconds | middle | energy_pj | tail
+HEAD_LENGTH = ROW_COLUMNS.index("seconds")
+MIDDLE_LENGTH = ROW_COLUMNS.index("energy_pj") - HEAD_LENGTH - 1
+TAIL_LENGTH = len(ROW_COLUMNS) - HEAD_LENGTH - MIDDLE_LENGTH - 2
+PRICED_COLUMNS = ("seconds", "energy_pj")
+PART_COLUMNS = tuple(c for c in ROW_COLUMNS if c not in PRICED_COLUMNS)
 
 
 def layer_row(pid: int, case_index: int, r, hw) -> list:

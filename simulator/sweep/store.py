@@ -30,11 +30,12 @@ import numpy as np
 from ..errors import AttnsimError
 from ..fileio import remove_stale_temps, write_atomic
 from .evaluate import ChunkResult
+from .rows import HEAD_LENGTH, MIDDLE_LENGTH, TAIL_LENGTH
 
 PARTIAL = ".partial"
 MANIFEST = "manifest.json"
-_FORMAT = 2                     # 1: JSON chunk files
-_MAGIC = b"attnsim chunk 2\n"
+_FORMAT = 3                     # 1: JSON chunk files; 2: a row per (point, case, layer)
+_MAGIC = b"attnsim chunk 3\n"
 
 
 @dataclass(frozen=True)
@@ -165,8 +166,15 @@ def _check_shape(chunk: ChunkResult, row_width: int | None) -> None:
     for point in chunk.points:
         if len(point) != 3 or not chunk.start <= point[0] < chunk.stop:
             raise ValueError("bad point entry")
-    for row in chunk.rows:
-        if (row_width is not None and len(row) != row_width) or not chunk.start <= row[0] < chunk.stop:
+    lengths = (HEAD_LENGTH, MIDDLE_LENGTH, TAIL_LENGTH)
+    for part in chunk.parts:
+        if tuple(map(len, part)) != lengths:
+            raise ValueError("bad row part")
+    width = None if row_width is None else row_width - sum(lengths) + 1      # a row less its part, plus the index
+    n_parts = len(chunk.parts)
+    for cells in chunk.cells:
+        if (width is not None and len(cells) != width) or not chunk.start <= cells[0] < chunk.stop \
+                or not (type(cells[2]) is int and 0 <= cells[2] < n_parts):
             raise ValueError("bad result row")
     for entry in chunk.invalid:
         if len(entry) != 4 or not chunk.start <= entry[0] < chunk.stop or not isinstance(entry[3], list):

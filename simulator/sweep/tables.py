@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..report import LAYER_COLUMNS, SCHEDULE_COLUMNS
 from .pareto import non_dominated
-from .rows import ROW_COLUMNS
+from .rows import PART_COLUMNS, PRICED_COLUMNS, ROW_COLUMNS
 from .expansion import PointError
 from .spec import SweepSpec
 
@@ -127,11 +127,8 @@ def _unique_chunks(chunks):
 
 def results_frame(spec: SweepSpec, chunks) -> pd.DataFrame:
     """One row per (point, workload variant, layer), ordered by point id, case, layer."""
-    rows, points = [], {}
-    for c, covered in _unique_chunks(chunks):
-        rows.extend(r for r in c.rows if r[0] >= covered)
-        points.update((p[0], p) for p in c.points if p[0] >= covered)
-    raw = pd.DataFrame(rows, columns=["point_id", "_case", *ROW_COLUMNS, *spec.energy_columns])
+    raw = _raw_rows(spec, chunks, nullable=_OPTIONAL_INT)
+    points = {p[0]: p for c, covered in _unique_chunks(chunks) for p in c.points if p[0] >= covered}
     pid = raw["point_id"].to_numpy(dtype=np.int64)
     cases = raw["_case"].to_numpy(dtype=np.int64)
     cols: dict = {"point_id": raw["point_id"].astype(np.int64),
@@ -143,7 +140,7 @@ def results_frame(spec: SweepSpec, chunks) -> pd.DataFrame:
     cols.update({k: v for k, v in by_case.items() if k != "workload"})
     cols["workload"] = by_case["workload"]
     for c in ROW_COLUMNS:
-        cols[c] = raw[c].astype("Int64") if c in _OPTIONAL_INT else raw[c]
+        cols[c] = raw[c]
     for c in spec.energy_columns:
         cols[c] = raw[c]
     cols["_case"] = raw["_case"]
@@ -151,6 +148,30 @@ def results_frame(spec: SweepSpec, chunks) -> pd.DataFrame:
                           for k, v in cols.items()})
     front = ["point_id", "point_hash", *spec.hw_keys, "area_mm2", "layer_grid_id", *layer_grid_columns(spec)]
     return frame[front + list(LAYER_COLUMNS) + list(SCHEDULE_COLUMNS) + list(spec.energy_columns) + ["_case"]]
+
+
+def _raw_rows(spec: SweepSpec, chunks, nullable=()) -> dict[str, pd.Series]:
+    """The chunks' rows as columns, named [point_id, _case, *ROW_COLUMNS, *energy columns], each
+    typed as pandas types it from the rows (DataFrame(rows)): the priced cells are typed as they
+    come, the row parts' columns on the table of the distinct parts some row has, then taken per
+    row; a column's type depends only on which values (and types) it holds, the same set either way.
+    Typing the parts once per distinct part, not per row, is most of a big sweep's report time saved.
+    The `nullable` columns are then made nullable integers (Int64), the parts' on their table."""
+    cells, parts, offsets, counts = [], [], [], []
+    for c, covered in _unique_chunks(chunks):
+        kept = c.cells if covered <= c.start else [r for r in c.cells if r[0] >= covered]
+        offsets.append(len(parts))
+        counts.append(len(kept))
+        cells.extend(kept)
+        parts.extend((*head, *middle, *tail) for head, middle, tail in c.parts)
+    priced = pd.DataFrame(cells, columns=["point_id", "_case", "_part", *PRICED_COLUMNS, *spec.energy_columns])
+    index = priced["_part"].to_numpy(dtype=np.int64) + np.repeat(np.array(offsets, np.int64), counts)
+    used, index = np.unique(index, return_inverse=True)    # only the parts some row has enter the types
+    table = pd.DataFrame([parts[i] for i in used], columns=list(PART_COLUMNS))
+    table = table.astype({c: "Int64" for c in nullable if c in table.columns})
+    fixed = table.take(index.reshape(-1)).reset_index(drop=True)
+    priced = priced.astype({c: "Int64" for c in nullable if c in priced.columns})
+    return {**{c: fixed[c] for c in PART_COLUMNS}, **{c: priced[c] for c in priced.columns if c != "_part"}}
 
 
 def invalid_frame(spec: SweepSpec, chunks, with_cases: bool = True) -> pd.DataFrame:
