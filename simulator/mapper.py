@@ -123,13 +123,31 @@ def space_plan(op, hw, space, capacity: tuple, opk: tuple | None = None, walker=
         hit = _CACHE.get((opk, walk_key(hw), capacity), lambda: _read_only(_heuristic(op, hw, space, opk, walker)))
     else:
         hit = _heuristic(op, hw, space, opk, walker)
-    if isinstance(hit, MappingError):
-        raise hit
+    if isinstance(hit, _NoFit):
+        raise hit.error(op, hw)
     return hit
 
 
+class _NoFit:
+    """The heuristic's outcome when no tile fits: kept in the plan cache without its message, which
+    names the hardware and its level, fields the cache key leaves out (two points that differ only
+    in names share the outcome, each gets its own names)."""
+    __slots__ = ("nested",)
+
+    def __init__(self, nested: bool):
+        self.nested = nested            # several on-chip levels: no nest of tiles fits them
+
+    def error(self, op, hw) -> MappingError:
+        if self.nested:
+            return MappingError(f"no nest of tiles of the ({op.m}, {op.k}, {op.n}) GEMM fits the on-chip levels "
+                                f"of {hw.name!r}")
+        level = hw.on_chip[0]
+        return MappingError(f"no tile of the ({op.m}, {op.k}, {op.n}) GEMM fits level {level.name!r} "
+                            f"({level.usable_bytes} usable bytes)")
+
+
 def _read_only(outcome):
-    if not isinstance(outcome, MappingError) and outcome[1] is not None:
+    if not isinstance(outcome, _NoFit) and outcome[1] is not None:
         outcome[1].setflags(write=False)
     return outcome
 
@@ -158,7 +176,7 @@ def clear_cache() -> None:
 
 
 def _heuristic(op, hw, space=None, opk: tuple | None = None, walker=None):
-    """(mapping, counts of its count-only walk or None), or the MappingError to raise. `space`: the
+    """(mapping, counts of its count-only walk or None), or _NoFit (the MappingError to raise). `space`: the
     op's one-level candidate space on hw (_space), `opk` its op_key and `walker` (space_plan) when
     the caller has them."""
     dims = (op.m, op.k, op.n)
@@ -174,8 +192,7 @@ def _heuristic(op, hw, space=None, opk: tuple | None = None, walker=None):
     if len(cands):
         cands = complete_inwards(op, hw, flow, cands)
     if not len(cands) and not fits:
-        return MappingError(f"no nest of tiles of the ({op.m}, {op.k}, {op.n}) GEMM fits the on-chip levels "
-                            f"of {hw.name!r}")
+        return _NoFit(nested=True)
     outcome = evaluate(op, hw, np.concatenate([seeds, cands]), "cycles", n_seeds=len(seeds),
                        budget=HEURISTIC_STEP_BUDGET, tolerance=PRUNE_TOLERANCE)
     return mapping_of(outcome.best, nlev, False), outcome.counts
@@ -188,8 +205,7 @@ def _single_level(op, hw, fits: bool, space, opk: tuple, walker=None):
 
     cap = hw.on_chip[0].usable_bytes // hw.bytes_per_element
     if not fits and space.smallest > cap:
-        return MappingError(f"no tile of the ({op.m}, {op.k}, {op.n}) GEMM fits level {hw.on_chip[0].name!r} "
-                            f"({hw.on_chip[0].usable_bytes} usable bytes)")
+        return _NoFit(nested=False)
     bounds_args, walk_args, memo, n_counts = walker() if walker is not None else walk_context(op, hw, space, opk)
     stats = np.zeros(4, np.int64)
     counts = np.zeros(n_counts, np.int64)

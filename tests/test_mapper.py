@@ -23,7 +23,8 @@ from simulator.graph import Gemm
 from simulator.mapping import GemmMapping, check_gemm_mapping, footprint_bytes
 from simulator.simulate import layer_graph
 from simulator.variants.common import causal_ranges
-from tests.helpers import make_hw
+from simulator.hardware import Hardware
+from tests.helpers import hw_dict, make_hw, with_changes
 
 FLOWS = ("output_stationary", "weight_stationary", "input_stationary")
 
@@ -122,3 +123,16 @@ def test_no_tile_fits():
     hw = make_hw(rows=4, cols=7, sram_bytes=2 * 84 * 4)
     with pytest.raises(MappingError, match="no tile of the \\(30, 20, 25\\) GEMM fits level 'l0'"):
         mapper.default_gemm_mapping(Gemm("g", "a", "b", "c", 30, 20, 25), hw)
+
+
+def test_no_tile_fits_names_the_hardware_it_is_raised_on():
+    """The plan cache keys on what the heuristic reads, not on names: a cached 'nothing fits' is
+    worded for each hardware it is raised on (its own level name), never for the first one."""
+    op = Gemm("g", "a", "b", "c", 30, 20, 25)
+    mapper.clear_cache()
+    for name in ("first_sram", "second_sram", "first_sram"):
+        hw = Hardware.from_dict(with_changes(hw_dict(rows=4, cols=7, sram_bytes=2 * 84 * 4),
+                                             {"memories[0].name": name}), source="<test>")
+        with pytest.raises(MappingError, match=f"fits level '{name}' "):
+            mapper.default_gemm_mapping(op, hw)
+    assert len(mapper._CACHE) == 1          # one outcome, worded three times

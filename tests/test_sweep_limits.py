@@ -329,3 +329,22 @@ def test_finished_chunks_are_taken_before_the_report_is_told_to_write_meanwhile(
     taken = list(evaluation.chunks())
     assert [c is None for c in taken] == [True] + [False] * 4
     assert [(c.start, c.stop) for c in taken[1:]] == [(0, 3), (3, 6), (6, 9), (9, 12)]
+
+
+def test_a_mapping_error_quotes_each_point_s_own_level_name(tmp_path):
+    """Caches key on what the model reads, names apart (the mapper's plan cache, the single-GEMM
+    parts): a sweep over a level's name where no tile fits reports each point with its own name."""
+    from simulator.errors import AttnsimError
+    from simulator.sweep.spec import sweep_from_dict
+    from tests.helpers import hw_dict
+
+    hw = tmp_path / "hw.yaml"
+    hw.write_text(yaml.safe_dump(hw_dict(rows=4, cols=7, sram_bytes=2 * 84 * 4)))      # no tile fits
+    spec = sweep_from_dict({"name": "n", "base_hw": str(hw), "workloads": [str(SMOKE)],
+                            "hw_grid": {"memories[0].name": ["alpha", "beta"], "clock_hz": [1e9, 2e9]},
+                            "objectives": ["cycles", "energy_pj"]}, source=str(tmp_path / "s.yaml"))
+    with pytest.raises(AttnsimError, match="no design point could be evaluated"):
+        run_sweep(spec, tmp_path / "out", jobs=1, warn=lambda message: None)
+    invalid = pd.read_csv(tmp_path / "out" / "invalid.csv")
+    quoted = invalid["problems"].str.extract(r"fits level '(\w+)'")[0]
+    assert list(quoted) == ["alpha", "alpha", "beta", "beta"]
