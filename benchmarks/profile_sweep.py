@@ -60,7 +60,7 @@ STAGES = [
     (4, "list_schedule (event-driven)", "schedule/scheduler.py", "list_schedule_ranged"),
     (3, "run_plan: counts as scheduled", "schedule/layer.py", "run_plan"),
     (2, "row parts of a new entry", "sweep/rows.py", "row_parts"),
-    (1, "pricing the rows", "sweep/rows.py", "priced_row"),
+    (1, "pricing the rows", "sweep/rows.py", "priced_cells"),
 ]
 
 

@@ -23,7 +23,8 @@ from .grid import PointHasher, apply_values
 from .fastbuild import HardwareBuilder
 from .gemmrows import fast_path, staged_path
 from .memo import LayerMemo
-from .rows import _ROW_ORDER, ROW_COLUMNS, full_row, layer_row, priced_cells, priced_row, row_parts  # noqa: F401
+from .rows import _ROW_ORDER, ROW_COLUMNS, layer_row  # noqa: F401 - re-exported
+from .rows import full_row, priced_cells, row_parts
 from .spec import SweepSpec
 
 
