@@ -257,3 +257,28 @@ def test_the_pareto_legend_goes_to_the_emptiest_corner():
         figures._corner_legend(ax, xs, ys)
         assert ax.get_legend()._loc == codes[expected], (crowded, expected)
         plt.close(fig)
+
+
+@pytest.mark.parametrize("lo, hi", [(2.1e5, 8.7e5), (1.3e3, 4.2e7), (0.02, 7.0)])
+def test_the_heat_maps_log_colour_bar_labels_the_default_ticks_as_the_cells_write_values(lo, hi):
+    """figures._SIText: the ticks matplotlib's log formatter labels (decades, or the minor ticks of a
+    bar spanning less than a decade), each written as cell_text writes a cell, without mathtext."""
+    from matplotlib.colors import LogNorm
+
+    from simulator.sweep.figures import _SIText, cell_text
+
+    labelled = {}
+    for ours in (False, True):
+        with plt.rc_context(STYLE):
+            fig, ax = plt.subplots()
+            bar = fig.colorbar(ax.imshow([[lo, hi]], norm=LogNorm(lo, hi)), ax=ax)
+            if ours:
+                bar.ax.yaxis.set_major_formatter(_SIText(labelOnlyBase=True))
+                bar.ax.yaxis.set_minor_formatter(_SIText(labelOnlyBase=False))
+            fig.canvas.draw()
+            labelled[ours] = {round(t.get_position()[1], 9): t.get_text()
+                              for t in bar.ax.yaxis.get_ticklabels(which="both")
+                              if t.get_text() and lo <= t.get_position()[1] <= hi}
+            plt.close(fig)
+    assert labelled[True] and sorted(labelled[True]) == sorted(labelled[False])
+    assert all(text == cell_text(v) and "$" not in text for v, text in labelled[True].items())
