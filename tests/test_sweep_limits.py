@@ -348,3 +348,69 @@ def test_a_mapping_error_quotes_each_point_s_own_level_name(tmp_path):
     invalid = pd.read_csv(tmp_path / "out" / "invalid.csv")
     quoted = invalid["problems"].str.extract(r"fits level '(\w+)'")[0]
     assert list(quoted) == ["alpha", "alpha", "beta", "beta"]
+
+
+def _chunk(start: int, stop: int, rows_per_point: int = 2):
+    from simulator.sweep.evaluate import ChunkResult
+
+    cells = [[p, 0, 0] for p in range(start, stop) for _ in range(rows_per_point)]
+    return ChunkResult(start, stop, [[p, "", 0.0] for p in range(start, stop)], cells, [], [], [])
+
+
+def test_pieces_near_the_end_are_written_while_the_last_chunks_are_evaluated():
+    """report._pieces: while the next chunk is not ready (None), a piece is cut at EARLY_ROWS rows, or
+    smaller once the points still to come are no more than those held (then little is left for
+    after the last chunk, when the command works alone); every chunk in exactly one piece, in order."""
+    from simulator.sweep.report import EARLY_ROWS, _pieces
+
+    n_points, size = 100, 10
+    stream = []
+    for start in range(0, n_points, size):
+        stream += [_chunk(start, start + size), None]
+    pieces = [[(c.start, c.stop) for c in piece] for piece in _pieces(iter(stream), n_points)]
+    assert [r for piece in pieces for r in piece] == [(s, s + size) for s in range(0, n_points, size)]
+    # 20 rows a chunk, far below EARLY_ROWS: held until the points to come (100 - covered) are at most
+    # those held (covered - first start): cut after 50, 80, 90 and 100 points
+    assert 20 * n_points < EARLY_ROWS
+    assert [piece[-1][1] for piece in pieces] == [50, 80, 90, 100]
+    # no None: one piece (PIECE_ROWS not reached); a None before anything is held cuts nothing
+    assert len(list(_pieces(iter([None] + [c for c in stream if c is not None]), n_points))) == 1
+
+
+def test_only_the_piece_reaching_the_grid_s_end_is_held_for_after_the_figures(tmp_path, monkeypatch):
+    """Every piece but the last is written as it is made (before the next piece is made); the last
+    is written while the figures are drawn; results.csv has every row once, in point order."""
+    from simulator.sweep import report
+
+    order = []
+    real_write = report._Streams.write_results
+    real_submit = report.Standby.submit
+    real_frame = report.tables.results_frame
+
+    def frame(spec, piece):
+        order.append(("made",))
+        return real_frame(spec, piece)
+
+    def write(self, frame):
+        order.append(("rows", int(frame["point_id"].min()), int(frame["point_id"].max())))
+        return real_write(self, frame)
+
+    def submit(self, *args):
+        order.append(("figure",))
+        return real_submit(self, *args)
+
+    monkeypatch.setattr(report._Streams, "write_results", write)
+    monkeypatch.setattr(report.Standby, "submit", submit)
+    monkeypatch.setattr(report.tables, "results_frame", frame)
+    monkeypatch.setattr(report, "PIECE_ROWS", 7)
+    spec = load_sweep(sweep_file(tmp_path))
+    run_sweep(spec, tmp_path / "out", jobs=1, chunk_size=1, warn=lambda message: None)
+    written = [entry for entry in order if entry[0] == "rows"]
+    figures = [i for i, entry in enumerate(e for e in order if e[0] != "made") if entry == ("figure",)]
+    assert len(written) >= 3 and figures == [len(written) - 1, len(written)]
+    assert written[-1][2] == spec.n_points - 1 and order[-1][0] == "rows"
+    kinds = [entry[0] for entry in order]
+    assert kinds[:2 * (len(written) - 1)] == ["made", "rows"] * (len(written) - 1)
+    assert [w[1] for w in written[1:]] == [w[2] + 1 for w in written[:-1]]
+    frame = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert frame["point_id"].is_monotonic_increasing and frame["point_id"].nunique() == spec.n_points

@@ -172,8 +172,8 @@ def test_default_output_folder(tmp_path, monkeypatch):
 
 
 def test_report_in_small_pieces_writes_the_same_files(quick, tmp_path, monkeypatch):
-    # results are written a piece behind (the last piece while the figures are drawn): with pieces of a
-    # few rows every piece but the last is written from the loop, in order, none twice or lost
+    # each piece's results are written as it is made, the last one while the figures are drawn: with
+    # pieces of a few rows every piece but the last is written from the loop, in order, none twice or lost
     from simulator.sweep import report
 
     monkeypatch.setattr(report, "PIECE_ROWS", 7)

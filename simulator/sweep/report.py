@@ -160,9 +160,10 @@ def _nothing_evaluated(spec, out: Path, streams, tally: _Tally) -> None:
 
 def _stream_rows(spec, chunks, streams, prov, generated) -> "_Tally":
     """Stream every chunk's rows, invalid and filtered points into the files, in point order; return
-    the points' summary and the counts the warning and the expansion report need. The last piece's
-    results are not written but held in the tally (`held`): the summary is complete without them,
-    so the figures can be started first and drawn while they are written (_tables_and_figures)."""
+    the points' summary and the counts the warning and the expansion report need. Each piece's
+    results are written as soon as they are made, but the last piece's (the one reaching the grid's
+    end) are held in the tally (`held`): the summary is complete without writing them, so the
+    figures can be started first and drawn while they are written (_tables_and_figures)."""
     t = _Tally(ReportSummary(spec))
 
     def invalid(frame: pd.DataFrame, header: bool = False) -> None:
@@ -174,13 +175,15 @@ def _stream_rows(spec, chunks, streams, prov, generated) -> "_Tally":
         t.invalid_ids.update(int(p) for p in frame.loc[frame["kind"] != "simulation", "point_id"].dropna())
 
     invalid(tables.invalid_frame(spec, [], with_cases=True), header=True)   # invalid layer_grid variants
-    for piece in _pieces(chunks):
+    for piece in _pieces(chunks, spec.n_points):
         results = tables.results_frame(spec, piece)
         if len(results):
-            if t.held is not None:
-                streams.write_results(t.held)
-            t.held = results.assign(**_provenance(spec, results), generated=generated)
             t.summary.add(tables.objective_sums(spec, results))
+            results = results.assign(**_provenance(spec, results), generated=generated)
+            if piece[-1].stop >= spec.n_points:
+                t.held = results
+            else:
+                streams.write_results(results)
             t.rows += len(results)
             t.evaluated_points += results["point_id"].nunique()      # pieces never share a point
         if any(c.invalid for c in piece):
@@ -196,14 +199,17 @@ PIECE_ROWS = 20_000      # rows per written piece: pandas' per-call cost amortis
 EARLY_ROWS = 4_000       # or as few as this when the next chunk is still being evaluated
 
 
-def _pieces(chunks):
+def _pieces(chunks, n_points: int):
     """Consecutive chunks grouped into pieces (lists of chunks) of about PIECE_ROWS rows (a point
-    covered by an earlier chunk counts once). `chunks` may yield None, meaning the next chunk is not
-    ready yet: a piece of at least EARLY_ROWS rows is then written meanwhile."""
+    covered by an earlier chunk counts once). `chunks` (of a grid of `n_points`) may yield None,
+    meaning the next chunk is not ready yet: a piece of at least EARLY_ROWS rows is then written
+    meanwhile, or a smaller one once the points still to come are no more than those it covers
+    (near the end: what is written while the last chunks are evaluated is not left for after them,
+    when this process works alone)."""
     covered, pending, size = 0, [], 0
     for chunk in chunks:
         if chunk is None:
-            if size >= EARLY_ROWS:
+            if pending and (size >= EARLY_ROWS or n_points - covered <= covered - pending[0].start):
                 yield pending
                 pending, size = [], 0
             continue
