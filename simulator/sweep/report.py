@@ -98,9 +98,10 @@ def _tables_and_figures(spec, out: Path, streams, tally, prov: dict, side: Stand
     # what the standby is sent is pickled: the heat map gets its cells and a row per panel, not the
     # summary (which holds the scatter's sample of up to summary.SAMPLE_ROWS points)
     heads = drawn.groupby("_case", sort=True).head(1)
-    drawing = [side.submit(FIGURES, "pareto_figure", spec, drawn, out / "pareto.png", *counted),
-               side.submit(FIGURES, "heatmap_figure", spec, heads, influence, out / "heatmap.png",
-                           _HeatCells(spec, heads, influence, summary), counted[1])]
+    # the heat map first: it takes longer to draw (its files are still listed after the scatter's)
+    heat = side.submit(FIGURES, "heatmap_figure", spec, heads, influence, out / "heatmap.png",
+                       _HeatCells(spec, heads, influence, summary), counted[1])
+    drawing = [side.submit(FIGURES, "pareto_figure", spec, drawn, out / "pareto.png", *counted), heat]
     if tally.held is not None:           # the last piece's rows, written while the figures are drawn
         streams.write_results(tally.held)
         tally.held = None
