@@ -3,7 +3,8 @@
 Usage: python benchmarks/bench_sweep.py
 * BERT-base layer (workloads/bert_base_layer.yaml: 3 layers) over an array x buffer grid, count-only,
   heuristic mapper and search mapper, at --jobs 1 and --jobs 2: layer evaluations per second
-  while evaluating (the report writing is timed apart).
+  while evaluating (the report writing is timed apart); the heuristic once more with the serial
+  schedule (each layer's ops one after another: no task-level schedule).
 * `attnsim sweep` on a 10,000-point grid (rows x cols x SRAM size x DRAM bandwidth) of the two-GEMM
   workloads/gemm_smoke.yaml, as a whole process with --jobs 2 (start-up, evaluation, report, figures).
 Prints tables; asserts nothing. Folders are temporary.
@@ -31,20 +32,23 @@ SIZES = [8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256]
 BUFFERS = [2 ** k for k in range(18, 25)]       # 256 KiB .. 16 MiB
 
 
-def bert_sweep(mapper: str) -> dict:
+def bert_sweep(mapper: str, schedule: str = "overlapped") -> dict:
     """rows x cols x SRAM size x dataflow (heuristic: 11 x 11 x 7 x 3 = 2,541 points); the search
-    mapper costs about 10 ms per layer, so it gets a 4 x 4 x 4 = 64-point corner of the grid."""
+    mapper costs about 10 ms per layer, so it gets a 4 x 4 x 4 = 64-point corner of the grid.
+    `schedule`: the hardware's (default.yaml's is overlapped), set by a one-value grid key."""
     grid = {"mac_array.rows": SIZES, "mac_array.cols": SIZES, "memories[0].size_bytes": BUFFERS,
             "mac_array.dataflow": ["output_stationary", "weight_stationary", "input_stationary"]}
     if mapper == "search":
         grid = {"mac_array.rows": [16, 32, 64, 128], "mac_array.cols": [16, 32, 64, 128],
                 "memories[0].size_bytes": BUFFERS[:4]}
+    if schedule != "overlapped":
+        grid["schedule"] = [schedule]
     return {"name": f"bench_bert_{mapper}", "base_hw": str(ROOT / "hw_configs/default.yaml"),
             "workloads": [str(ROOT / "workloads/bert_base_layer.yaml")], "hw_grid": grid,
             "objectives": ["cycles", "energy_pj", "area_mm2"], "mapper": mapper}
 
 
-def measure(mapper: str, jobs: int) -> dict:
+def measure(mapper: str, jobs: int, schedule: str = "overlapped") -> dict:
     """One measurement, in this process (run by main() in a fresh process, so no mapping or plan
     cache is warm). The compiled kernels are loaded first, by one evaluation of a different layer,
     and that one-time cost is reported apart."""
@@ -53,19 +57,20 @@ def measure(mapper: str, jobs: int) -> dict:
                             "hw_grid": {}}, source="<bench>")
     evaluate_chunk(EvalContext.from_spec(warm), 0, 1)
     load_s = time.perf_counter() - start
-    spec = sweep_from_dict(bert_sweep(mapper), source="<bench>")
+    spec = sweep_from_dict(bert_sweep(mapper, schedule), source="<bench>")
     with tempfile.TemporaryDirectory() as out:
         outcome = run_sweep(spec, out, jobs=jobs, warn=lambda message: None)
     return {"points": spec.n_points, "layers": outcome.rows, "eval_s": outcome.eval_seconds,
             "report_s": outcome.report_seconds, "load_s": load_s}
 
 
-def throughput(mapper: str, jobs: int) -> list:
-    proc = subprocess.run([sys.executable, __file__, "--one", mapper, str(jobs)], capture_output=True, text=True)
+def throughput(mapper: str, jobs: int, schedule: str = "overlapped") -> list:
+    proc = subprocess.run([sys.executable, __file__, "--one", mapper, str(jobs), schedule], capture_output=True,
+                          text=True)
     if proc.returncode != 0:
-        return [mapper, jobs, "-", "-", "-", "failed: " + proc.stderr.strip().splitlines()[-1], "-", "-"]
+        return [mapper, schedule, jobs, "-", "-", "-", "failed: " + proc.stderr.strip().splitlines()[-1], "-", "-"]
     m = json.loads(proc.stdout.strip().splitlines()[-1])
-    return [mapper, jobs, m["points"], m["layers"], f"{m['eval_s']:.2f}", f"{m['layers'] / m['eval_s']:,.0f}",
+    return [mapper, schedule, jobs, m["points"], m["layers"], f"{m['eval_s']:.2f}", f"{m['layers'] / m['eval_s']:,.0f}",
             f"{m['report_s']:.2f}", f"{m['load_s']:.2f}"]
 
 
@@ -97,9 +102,10 @@ def ten_thousand(jobs: int) -> list:
 
 def main() -> None:
     rows = [throughput(mapper, jobs) for mapper in ("heuristic", "search") for jobs in (1, 2)]
+    rows.insert(2, throughput("heuristic", 2, "serial"))
     print("BERT-base layer (3 layers per point) over an array x buffer grid, count-only, each run a fresh process;")
     print("'start s' (importing, loading the compiled kernels) is paid once per process, before 'eval s'")
-    print_table(["mapper", "jobs", "points", "layer evals", "eval s", "layer evals/s", "report s", "start s"], rows)
+    print_table(["mapper", "schedule", "jobs", "points", "layer evals", "eval s", "layer evals/s", "report s", "start s"], rows)
     print()
     print("10,000-point sweep end to end (attnsim sweep as a process, gemm_smoke: 2 layers per point)")
     print_table(["points", "rows", "jobs", "wall s", "points/s"], [ten_thousand(jobs) for jobs in (1, 2)])
@@ -107,6 +113,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--one"]:
-        print(json.dumps(measure(sys.argv[2], int(sys.argv[3]))))
+        print(json.dumps(measure(sys.argv[2], int(sys.argv[3]), *sys.argv[4:5])))
     else:
         main()
