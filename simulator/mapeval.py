@@ -9,7 +9,10 @@ nor tie, so this pruning never changes the result. A step budget
 
 Walks are remembered across calls (`_MEMO`), keyed on the op and the hardware fields a walk reads
 (array, dataflows, fold overlap, element bytes, bandwidths, double buffering): not level sizes, not
-prices. Design points that differ only there reuse every walk; capacity only decides legality.
+prices. Design points that differ only there reuse every walk; capacity only decides legality. A
+remembered walk is charged to the step budget the steps walking it takes (the bounds' innermost
+steps, equal to the walk's: tests/test_bounds.py), so what is remembered changes the work, never
+the choice (tests/test_mapper.py).
 
 Ranking, lowest first, then the tie order (kernels/evaluate._tie_before: seeds, dataflow position,
 fewer innermost steps, larger tiles, ORDER_PREFERENCE), so ties are deterministic:

@@ -136,3 +136,46 @@ def test_no_tile_fits_names_the_hardware_it_is_raised_on():
         with pytest.raises(MappingError, match=f"fits level '{name}' "):
             mapper.default_gemm_mapping(op, hw)
     assert len(mapper._CACHE) == 1          # one outcome, worded three times
+
+
+def _heuristic_candidates(op, hw) -> np.ndarray:
+    """The rows the heuristic ranks on several on-chip levels (mapper._heuristic's)."""
+    flow = mapper._flow(op, hw)
+    cands = mapper.level_candidates(op, hw, flow, len(hw.on_chip) - 1, (op.m, op.k, op.n))
+    return mapper.complete_inwards(op, hw, flow, cands) if len(cands) else cands
+
+
+@pytest.mark.parametrize("levels", [[4096, 65536], [2048, 1 << 20]])
+@pytest.mark.parametrize("double_buffered", [False, True])
+def test_the_heuristic_does_not_depend_on_the_walks_it_remembers(levels, double_buffered):
+    """The walk memo (mapeval._MEMO) changes the work, never the choice: a remembered walk is charged
+    to the step budget what walking it costs. Every candidate walked beforehand (the memo as full as
+    it gets), the heuristic picks what it picks from a cold start; the budget binds in some of these
+    cases (dropped > 0), where a free remembered walk used to change the pick (a sweep, then
+    simulate() of one of its points, gave another mapping than simulate() alone)."""
+    from simulator import mapeval
+
+    ops = [Gemm("wide", "a", "b", "c", 64, 96, 80), Gemm("g", "a", "b", "c", 40, 24, 56),
+           Gemm("batched", "a", "b", "c", 24, 32, 40, batch=3),
+           Gemm("qk_causal", "a", "b", "c", 64, 64, 64, mask=causal_ranges(64), mask_axis="n")]
+    bound = 0
+    for rows, cols, flow in itertools.product((4, 16), (4,), FLOWS):
+        hw = make_hw(rows=rows, cols=cols, dataflow=flow, levels=levels, double_buffered=double_buffered,
+                     number_format="bf16", dram_bw=8.0)
+        for op in ops:
+            mapper.clear_cache()
+            mapeval._MEMO.clear()
+            try:
+                cold = mapper.default_gemm_plan(op, hw)[0]
+            except MappingError:
+                continue
+            cands = _heuristic_candidates(op, hw)
+            outcome = mapeval.evaluate(op, hw, cands, "cycles", budget=mapper.HEURISTIC_STEP_BUDGET,
+                                       tolerance=mapper.PRUNE_TOLERANCE)
+            bound += outcome.dropped > 0
+            mapeval.evaluate(op, hw, cands, "cycles")            # no budget: every candidate remembered
+            mapper.clear_cache()                                  # the plans, not the walks
+            assert mapper.default_gemm_plan(op, hw)[0] == cold, (op.name, rows, cols, flow)
+    mapper.clear_cache()
+    mapeval._MEMO.clear()
+    assert bound > 0           # the budget binds somewhere, so the memo had a choice to change

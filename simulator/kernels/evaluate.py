@@ -91,8 +91,11 @@ def evaluate_ordered(cands, lb, steps, order, n_seeds, flow_pos, order_rank, tol
     skipped candidate can neither win nor tie; otherwise it could win by at most that fraction) and
     while the steps walked stay within `budget` (when no candidate fits it, the one with the fewest
     steps is walked). Rows with known[i] take metrics[i] as given; walked rows fill metrics[i] and
-    set known[i] = 2. Returns the index of the best candidate (objective, then the heads, then the
-    tie order of _tie_before) and whether `best_counts` holds its counts (walked in this call)."""
+    set known[i] = 2. A known row is charged to the budget the steps its walk takes (steps[i], the
+    innermost tile steps a walk visits), as if it were walked: what is remembered from earlier
+    calls changes the work, never the choice. Returns the index of the best candidate (objective,
+    then the heads, then the tie order of _tie_before) and whether `best_counts` holds its counts
+    (walked in this call)."""
     nmem = rpj.shape[0]
     nlev = nmem - 1
     no_rows = np.zeros((0, 0), np.int64)         # no step log, no products: the mapper needs counts only
@@ -104,6 +107,7 @@ def evaluate_ordered(cands, lb, steps, order, n_seeds, flow_pos, order_rank, tol
     best_head = np.full(4, np.inf)
     best = _NONE
     counted = False
+    spent = 0                                    # steps charged to the budget, walked or known
     for jj in range(order.shape[0] + 1):
         if jj < order.shape[0]:
             i = order[jj]
@@ -122,11 +126,12 @@ def evaluate_ordered(cands, lb, steps, order, n_seeds, flow_pos, order_rank, tol
         if j >= n_seeds and best >= 0 and lb[i] * (1.0 + tolerance) > best_head[0]:
             stats[ST_PRUNED] += 1
             continue
+        if j >= n_seeds and spent + steps[i] > budget:
+            stats[ST_DROPPED] += 1
+            continue
+        spent += steps[i]
         just_walked = False
         if known[i] == 0:
-            if j >= n_seeds and stats[ST_STEPS] + steps[i] > budget:
-                stats[ST_DROPPED] += 1
-                continue
             _set_mapping(ip, cands, i, nlev)
             state[:] = 0
             out[:] = 0
