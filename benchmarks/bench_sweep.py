@@ -105,7 +105,8 @@ def main() -> None:
     rows.insert(2, throughput("heuristic", 2, "serial"))
     print("BERT-base layer (3 layers per point) over an array x buffer grid, count-only, each run a fresh process;")
     print("'start s' (importing, loading the compiled kernels) is paid once per process, before 'eval s'")
-    print_table(["mapper", "schedule", "jobs", "points", "layer evals", "eval s", "layer evals/s", "report s", "start s"], rows)
+    print_table(["mapper", "schedule", "jobs", "points", "layer evals", "eval s", "layer evals/s", "report s",
+                 "start s"], rows)
     print()
     print("10,000-point sweep end to end (attnsim sweep as a process, gemm_smoke: 2 layers per point)")
     print_table(["points", "rows", "jobs", "wall s", "points/s"], [ten_thousand(jobs) for jobs in (1, 2)])

@@ -188,14 +188,19 @@ def _heuristic(op, hw, space=None, opk: tuple | None = None, walker=None):
     flow = _flow(op, hw)
     whole = np.array([int(flow)] + [x for _ in range(nlev) for x in (*dims, _ORDER_INDEX["mnk"])], np.int64)
     seeds = whole[None, :] if fits else np.zeros((0, whole.size), np.int64)
-    cands = level_candidates(op, hw, flow, nlev - 1, dims)
-    if len(cands):
-        cands = complete_inwards(op, hw, flow, cands)
+    cands = nested_candidates(op, hw, flow)
     if not len(cands) and not fits:
         return _NoFit(nested=True)
     outcome = evaluate(op, hw, np.concatenate([seeds, cands]), "cycles", n_seeds=len(seeds),
                        budget=HEURISTIC_STEP_BUDGET, tolerance=PRUNE_TOLERANCE)
     return mapping_of(outcome.best, nlev, False), outcome.counts
+
+
+def nested_candidates(op, hw, flow) -> np.ndarray:
+    """The rows the heuristic ranks after its seed on several on-chip levels: the outermost
+    level's candidates, each completed inwards."""
+    cands = level_candidates(op, hw, flow, len(hw.on_chip) - 1, (op.m, op.k, op.n))
+    return complete_inwards(op, hw, flow, cands) if len(cands) else cands
 
 
 def _single_level(op, hw, fits: bool, space, opk: tuple, walker=None):

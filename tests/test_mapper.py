@@ -138,13 +138,6 @@ def test_no_tile_fits_names_the_hardware_it_is_raised_on():
     assert len(mapper._CACHE) == 1          # one outcome, worded three times
 
 
-def _heuristic_candidates(op, hw) -> np.ndarray:
-    """The rows the heuristic ranks on several on-chip levels (mapper._heuristic's)."""
-    flow = mapper._flow(op, hw)
-    cands = mapper.level_candidates(op, hw, flow, len(hw.on_chip) - 1, (op.m, op.k, op.n))
-    return mapper.complete_inwards(op, hw, flow, cands) if len(cands) else cands
-
-
 @pytest.mark.parametrize("levels", [[4096, 65536], [2048, 1 << 20]])
 @pytest.mark.parametrize("double_buffered", [False, True])
 def test_the_heuristic_does_not_depend_on_the_walks_it_remembers(levels, double_buffered):
@@ -169,7 +162,7 @@ def test_the_heuristic_does_not_depend_on_the_walks_it_remembers(levels, double_
                 cold = mapper.default_gemm_plan(op, hw)[0]
             except MappingError:
                 continue
-            cands = _heuristic_candidates(op, hw)
+            cands = mapper.nested_candidates(op, hw, mapper._flow(op, hw))
             outcome = mapeval.evaluate(op, hw, cands, "cycles", budget=mapper.HEURISTIC_STEP_BUDGET,
                                        tolerance=mapper.PRUNE_TOLERANCE)
             bound += outcome.dropped > 0
