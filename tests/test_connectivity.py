@@ -13,11 +13,12 @@ from simulator.connectivity import Chain, Pointwise, Ranges, Taps, max_path_leng
 
 def reference(n, reads_for_layer, depth):
     """reads_for_layer(layer, i) -> input positions output i reads; largest first-reach distance."""
+    reads = [[set(reads_for_layer(layer, i)) for i in range(n)] for layer in range(depth)]
     best = 0
     for j in range(n):
         reach, first = {j}, {}
         for layer in range(depth):
-            reach = {i for i in range(n) if any(p in reach for p in reads_for_layer(layer, i))}
+            reach = {i for i in range(n) if not reads[layer][i].isdisjoint(reach)}
             for i in reach:
                 first.setdefault(i, layer + 1)
         best = max([best] + [d for i, d in first.items() if i != j])

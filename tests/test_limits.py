@@ -232,11 +232,14 @@ def test_walks_that_would_take_hours_are_refused(tmp_path):
 
 
 def test_layers_that_add_up_to_hours_are_refused(tmp_path):
-    layer = "{{name: g{i}, variant: gemm, m: 24, k: 16, n: 20, batch: 268435456}}"
-    wl = wl_file(tmp_path, *(layer.format(i=i) for i in range(20)))
+    # 1,000 layers of 2^23 steps each: every layer alone is far under the limit, their sum over it.
+    # (The mapper walks the first layer's whole-extent seed, one step per batch element, before the
+    # guard can sum: 2^23 steps take about a second where 20 layers of 2^28 took most of a minute.)
+    layer = "{{name: g{i}, variant: gemm, m: 24, k: 16, n: 20, batch: 8388608}}"
+    wl = wl_file(tmp_path, *(layer.format(i=i) for i in range(1000)))
     err = refused(["run", wl])
     assert err.startswith(f"{wl}: 1 problem\n  layers: the workload's simulation on ")
-    assert "would walk about 5.37e+09 tile steps, chunks and blocks in all, more than 4.29e+09 (2^32" in err
+    assert "would walk about 8.39e+09 tile steps, chunks and blocks in all, more than 4.29e+09 (2^32" in err
     assert err.endswith("its layers add up; split the workload or use smaller sizes\n")
 
 
