@@ -22,7 +22,7 @@ def test_python_example_runs(capsys, monkeypatch):
 def test_first_screen_has_the_two_commands():
     first_screen = "\n".join(README.splitlines()[:15])
     assert re.search(r"^pip install -e \. && attnsim \S+ .*# main job", first_screen, re.M)
-    assert re.search(r"^pip install -e '\.\[test\]' && pytest -q( -n auto)?\s+# the tests$", first_screen, re.M)
+    assert re.search(r"^pip install -e '\.\[test\]' && pytest -q -n auto\s+# the tests$", first_screen, re.M)
 
 
 def test_readme_test_command_prints_the_summary_line(tmp_path):
